@@ -1,0 +1,366 @@
+// Package store defines the persistence contract of Multinexo Auth: the domain
+// records (users, clients, grants, tokens, sessions, keys, counters, events)
+// and the Store interface that every backend implements.
+//
+// Every state change that must be atomic — redeeming a code, rotating a refresh
+// token, revoking a grant, registering a user — is a single Store method,
+// implemented as one transaction inside the backend. No transaction ever leaves
+// the backend. Both backends (store/sqlite, store/postgres) pass the shared
+// conformance suite in store/storetest.
+//
+// Secrets never reach the store in clear: client secrets, refresh tokens,
+// authorization codes and session secrets are stored as SHA-256 hashes
+// (HashToken), passwords as argon2id PHC strings.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+)
+
+// Errors returned by every backend. Compare with errors.Is.
+var (
+	// ErrNotFound: no such record (or it is not visible to the caller).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique value (email, client id, ...) is taken.
+	ErrConflict = errors.New("store: conflict")
+	// ErrAlreadyUsed: a single-use value (authorization code, device code) was
+	// redeemed before.
+	ErrAlreadyUsed = errors.New("store: already used")
+	// ErrReused: a refresh token that was already rotated was presented again
+	// outside the grace window; its grant has been revoked.
+	ErrReused = errors.New("store: refresh token reused")
+	// ErrRevoked: the record exists but its grant was revoked.
+	ErrRevoked = errors.New("store: revoked")
+	// ErrExpired: the record exists but has expired.
+	ErrExpired = errors.New("store: expired")
+)
+
+// HashToken is how every bearer secret (client secret, refresh token,
+// authorization code, session secret, device code) is stored: SHA-256. The
+// secrets are ≥ 256 random bits, so no slow hash is needed.
+func HashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// User is an account. Email is the login name as the user typed it (trimmed,
+// NFKC); EmailKey is its comparison form (NFKC + case folded), unique.
+type User struct {
+	ID           string
+	Email        string
+	EmailKey     string
+	FirstName    string
+	LastName     string
+	PasswordHash string
+	AvatarURL    string
+	Admin        bool
+	Disabled     bool
+	Activated    bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// UserUpdate changes some fields of a user; nil fields are left alone.
+type UserUpdate struct {
+	Email        *string
+	EmailKey     *string
+	FirstName    *string
+	LastName     *string
+	PasswordHash *string
+	Admin        *bool
+	Disabled     *bool
+}
+
+// Client types.
+const (
+	ClientConfidential = "confidential"
+	ClientPublic       = "public"
+)
+
+// Grant type names, as sent in grant_type.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantImplicit          = "implicit"
+)
+
+// Client is an OAuth application. SecretHash is HashToken(secret) and is empty
+// for public clients.
+type Client struct {
+	ID                     string
+	Name                   string
+	Type                   string // ClientConfidential or ClientPublic
+	SecretHash             []byte
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Grants                 []string
+	Scopes                 []string
+	OwnerID                string // user id of the developer; "" for operator-created
+	Legacy                 bool   // allows response_type=token (implicit)
+	Disabled               bool
+	AccessTokenTTL         time.Duration // 0: server default
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// ClientUpdate changes some fields of a client; nil fields are left alone.
+type ClientUpdate struct {
+	Name                   *string
+	SecretHash             []byte // non-nil: replace the secret hash
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
+	Grants                 *[]string
+	Scopes                 *[]string
+	Disabled               *bool
+}
+
+// Grant is one authorization of a client: by a user (password, authorization
+// code, device code) or by the client itself (client credentials, UserID "").
+// It is the unit of revocation: every refresh token hangs from one grant, and
+// every access token names its grant, so revoking the grant ends them all.
+type Grant struct {
+	ID         string
+	UserID     string
+	ClientID   string
+	GrantType  string
+	Scopes     []string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time // zero: until revoked
+	RevokedAt  time.Time // zero: live
+	ClientName string    // read-only: filled from the client by Get/List
+}
+
+// Live reports whether the grant may still be used at now.
+func (g *Grant) Live(now time.Time) bool {
+	return g.RevokedAt.IsZero() && (g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt))
+}
+
+// RefreshToken is one link of a grant's rotation chain. Only its hash is kept.
+type RefreshToken struct {
+	Hash       []byte
+	GrantID    string
+	ParentHash []byte // the token it replaced; nil for the first
+	Scopes     []string
+	CreatedAt  time.Time
+	RotatedAt  time.Time // zero: current
+}
+
+// Rotation asks the store to replace a refresh token by a new one atomically.
+type Rotation struct {
+	OldHash []byte
+	New     RefreshToken // Hash, Scopes and CreatedAt set by the caller
+	Now     time.Time
+	// Grace: a token rotated less than Grace ago may be presented once more;
+	// the successor it produced is retired and New replaces it. 0: off.
+	Grace time.Duration
+}
+
+// AuthCode is an authorization code, stored by hash, single use.
+type AuthCode struct {
+	Hash                []byte
+	ClientID            string
+	UserID              string
+	RedirectURI         string
+	Scopes              []string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	AuthTime            time.Time
+	SessionID           string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	// Set when redeemed: the grant the redemption created, so a replay can
+	// revoke it (RFC 6749 §4.1.2).
+	UsedAt  time.Time
+	GrantID string
+}
+
+// Session is a browser session: the cookie carries ID and a secret whose hash
+// is SecretHash.
+type Session struct {
+	ID         string
+	SecretHash []byte
+	UserID     string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// Consent records that a user allowed a client a set of scopes.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SigningKey is a JOSE signing key. Private is the private JWK encrypted with
+// the configured secret; Public is the public JWK as JSON.
+type SigningKey struct {
+	ID        string // kid
+	Algorithm string // ES256, RS256, EdDSA
+	Use       string // "access" (access tokens) or "id" (ID tokens)
+	Private   []byte
+	Public    []byte
+	CreatedAt time.Time
+	RetiredAt time.Time // zero: active. Retired keys stay published until ExpiresAt.
+	ExpiresAt time.Time // zero: no end; set at retirement to RetiredAt + max token lifetime
+}
+
+// Event is a security event recorded for the operators' panel.
+type Event struct {
+	ID       int64
+	Time     time.Time
+	Type     string // e.g. login.failed, login.succeeded, refresh.reused, consent.given
+	UserID   string
+	ClientID string
+	IP       string
+	Detail   string
+}
+
+// Page selects a slice of a list: 1-based Number, Size per page.
+type Page struct {
+	Number int
+	Size   int
+}
+
+// Filter is one string filter on a list (Multinexo string-filter modifiers).
+type Filter struct {
+	Field string // column name, validated by the caller against an allow-list
+	Op    string // eq, ne, contains, nc, like
+	Value string
+}
+
+// ListOptions control list queries. Sort is a field name, "-" prefixed for
+// descending; the caller validates it against an allow-list.
+type ListOptions struct {
+	Page    Page
+	Sort    string
+	Filters []Filter
+}
+
+// Store is everything the server keeps. Implementations: store/sqlite,
+// store/postgres. Times passed in are stored with microsecond precision.
+type Store interface {
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Users.
+	CreateUser(ctx context.Context, u *User) error // ErrConflict on a taken EmailKey
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmailKey(ctx context.Context, emailKey string) (*User, error)
+	UpdateUser(ctx context.Context, id string, upd UserUpdate, now time.Time) (*User, error)
+	// DisableUser disables the account and revokes every grant and session it has.
+	DisableUser(ctx context.Context, id string, now time.Time) error
+	// DeleteUser deletes the account, its grants, tokens, sessions and consents.
+	DeleteUser(ctx context.Context, id string) error
+	ListUsers(ctx context.Context, opt ListOptions) ([]*User, int, error)
+	CountUsers(ctx context.Context) (int, error)
+
+	// Clients.
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict on a taken ID
+	GetClient(ctx context.Context, id string) (*Client, error)
+	UpdateClient(ctx context.Context, id string, upd ClientUpdate, now time.Time) (*Client, error)
+	// DeleteClient deletes the client and everything issued to it.
+	DeleteClient(ctx context.Context, id string) error
+	// ListClients lists clients; ownerID "" lists all.
+	ListClients(ctx context.Context, ownerID string, opt ListOptions) ([]*Client, int, error)
+
+	// Grants.
+	CreateGrant(ctx context.Context, g *Grant) error
+	GetGrant(ctx context.Context, id string) (*Grant, error)
+	// TouchGrant records a use of the grant (LastUsedAt).
+	TouchGrant(ctx context.Context, id string, now time.Time) error
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeGrants revokes every live grant of userID for clientID ("" for all clients).
+	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
+	// ListGrants lists a user's grants, newest first unless opt.Sort says otherwise.
+	ListGrants(ctx context.Context, userID string, opt ListOptions) ([]*Grant, int, error)
+
+	// Refresh tokens.
+	// IssueGrant creates a grant and its first refresh token in one
+	// transaction (rt may be nil for grants without refresh tokens).
+	IssueGrant(ctx context.Context, g *Grant, rt *RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error)
+	// RotateRefreshToken atomically retires r.OldHash and stores r.New, returning
+	// the grant. ErrNotFound for an unknown token, ErrRevoked when its grant was
+	// revoked, ErrReused (after revoking the grant) when the token had already been
+	// rotated outside the grace window. Of N concurrent rotations of one token
+	// exactly one succeeds when Grace is 0.
+	RotateRefreshToken(ctx context.Context, r Rotation) (*Grant, error)
+
+	// Authorization codes.
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// RedeemAuthCode marks the code used and issues the grant (with its first
+	// refresh token, if rt is not nil) in one transaction. On a second
+	// redemption it revokes the grant the first one created and returns
+	// ErrAlreadyUsed; on an expired code ErrExpired.
+	RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *Grant, rt *RefreshToken) (*AuthCode, error)
+
+	// Browser sessions.
+	CreateSession(ctx context.Context, s *Session) error
+	GetSession(ctx context.Context, id string) (*Session, error)
+	TouchSession(ctx context.Context, id string, now, expires time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+
+	// Consents.
+	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error)
+	// SaveConsent adds scopes to the user's consent for the client.
+	SaveConsent(ctx context.Context, c *Consent) error
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+
+	// Signing keys.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys returns keys not yet past ExpiresAt at now, newest first.
+	ListSigningKeys(ctx context.Context, now time.Time) ([]*SigningKey, error)
+	// RetireSigningKeys retires every active key of use, keeping each published
+	// until now+keep.
+	RetireSigningKeys(ctx context.Context, use string, now time.Time, keep time.Duration) error
+
+	// Rate counters: fixed windows, exact across instances.
+	// Hit adds one to key's counter for the window starting at windowStart and
+	// returns the new count.
+	Hit(ctx context.Context, key string, windowStart time.Time, expires time.Time) (int, error)
+	// Count returns key's count for the window without adding to it.
+	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
+	ResetCounter(ctx context.Context, key string) error
+
+	// Security events.
+	RecordEvent(ctx context.Context, e *Event) error
+	ListEvents(ctx context.Context, opt ListOptions) ([]*Event, int, error)
+
+	// Meta: small key/value settings shared by every instance.
+	GetMeta(ctx context.Context, key string) (string, error)
+	// SetMetaIfAbsent stores value unless key exists, and returns the value
+	// now stored (so concurrent first starts agree).
+	SetMetaIfAbsent(ctx context.Context, key, value string) (string, error)
+
+	// Janitor: delete expired codes, sessions, counters and revoked-grant
+	// tokens older than before, at most limit rows each call.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// List fields each list accepts in ListOptions.Filters and Sort. Backends map
+// them to columns and refuse anything else with ErrBadField; the API layer
+// validates first so users see a JSON:API error.
+var (
+	UserFields   = []string{"email", "first_name", "last_name", "created_at"}
+	ClientFields = []string{"name", "id", "created_at"}
+	GrantFields  = []string{"name", "client_id", "created_at", "last_used_at"}
+	EventFields  = []string{"type", "user_id", "client_id", "time"}
+	FilterOps    = []string{"eq", "ne", "contains", "nc", "like"}
+)
+
+// ErrBadField: a filter or sort names a field or operator the list does not have.
+var ErrBadField = errors.New("store: unknown field or operator")
