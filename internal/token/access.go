@@ -1,0 +1,186 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// maxIssuedAtSkew is how far in the future an iat may lie (clock skew between
+// instances).
+const maxIssuedAtSkew = 60 * time.Second
+
+// AccessClaims are the claims of an access token (RFC 9068 §2.2).
+type AccessClaims struct {
+	Issuer    string
+	Subject   string // user id; the client id for client_credentials
+	ClientID  string
+	Scope     string // space-separated
+	GrantID   string // "gid": the grant the token belongs to (unit of revocation)
+	GrantType string
+	JTI       string
+	Audience  []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	AuthTime  time.Time // zero: omitted
+}
+
+// accessWire is the JSON payload of an access token.
+type accessWire struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.Audience     `json:"aud"`
+	Expiry    *jwt.NumericDate `json:"exp"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	NotBefore *jwt.NumericDate `json:"nbf,omitempty"` // never minted; honoured if present
+	JTI       string           `json:"jti"`
+	ClientID  string           `json:"client_id"`
+	Scope     string           `json:"scope,omitempty"`
+	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
+	GrantID   string           `json:"gid,omitempty"`
+	GrantType string           `json:"grant_type,omitempty"`
+}
+
+// MintAccess signs an access token with the current access key: header
+// typ "at+jwt" and kid; claims iss, sub, aud, exp, iat, jti, client_id, scope,
+// auth_time (if set), gid and grant_type.
+//
+// Defaults: IssuedAt zero means now; JTI empty gets NewID(); Subject empty
+// for a client_credentials grant is the client id (RFC 9068 §2.2: "In cases
+// of access tokens obtained through grants where no resource owner is
+// involved, such as the client credentials grant, the value of sub SHOULD
+// correspond to an identifier the authorization server uses to indicate the
+// client application."). Issuer, Subject, ClientID, Audience and ExpiresAt
+// are required.
+func (m *KeyManager) MintAccess(ctx context.Context, c AccessClaims) (string, error) {
+	if c.Subject == "" && c.GrantType == store.GrantClientCredentials {
+		c.Subject = c.ClientID
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = m.cfg.Now()
+	}
+	if c.JTI == "" {
+		c.JTI = NewID()
+	}
+	switch {
+	case c.Issuer == "":
+		return "", errors.New("token: access token needs an issuer")
+	case c.Subject == "":
+		return "", errors.New("token: access token needs a subject")
+	case c.ClientID == "":
+		return "", errors.New("token: access token needs a client_id")
+	case len(c.Audience) == 0 || slices.Contains(c.Audience, ""):
+		// RFC 9068 §2.2 lists aud as REQUIRED.
+		return "", errors.New("token: access token needs an audience")
+	case !c.ExpiresAt.After(c.IssuedAt):
+		return "", errors.New("token: access token expires before it is issued")
+	}
+	st, err := m.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	k := st.signing[UseAccess]
+	if k == nil {
+		return "", errors.New("token: no access-token signing key (call KeyManager.Ensure at start-up)")
+	}
+	payload, err := json.Marshal(&accessWire{
+		Issuer:    c.Issuer,
+		Subject:   c.Subject,
+		Audience:  jwt.Audience(c.Audience),
+		Expiry:    jwt.NewNumericDate(c.ExpiresAt),
+		IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
+		JTI:       c.JTI,
+		ClientID:  c.ClientID,
+		Scope:     c.Scope,
+		AuthTime:  jwt.NewNumericDate(c.AuthTime), // nil (omitted) when zero
+		GrantID:   c.GrantID,
+		GrantType: c.GrantType,
+	})
+	if err != nil {
+		return "", fmt.Errorf("token: encode claims: %w", err)
+	}
+	jws, err := k.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("token: sign: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// VerifyAccess validates an access token issued by this server, following
+// RFC 9068 §4, and returns its claims. aud lists the audiences the caller
+// accepts; empty skips the audience check. Every failure wraps
+// ErrInvalidToken.
+//
+// It does not know about revocation: callers that must honour a revoked
+// grant look up GrantID in the store.
+func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud []string) (*AccessClaims, error) {
+	payload, _, err := m.verifySignature(ctx, raw, UseAccess, accessTyp)
+	if err != nil {
+		return nil, err
+	}
+	var w accessWire
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return nil, invalid("claims: %v", err)
+	}
+	now := m.cfg.Now()
+	// RFC 9068 §4: "The issuer identifier for the authorization server [...]
+	// MUST exactly match the value of the iss claim."
+	if w.Issuer == "" || w.Issuer != issuer {
+		return nil, invalid("iss %q is not %q", w.Issuer, issuer)
+	}
+	// RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
+	switch {
+	case w.Expiry == nil:
+		return nil, invalid("no exp")
+	case w.IssuedAt == nil:
+		return nil, invalid("no iat")
+	case len(w.Audience) == 0:
+		return nil, invalid("no aud")
+	case w.Subject == "":
+		return nil, invalid("no sub")
+	case w.ClientID == "":
+		return nil, invalid("no client_id")
+	case w.JTI == "":
+		return nil, invalid("no jti")
+	}
+	// RFC 9068 §4: "The resource server MUST validate that the aud claim
+	// contains a resource indicator value corresponding to an identifier the
+	// resource server expects for itself."
+	if len(aud) > 0 && !slices.ContainsFunc(aud, w.Audience.Contains) {
+		return nil, invalid("aud does not name this resource")
+	}
+	// RFC 9068 §4: "The current time MUST be before the time represented by
+	// the exp claim." No leeway: the lifetime is already short.
+	if exp := w.Expiry.Time(); !now.Before(exp) {
+		return nil, invalid("expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if iat := w.IssuedAt.Time(); iat.After(now.Add(maxIssuedAtSkew)) {
+		return nil, invalid("issued in the future")
+	}
+	if w.NotBefore != nil && now.Before(w.NotBefore.Time()) {
+		return nil, invalid("not valid yet")
+	}
+	c := &AccessClaims{
+		Issuer:    w.Issuer,
+		Subject:   w.Subject,
+		ClientID:  w.ClientID,
+		Scope:     w.Scope,
+		GrantID:   w.GrantID,
+		GrantType: w.GrantType,
+		JTI:       w.JTI,
+		Audience:  []string(w.Audience),
+		IssuedAt:  w.IssuedAt.Time(),
+		ExpiresAt: w.Expiry.Time(),
+	}
+	if w.AuthTime != nil {
+		c.AuthTime = w.AuthTime.Time()
+	}
+	return c, nil
+}
