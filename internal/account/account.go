@@ -1,0 +1,458 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+var (
+	// ErrInvalidCredentials: wrong password, unknown user or disabled user;
+	// deliberately indistinguishable.
+	ErrInvalidCredentials = errors.New("account: invalid credentials")
+	// ErrEmailTaken: another account has this email (after normalisation).
+	ErrEmailTaken = errors.New("account: email taken")
+	// ErrBusy: too many password hashes are queued; the caller should answer
+	// 503 (or 429) with Retry-After and try again shortly.
+	ErrBusy = errors.New("account: too many password hashes in progress")
+)
+
+// ThrottledError: too many failed logins for this account or client address
+// in the current window; try again after RetryAfter.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("account: too many failed attempts, retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Config configures a Service. Zero values take the defaults.
+type Config struct {
+	Now func() time.Time
+	// MaxConcurrentHashes: argon2 computations at once (default 2*GOMAXPROCS).
+	MaxConcurrentHashes int
+	// MaxQueuedHashes: callers waiting for a hash slot before ErrBusy
+	// (default 64; negative: none may wait).
+	MaxQueuedHashes int
+	Log             *slog.Logger
+
+	// Login throttling, per account and per client address, in fixed
+	// windows of FailureWindow (default 15 min).
+	FailureWindow time.Duration
+	// SlowAfter: failures of an account after which each attempt waits
+	// SlowDelay per extra failure, at most MaxDelay (defaults 5, 200 ms, 1 s).
+	SlowAfter int
+	SlowDelay time.Duration
+	MaxDelay  time.Duration
+	// LockAfter: failures of an account after which attempts are refused
+	// with *ThrottledError until the window ends (default 10).
+	LockAfter int
+	// IPLockAfter: failures from one address after which its attempts are
+	// refused until the window ends (default 100).
+	IPLockAfter int
+}
+
+// Service manages accounts. It keeps no state of its own beyond the hash
+// limiter: counters live in the store so every instance sees them.
+type Service struct {
+	st     store.Store
+	cfg    Config
+	log    *slog.Logger
+	params argonParams
+	hashes *hashLimiter
+	dummy  func() string // a valid hash of a random password, made once
+}
+
+// NewService builds a Service on st.
+func NewService(st store.Store, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxConcurrentHashes <= 0 {
+		cfg.MaxConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxQueuedHashes == 0 {
+		cfg.MaxQueuedHashes = 64
+	} else if cfg.MaxQueuedHashes < 0 {
+		cfg.MaxQueuedHashes = 0
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = 15 * time.Minute
+	}
+	if cfg.SlowAfter <= 0 {
+		cfg.SlowAfter = 5
+	}
+	if cfg.SlowDelay <= 0 {
+		cfg.SlowDelay = 200 * time.Millisecond
+	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = time.Second
+	}
+	if cfg.LockAfter <= 0 {
+		cfg.LockAfter = 10
+	}
+	if cfg.IPLockAfter <= 0 {
+		cfg.IPLockAfter = 100
+	}
+	s := &Service{
+		st:     st,
+		cfg:    cfg,
+		log:    cfg.Log,
+		params: defaultParams,
+		hashes: &hashLimiter{slots: make(chan struct{}, cfg.MaxConcurrentHashes), maxQueue: int64(cfg.MaxQueuedHashes)},
+	}
+	s.dummy = sync.OnceValue(func() string {
+		var pw [32]byte
+		_, _ = rand.Read(pw[:])
+		h, err := s.hashPassword(context.Background(), hex.EncodeToString(pw[:]), s.params)
+		if err != nil {
+			// Busy: an unparsable hash still costs the same work in verifyPassword.
+			return "$argon2id$v=19$dummy"
+		}
+		return h
+	})
+	return s
+}
+
+// newID returns a random UUID (version 4) for a new user.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// RegisterInput is a new account as submitted.
+type RegisterInput struct {
+	Email, Password, FirstName, LastName string
+	Admin                                bool
+}
+
+// Register validates the input (every field, joined with errors.Join when
+// several are wrong; each is a *ValidationError), hashes the password and
+// creates the user. A taken email is ErrEmailTaken; too many hashes at once
+// is ErrBusy.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*store.User, error) {
+	var errs []error
+	display, key, err := NormalizeEmail(in.Email)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPasswordForEmail(in.Password, display); err != nil {
+		errs = append(errs, err)
+	}
+	first, err := cleanName("first_name", in.FirstName)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	last, err := cleanName("last_name", in.LastName)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	} else if len(errs) > 1 {
+		return nil, errors.Join(errs...)
+	}
+	// A cheap check first, so a taken address costs no hash; the unique key
+	// in the store still decides races.
+	if _, err := s.st.GetUserByEmailKey(ctx, key); err == nil {
+		return nil, ErrEmailTaken
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	phc, err := s.hashPassword(ctx, in.Password, s.params)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	u := &store.User{
+		ID:           newID(),
+		Email:        display,
+		EmailKey:     key,
+		FirstName:    first,
+		LastName:     last,
+		PasswordHash: phc,
+		Admin:        in.Admin,
+		// No address confirmation step exists yet: accounts start activated.
+		Activated: true,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if err := s.st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, ErrEmailTaken
+		}
+		return nil, err
+	}
+	s.event(ctx, "user.registered", u.ID, "", "")
+	return u, nil
+}
+
+// counterKey names a failure counter without putting the address itself in
+// the counters table.
+func counterKey(kind, v string) string {
+	h := sha256.Sum256([]byte(v))
+	return "login:" + kind + ":" + hex.EncodeToString(h[:16])
+}
+
+// window returns the fixed window containing now: aligned to the epoch so
+// every instance agrees.
+func (s *Service) window(now time.Time) (start, end time.Time) {
+	start = now.Truncate(s.cfg.FailureWindow)
+	return start, start.Add(s.cfg.FailureWindow)
+}
+
+// throttle checks the failure counters before any hashing: refused with
+// *ThrottledError over the limits, slowed down past SlowAfter.
+func (s *Service) throttle(ctx context.Context, acctKey, ipKey string, userID, ip string) error {
+	now := s.cfg.Now()
+	start, end := s.window(now)
+	n, err := s.st.Count(ctx, acctKey, start)
+	if err != nil {
+		return err
+	}
+	var nip int
+	if ipKey != "" {
+		if nip, err = s.st.Count(ctx, ipKey, start); err != nil {
+			return err
+		}
+	}
+	if n >= s.cfg.LockAfter || nip >= s.cfg.IPLockAfter {
+		detail := "account"
+		if nip >= s.cfg.IPLockAfter {
+			detail = "address"
+		}
+		s.event(ctx, "login.throttled", userID, ip, detail)
+		return &ThrottledError{RetryAfter: end.Sub(now)}
+	}
+	if n >= s.cfg.SlowAfter {
+		d := min(time.Duration(n-s.cfg.SlowAfter+1)*s.cfg.SlowDelay, s.cfg.MaxDelay)
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// failed counts a failure against the account and the address.
+func (s *Service) failed(ctx context.Context, acctKey, ipKey string) {
+	start, end := s.window(s.cfg.Now())
+	if _, err := s.st.Hit(ctx, acctKey, start, end); err != nil {
+		s.log.ErrorContext(ctx, "counting a failed login", "error", err)
+	}
+	if ipKey != "" {
+		if _, err := s.st.Hit(ctx, ipKey, start, end); err != nil {
+			s.log.ErrorContext(ctx, "counting a failed login", "error", err)
+		}
+	}
+}
+
+func (s *Service) event(ctx context.Context, typ, userID, ip, detail string) {
+	e := &store.Event{Time: s.cfg.Now().UTC(), Type: typ, UserID: userID, IP: ip, Detail: detail}
+	if err := s.st.RecordEvent(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "recording a security event", "type", typ, "error", err)
+	}
+}
+
+// Authenticate checks an email and password from client address ip (may be
+// ""). Unknown, disabled and wrong-password logins all return
+// ErrInvalidCredentials after the same argon2 work. Too many failures return
+// *ThrottledError before any hashing; a full hash queue returns ErrBusy.
+func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (*store.User, error) {
+	_, key, err := NormalizeEmail(email)
+	if err != nil {
+		key = "invalid:" + email // still counted, never found
+	}
+	acctKey := counterKey("acct", key)
+	ipKey := ""
+	if ip != "" {
+		ipKey = counterKey("ip", ip)
+	}
+	var u *store.User
+	if err == nil {
+		u, err = s.st.GetUserByEmailKey(ctx, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	userID := ""
+	if u != nil {
+		userID = u.ID
+	}
+	if err := s.throttle(ctx, acctKey, ipKey, userID, ip); err != nil {
+		return nil, err
+	}
+	// Input-only checks: they depend on what was sent, not on the account,
+	// so skipping the hash reveals nothing. Nothing longer than the policy
+	// allows is ever hashed.
+	if password == "" || len(password) > MaxPasswordBytes {
+		s.failed(ctx, acctKey, ipKey)
+		s.event(ctx, "login.failed", userID, ip, "unacceptable password length")
+		return nil, ErrInvalidCredentials
+	}
+	phc := s.dummy()
+	if u != nil {
+		phc = u.PasswordHash
+	}
+	ok, rehash, verr := s.verifyPassword(ctx, password, phc)
+	if verr != nil && !errors.Is(verr, errBadHash) {
+		return nil, verr // ErrBusy or the context
+	}
+	if verr != nil && u != nil {
+		s.log.ErrorContext(ctx, "unreadable password hash", "user_id", u.ID)
+	}
+	if !ok || u == nil || u.Disabled {
+		s.failed(ctx, acctKey, ipKey)
+		reason := "wrong password"
+		switch {
+		case u == nil:
+			reason = "unknown account"
+		case u.Disabled:
+			reason = "disabled account"
+		}
+		s.event(ctx, "login.failed", userID, ip, reason)
+		return nil, ErrInvalidCredentials
+	}
+	if err := s.st.ResetCounter(ctx, acctKey); err != nil {
+		s.log.ErrorContext(ctx, "resetting a login counter", "error", err)
+	}
+	if rehash {
+		if phc, err := s.hashPassword(ctx, password, s.params); err == nil {
+			if nu, err := s.st.UpdateUser(ctx, u.ID, store.UserUpdate{PasswordHash: &phc}, s.cfg.Now().UTC()); err == nil {
+				u = nu
+			} else {
+				s.log.ErrorContext(ctx, "rehashing a password", "user_id", u.ID, "error", err)
+			}
+		}
+	}
+	s.event(ctx, "login.succeeded", u.ID, ip, "")
+	return u, nil
+}
+
+// ChangePassword replaces the password of userID after verifying the current
+// one. A wrong current password is ErrInvalidCredentials (and counts as a
+// failed login, with the same throttling); a new password against the policy
+// is a *ValidationError for field "password".
+func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
+	_, err := s.UpdateProfile(ctx, userID, ProfileUpdate{CurrentPassword: &current, Password: &next})
+	return err
+}
+
+// ProfileUpdate is a change to an account; nil fields are left alone.
+// Changing Password needs CurrentPassword.
+type ProfileUpdate struct {
+	Email, FirstName, LastName *string
+	Password, CurrentPassword  *string
+}
+
+// UpdateProfile validates every field of upd (errors joined, each a
+// *ValidationError), verifies the current password when the password
+// changes, and applies everything in one store update. A taken email is
+// ErrEmailTaken; a wrong current password ErrInvalidCredentials.
+func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileUpdate) (*store.User, error) {
+	u, err := s.st.GetUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		errs []error
+		su   store.UserUpdate
+	)
+	email := u.Email
+	if upd.Email != nil {
+		display, key, err := NormalizeEmail(*upd.Email)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			email = display
+			su.Email, su.EmailKey = &display, &key
+		}
+	}
+	if upd.FirstName != nil {
+		if v, err := cleanName("first_name", *upd.FirstName); err != nil {
+			errs = append(errs, err)
+		} else {
+			su.FirstName = &v
+		}
+	}
+	if upd.LastName != nil {
+		if v, err := cleanName("last_name", *upd.LastName); err != nil {
+			errs = append(errs, err)
+		} else {
+			su.LastName = &v
+		}
+	}
+	if upd.Password != nil {
+		if err := checkPasswordForEmail(*upd.Password, email); err != nil {
+			errs = append(errs, err)
+		}
+		if upd.CurrentPassword == nil || *upd.CurrentPassword == "" {
+			errs = append(errs, invalid("current_password", "required"))
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	} else if len(errs) > 1 {
+		return nil, errors.Join(errs...)
+	}
+	if upd.Password != nil {
+		acctKey := counterKey("acct", u.EmailKey)
+		if err := s.throttle(ctx, acctKey, "", u.ID, ""); err != nil {
+			return nil, err
+		}
+		cur := *upd.CurrentPassword
+		ok := false
+		if len(cur) <= MaxPasswordBytes {
+			var verr error
+			ok, _, verr = s.verifyPassword(ctx, cur, u.PasswordHash)
+			if verr != nil && !errors.Is(verr, errBadHash) {
+				return nil, verr
+			}
+		}
+		if !ok {
+			s.failed(ctx, acctKey, "")
+			s.event(ctx, "password.change_failed", u.ID, "", "wrong current password")
+			return nil, ErrInvalidCredentials
+		}
+		phc, err := s.hashPassword(ctx, *upd.Password, s.params)
+		if err != nil {
+			return nil, err
+		}
+		su.PasswordHash = &phc
+	}
+	if su == (store.UserUpdate{}) {
+		return u, nil
+	}
+	nu, err := s.st.UpdateUser(ctx, u.ID, su, s.cfg.Now().UTC())
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, ErrEmailTaken
+		}
+		return nil, err
+	}
+	if su.PasswordHash != nil {
+		s.event(ctx, "password.changed", u.ID, "", "")
+	}
+	if su.Email != nil && *su.Email != u.Email {
+		s.event(ctx, "email.changed", u.ID, "", "")
+	}
+	return nu, nil
+}

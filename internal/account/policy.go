@@ -1,0 +1,208 @@
+package account
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Limits of the account fields.
+const (
+	MinPasswordChars = 8    // characters (runes), not bytes
+	MaxPasswordBytes = 1024 // bytes of the password as sent; never truncated
+	MaxEmailBytes    = 254  // RFC 5321 path limit less the angle brackets
+	MaxLocalBytes    = 64   // RFC 5321 §4.5.3.1.1
+	MaxNameChars     = 100
+)
+
+// ValidationError says which field is wrong and why. Field is the attribute
+// name ("email", "password", "first_name", "last_name", "current_password");
+// Code is machine-readable ("required", "invalid", "too_short", "too_long",
+// "common", "same_as_email", "incorrect"); Detail is the Spanish text for the
+// person, saying what to do. Localized gives the text in another language.
+type ValidationError struct {
+	Field, Code, Detail string
+}
+
+func (e *ValidationError) Error() string {
+	return "account: " + e.Field + ": " + e.Code
+}
+
+// Localized returns the detail in lang ("en" for English; anything else is
+// Spanish).
+func (e *ValidationError) Localized(lang string) string {
+	if lang == "en" {
+		if m, ok := messages[e.Field+"/"+e.Code]; ok {
+			return m.en
+		}
+		if m, ok := messages["*/"+e.Code]; ok {
+			return m.en
+		}
+	}
+	return e.Detail
+}
+
+type message struct{ es, en string }
+
+var messages = map[string]message{
+	"email/required":            {"Escriba su dirección de correo electrónico.", "Enter your email address."},
+	"email/invalid":             {"La dirección de correo electrónico no es válida. Escríbala completa, por ejemplo nombre@ejemplo.com, sin espacios.", "The email address is not valid. Enter it in full, for example name@example.com, with no spaces."},
+	"email/too_long":            {fmt.Sprintf("La dirección de correo electrónico es demasiado larga: use una de %d bytes como máximo.", MaxEmailBytes), fmt.Sprintf("The email address is too long: use one of at most %d bytes.", MaxEmailBytes)},
+	"email/taken":               {"Ya existe una cuenta con esta dirección de correo electrónico. Inicie sesión o use otra dirección.", "An account with this email address already exists. Log in or use another address."},
+	"password/required":         {"Escriba una contraseña.", "Enter a password."},
+	"password/too_short":        {fmt.Sprintf("La contraseña es demasiado corta: use al menos %d caracteres.", MinPasswordChars), fmt.Sprintf("The password is too short: use at least %d characters.", MinPasswordChars)},
+	"password/too_long":         {fmt.Sprintf("La contraseña es demasiado larga: use como máximo %d bytes.", MaxPasswordBytes), fmt.Sprintf("The password is too long: use at most %d bytes.", MaxPasswordBytes)},
+	"password/invalid":          {"La contraseña contiene bytes que no son texto UTF-8 válido. Escríbala de nuevo.", "The password contains bytes that are not valid UTF-8 text. Type it again."},
+	"password/common":           {"Esa contraseña es una de las más usadas y fácil de adivinar. Elija otra, por ejemplo una frase de varias palabras.", "That password is one of the most common and easy to guess. Choose another, for example a phrase of several words."},
+	"password/same_as_email":    {"La contraseña no puede ser su dirección de correo electrónico. Elija otra.", "The password cannot be your email address. Choose another."},
+	"current_password/required": {"Para cambiar la contraseña escriba también su contraseña actual.", "To change the password also enter your current password."},
+	"current_password/incorrect": {"La contraseña actual no es correcta. Escríbala de nuevo.", "The current password is not correct. Type it again."},
+	"*/too_long":                {fmt.Sprintf("El texto es demasiado largo: use como máximo %d caracteres.", MaxNameChars), fmt.Sprintf("The text is too long: use at most %d characters.", MaxNameChars)},
+	"*/invalid":                 {"El texto contiene caracteres de control o no es UTF-8 válido. Escríbalo de nuevo.", "The text contains control characters or is not valid UTF-8. Type it again."},
+}
+
+func invalid(field, code string) *ValidationError {
+	m, ok := messages[field+"/"+code]
+	if !ok {
+		m = messages["*/"+code]
+	}
+	return &ValidationError{Field: field, Code: code, Detail: m.es}
+}
+
+var folder = cases.Fold()
+
+// foldKey is the comparison form of a string: NFKC, case folded, NFKC again
+// (case folding can leave non-normalised sequences).
+func foldKey(s string) string {
+	return norm.NFKC.String(folder.String(norm.NFKC.String(s)))
+}
+
+// NormalizeEmail returns the display form of an email address (trimmed,
+// NFKC) and its key (NFKC + case folded), which is what must be unique. It
+// refuses anything that is not a plausible address: one "@", a non-empty
+// local part of at most 64 bytes, a domain with a dot and no empty labels, no
+// spaces, control characters or the specials ( ) < > [ ] , ; : \ ", at most
+// 254 bytes. Errors are *ValidationError for field "email".
+func NormalizeEmail(raw string) (display, key string, err error) {
+	if !utf8.ValidString(raw) {
+		return "", "", invalid("email", "invalid")
+	}
+	display = norm.NFKC.String(strings.TrimSpace(raw))
+	if display == "" {
+		return "", "", invalid("email", "required")
+	}
+	if len(display) > MaxEmailBytes {
+		return "", "", invalid("email", "too_long")
+	}
+	local, domain, ok := strings.Cut(display, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(local) > MaxLocalBytes {
+		return "", "", invalid("email", "invalid")
+	}
+	for _, r := range display {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Cf, r) || strings.ContainsRune(`()<>[],;:\"`, r) {
+			return "", "", invalid("email", "invalid")
+		}
+	}
+	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return "", "", invalid("email", "invalid")
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return "", "", invalid("email", "invalid")
+	}
+	for _, l := range labels {
+		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return "", "", invalid("email", "invalid")
+		}
+	}
+	return display, foldKey(display), nil
+}
+
+//go:embed common-passwords.txt
+var commonPasswordsFile string
+
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	lines := strings.Split(commonPasswordsFile, "\n")
+	m := make(map[string]struct{}, len(lines))
+	for i, l := range lines {
+		if i == 0 && strings.HasPrefix(l, "#") {
+			continue // the header naming source and licence
+		}
+		if l = strings.TrimRight(l, "\r"); l != "" {
+			m[foldKey(l)] = struct{}{}
+		}
+	}
+	return m
+})
+
+// IsCommonPassword reports whether pw is on the embedded list of the most
+// common passwords, ignoring case.
+func IsCommonPassword(pw string) bool {
+	_, ok := commonPasswords()[foldKey(pw)]
+	return ok
+}
+
+// CheckPassword applies the password policy alone: at least 8 characters,
+// at most 1024 bytes, valid UTF-8 (any Unicode), not a common password. It
+// returns a *ValidationError for field "password", or nil. Nothing is ever
+// truncated: every byte counts when hashing.
+func (s *Service) CheckPassword(pw string) error {
+	return checkPassword(pw)
+}
+
+func checkPassword(pw string) error {
+	switch {
+	case pw == "":
+		return invalid("password", "required")
+	case !utf8.ValidString(pw):
+		return invalid("password", "invalid")
+	case len(pw) > MaxPasswordBytes:
+		return invalid("password", "too_long")
+	case utf8.RuneCountInString(pw) < MinPasswordChars:
+		return invalid("password", "too_short")
+	case IsCommonPassword(pw):
+		return invalid("password", "common")
+	}
+	return nil
+}
+
+// checkPasswordForEmail adds to the policy that the password is neither the
+// email address nor its local part (compared case-insensitively).
+func checkPasswordForEmail(pw, email string) error {
+	if err := checkPassword(pw); err != nil {
+		return err
+	}
+	if email == "" {
+		return nil
+	}
+	k := foldKey(strings.TrimSpace(pw))
+	local, _, _ := strings.Cut(email, "@")
+	if k == foldKey(email) || k == foldKey(local) {
+		return invalid("password", "same_as_email")
+	}
+	return nil
+}
+
+// cleanName trims and NFC-normalises a person's name and checks it: at most
+// 100 characters, no control or format characters.
+func cleanName(field, raw string) (string, error) {
+	if !utf8.ValidString(raw) {
+		return "", invalid(field, "invalid")
+	}
+	s := norm.NFC.String(strings.TrimSpace(raw))
+	if utf8.RuneCountInString(s) > MaxNameChars {
+		return "", invalid(field, "too_long")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || (unicode.Is(unicode.Cf, r) && r != '\u200d') {
+			return "", invalid(field, "invalid")
+		}
+	}
+	return s, nil
+}
