@@ -456,3 +456,13 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 	}
 	return nu, nil
 }
+
+// Delete deletes the account of userID and, with it, every grant, token,
+// session and consent it has (store.DeleteUser), and records the event.
+func (s *Service) Delete(ctx context.Context, userID string) error {
+	if err := s.st.DeleteUser(ctx, userID); err != nil {
+		return err
+	}
+	s.event(ctx, "user.deleted", userID, "", "")
+	return nil
+}
