@@ -1,0 +1,46 @@
+package token
+
+import (
+	"testing"
+)
+
+func BenchmarkMintAccess(b *testing.B) {
+	f := newFixture(b)
+	c := f.access()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.m.MintAccess(b.Context(), c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkVerifyAccess(b *testing.B) {
+	f := newFixture(b)
+	raw := f.mintAccess(b)
+	aud := []string{"https://api.example.com"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.m.VerifyAccess(b.Context(), raw, testIss, aud); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkMintID(b *testing.B) {
+	f := newFixture(b) // ID tokens: RS256 by default
+	c := f.id()
+	c.AccessToken = f.mintAccess(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.m.MintID(b.Context(), c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
