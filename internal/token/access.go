@@ -58,7 +58,7 @@ type accessWire struct {
 // involved, such as the client credentials grant, the value of sub SHOULD
 // correspond to an identifier the authorization server uses to indicate the
 // client application."). Issuer, Subject, ClientID, Audience and ExpiresAt
-// are required.
+// are required, and the lifetime may not exceed KeyConfig.MaxTokenTTL.
 func (m *KeyManager) MintAccess(ctx context.Context, c AccessClaims) (string, error) {
 	if c.Subject == "" && c.GrantType == store.GrantClientCredentials {
 		c.Subject = c.ClientID
@@ -81,6 +81,8 @@ func (m *KeyManager) MintAccess(ctx context.Context, c AccessClaims) (string, er
 		return "", errors.New("token: access token needs an audience")
 	case !c.ExpiresAt.After(c.IssuedAt):
 		return "", errors.New("token: access token expires before it is issued")
+	case c.ExpiresAt.Sub(c.IssuedAt) > m.cfg.MaxTokenTTL:
+		return "", fmt.Errorf("token: access token lifetime %s exceeds KeyConfig.MaxTokenTTL %s", c.ExpiresAt.Sub(c.IssuedAt), m.cfg.MaxTokenTTL)
 	}
 	st, err := m.current(ctx)
 	if err != nil {

@@ -68,7 +68,7 @@ func HalfHash(alg, value string) (string, error) {
 // alg per configuration; claims iss, sub, aud, exp, iat, auth_time and nonce
 // (when set), at_hash and c_hash (when AccessToken or Code is set), then
 // Extra. IssuedAt zero means now. Issuer, Subject, Audience and ExpiresAt are
-// required (OIDC Core §2).
+// required (OIDC Core §2); the lifetime may not exceed KeyConfig.MaxTokenTTL.
 func (m *KeyManager) MintID(ctx context.Context, c IDClaims) (string, error) {
 	if c.IssuedAt.IsZero() {
 		c.IssuedAt = m.cfg.Now()
@@ -82,6 +82,8 @@ func (m *KeyManager) MintID(ctx context.Context, c IDClaims) (string, error) {
 		return "", errors.New("token: ID token needs an audience")
 	case !c.ExpiresAt.After(c.IssuedAt):
 		return "", errors.New("token: ID token expires before it is issued")
+	case c.ExpiresAt.Sub(c.IssuedAt) > m.cfg.MaxTokenTTL:
+		return "", fmt.Errorf("token: ID token lifetime %s exceeds KeyConfig.MaxTokenTTL %s", c.ExpiresAt.Sub(c.IssuedAt), m.cfg.MaxTokenTTL)
 	}
 	st, err := m.current(ctx)
 	if err != nil {
@@ -146,7 +148,9 @@ type idWire struct {
 // id_token_hint: allowed algorithm, typ "JWT", a published key of use "id",
 // the signature, and iss. Expiry is NOT checked — OIDC Core §3.1.2.1 says of
 // id_token_hint: "the ID Token MAY be expired" — but returned in ExpiresAt
-// for the caller to judge. Every failure wraps ErrInvalidToken.
+// for the caller to judge. A token whose key was retired more than
+// MaxTokenTTL+Refresh ago no longer verifies. Every failure wraps
+// ErrInvalidToken.
 func (m *KeyManager) VerifyID(ctx context.Context, raw, issuer string) (*IDClaims, error) {
 	payload, _, err := m.verifySignature(ctx, raw, UseID, idTyp)
 	if err != nil {

@@ -49,6 +49,10 @@ const (
 	// kid, which anyone can send.
 	missReloadInterval = time.Second
 	rsaBits            = 2048
+	// reloadTimeout bounds a reload done on behalf of a request; the reload
+	// serves every request, so it does not stop when that request's context
+	// is cancelled.
+	reloadTimeout = 10 * time.Second
 )
 
 // KeyStore is the part of store.Store the key manager uses.
@@ -69,8 +73,10 @@ type KeyConfig struct {
 	// IDAlg signs ID tokens: RS256 (default; OIDC Core §15.1 requires RS256
 	// support), ES256 or EdDSA.
 	IDAlg string
-	// MaxTokenTTL is the longest lifetime of an access or ID token. A retired
-	// key stays published for MaxTokenTTL+Refresh (see Rotate). Required.
+	// MaxTokenTTL is the longest lifetime of an access or ID token; minting a
+	// longer-lived token is an error, since it could outlive its key's
+	// publication. A retired key stays published for MaxTokenTTL+Refresh (see
+	// Rotate). Required.
 	MaxTokenTTL time.Duration
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
@@ -239,9 +245,11 @@ func (m *KeyManager) current(ctx context.Context) (*keySet, error) {
 	now := m.cfg.Now()
 	if next := m.nextReload.Load(); now.UnixNano() >= next &&
 		m.nextReload.CompareAndSwap(next, now.Add(m.cfg.Refresh).UnixNano()) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
 		m.mu.Lock()
-		err := m.load(ctx, true, false)
+		err := m.load(rctx, true, false)
 		m.mu.Unlock()
+		cancel()
 		if err != nil && m.cfg.OnReloadError != nil {
 			m.cfg.OnReloadError(err)
 		}
@@ -272,7 +280,9 @@ func (m *KeyManager) lookup(ctx context.Context, st *keySet, kid string) *key {
 		return nil
 	}
 	m.lastMiss = now
-	if err := m.load(ctx, false, false); err != nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
+	defer cancel()
+	if err := m.load(rctx, false, false); err != nil {
 		if m.cfg.OnReloadError != nil {
 			m.cfg.OnReloadError(err)
 		}

@@ -25,6 +25,7 @@ type memKeys struct {
 	mu    sync.Mutex
 	keys  []*store.SigningKey
 	lists int
+	fail  bool // ListSigningKeys fails
 }
 
 func (s *memKeys) CreateSigningKey(_ context.Context, k *store.SigningKey) error {
@@ -44,6 +45,9 @@ func (s *memKeys) ListSigningKeys(_ context.Context, now time.Time) ([]*store.Si
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lists++
+	if s.fail {
+		return nil, errors.New("database unavailable")
+	}
 	var out []*store.SigningKey
 	for _, k := range s.keys {
 		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {
@@ -371,19 +375,19 @@ func TestSealedKeyBoundToID(t *testing.T) {
 func TestRotation(t *testing.T) {
 	f := newFixture(t, func(c *KeyConfig) { c.Refresh = 10 * time.Second })
 	ctx := t.Context()
-	// A token with a lifetime longer than the key's publication, to check the
-	// key's end rather than the token's.
 	c := f.access()
-	c.ExpiresAt = c.IssuedAt.Add(10 * testTTL)
+	c.ExpiresAt = c.IssuedAt.Add(testTTL) // the longest lifetime allowed
 	old, err := f.m.MintAccess(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldKid := headerOf(t, old)["kid"].(string)
+	// VerifyID ignores exp, so the ID token shows when its key stops verifying.
 	oldID, err := f.m.MintID(ctx, f.id())
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldIDKid := headerOf(t, oldID)["kid"].(string)
 
 	other := f.manager(t) // another instance, loaded before the rotation
 	f.clk.Advance(time.Minute)
@@ -391,6 +395,7 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.IssuedAt = f.clk.Now()
+	c.ExpiresAt = c.IssuedAt.Add(15 * time.Minute)
 	fresh, err := f.m.MintAccess(ctx, c)
 	if err != nil {
 		t.Fatal(err)
@@ -411,23 +416,60 @@ func TestRotation(t *testing.T) {
 	if _, err := f.m.VerifyID(ctx, oldID, testIss); err != nil {
 		t.Fatalf("old ID token after rotation: %v", err)
 	}
-	if kids := jwksKids(t, f.m); len(kids) != 4 || !slices.Contains(kids, oldKid) || !slices.Contains(kids, newKid) || kids[0] != newKid && kids[1] != newKid {
-		t.Fatalf("JWKS after rotation: %v", kids)
+	kids := jwksKids(t, f.m)
+	if len(kids) != 4 || !slices.Contains(kids, oldKid) || !slices.Contains(kids, oldIDKid) || !slices.Contains(kids[:2], newKid) {
+		t.Fatalf("JWKS after rotation (newest first): %v", kids)
 	}
 
-	// The retired key stays published until MaxTokenTTL + Refresh after
-	// retirement, then disappears without any store access.
+	// The retired keys stay published until MaxTokenTTL + Refresh after
+	// retirement, then disappear without any store access.
 	f.clk.Advance(testTTL + 10*time.Second - time.Second)
-	if _, err := f.m.VerifyAccess(ctx, old, testIss, nil); err != nil {
+	if _, err := f.m.VerifyID(ctx, oldID, testIss); err != nil {
 		t.Fatalf("just before the key's end: %v", err)
 	}
-	f.clk.Advance(time.Second)
-	wantInvalid(t, func() error { _, err := f.m.VerifyAccess(ctx, old, testIss, nil); return err }(), "")
-	if kids := jwksKids(t, f.m); len(kids) != 2 || slices.Contains(kids, oldKid) {
-		t.Fatalf("JWKS after the old key's end: %v", kids)
+	if kids := jwksKids(t, f.m); len(kids) != 4 {
+		t.Fatalf("JWKS just before the key's end: %v", kids)
 	}
-	if _, err := f.m.VerifyAccess(ctx, fresh, testIss, nil); err != nil {
+	f.clk.Advance(time.Second)
+	_, err = f.m.VerifyID(ctx, oldID, testIss)
+	wantInvalid(t, err, "")
+	if kids := jwksKids(t, f.m); len(kids) != 2 || slices.Contains(kids, oldKid) || slices.Contains(kids, oldIDKid) {
+		t.Fatalf("JWKS after the old keys' end: %v", kids)
+	}
+	c.IssuedAt = f.clk.Now()
+	c.ExpiresAt = c.IssuedAt.Add(time.Minute)
+	if _, err := f.m.MintAccess(ctx, c); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMaxTokenTTLEnforced(t *testing.T) {
+	f := newFixture(t)
+	c := f.access()
+	c.ExpiresAt = c.IssuedAt.Add(testTTL + time.Second)
+	if _, err := f.m.MintAccess(t.Context(), c); err == nil {
+		t.Error("access token outliving MaxTokenTTL minted")
+	}
+	idc := f.id()
+	idc.ExpiresAt = idc.IssuedAt.Add(testTTL + time.Second)
+	if _, err := f.m.MintID(t.Context(), idc); err == nil {
+		t.Error("ID token outliving MaxTokenTTL minted")
+	}
+}
+
+func TestReloadFailureKeepsKeys(t *testing.T) {
+	var reported []error
+	f := newFixture(t, func(c *KeyConfig) { c.OnReloadError = func(err error) { reported = append(reported, err) } })
+	f.ks.mu.Lock()
+	f.ks.fail = true
+	f.ks.mu.Unlock()
+	f.clk.Advance(time.Minute)
+	raw := f.mintAccess(t)
+	if _, err := f.m.VerifyAccess(t.Context(), raw, testIss, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(reported) != 1 {
+		t.Errorf("%d reload errors reported, want 1 (then none until the next Refresh)", len(reported))
 	}
 }
 
