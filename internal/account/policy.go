@@ -86,7 +86,7 @@ func foldKey(s string) string {
 // NormalizeEmail returns the display form of an email address (trimmed,
 // NFKC) and its key (NFKC + case folded), which is what must be unique. It
 // refuses anything that is not a plausible address: one "@", a non-empty
-// local part of at most 64 bytes, a domain with a dot and no empty labels, no
+// local part of at most 64 bytes, a domain with a dot and labels of 1 to 63 bytes, no
 // spaces, control characters or the specials ( ) < > [ ] , ; : \ ", at most
 // 254 bytes. Errors are *ValidationError for field "email".
 func NormalizeEmail(raw string) (display, key string, err error) {
@@ -117,7 +117,7 @@ func NormalizeEmail(raw string) (display, key string, err error) {
 		return "", "", invalid("email", "invalid")
 	}
 	for _, l := range labels {
-		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
 			return "", "", invalid("email", "invalid")
 		}
 	}

@@ -226,11 +226,14 @@ func toError(r *http.Request, err error) *Error {
 	if errors.As(err, &he) && he.Status < 500 {
 		return newError(he.Status, Problem{Code: he.Code, Title: text{he.Public, he.Public}, Detail: text{he.Public, he.Public}})
 	}
-	id := httpx.RequestID(r.Context())
+	detail := text{"Ocurrió un error interno. Inténtelo de nuevo en unos minutos; si persiste, avise al soporte.", "An internal error occurred. Try again in a few minutes; if it persists, tell support."}
+	if id := httpx.RequestID(r.Context()); id != "" {
+		detail = text{"Ocurrió un error interno. Inténtelo de nuevo en unos minutos; si persiste, comunique al soporte el identificador de solicitud " + id + ".", "An internal error occurred. Try again in a few minutes; if it persists, give support the request id " + id + "."}
+	}
 	return &Error{Status: http.StatusInternalServerError, Cause: err, Problems: []Problem{{
 		Code:   "internal_error",
 		Title:  text{"Error interno", "Internal error"},
-		Detail: text{"Ocurrió un error interno. Inténtelo de nuevo en unos minutos; si persiste, comunique al soporte el identificador de solicitud " + id + ".", "An internal error occurred. Try again in a few minutes; if it persists, give support the request id " + id + "."},
+		Detail: detail,
 	}}}
 }
 
