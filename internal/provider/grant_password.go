@@ -1,0 +1,83 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
+)
+
+// grantPassword is the resource owner password credentials grant (RFC 6749
+// §4.3), seed 000's login: username (the email), password, scope. Only
+// clients given the grant reach it (the pipeline checks). The response
+// carries a refresh token and the user's names (seed 000).
+func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*tokenResponse, *oauth.Error) {
+	username, password := req.params.Get("username"), req.params.Get("password")
+	if username == "" || password == "" {
+		return nil, oauth.InvalidRequest("faltan username o password")
+	}
+	u, err := p.cfg.Accounts.Authenticate(ctx, username, password, req.ip)
+	if err != nil {
+		return nil, passwordError(err)
+	}
+	if u.Disabled { // Authenticate already refuses these; belt and braces
+		return nil, oauth.InvalidGrant("credenciales inválidas")
+	}
+
+	now := req.now
+	g := &store.Grant{
+		ID:         token.NewID(),
+		UserID:     u.ID,
+		ClientID:   req.client.ID,
+		GrantType:  store.GrantPassword,
+		Scopes:     req.scopes,
+		AuthTime:   now,
+		CreatedAt:  now,
+		LastUsedAt: now,
+	}
+	t, err := p.mint(ctx, req.client, g, u, "", now)
+	if err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	refresh, rt := newRefresh(g.Scopes, now)
+	if err := p.cfg.Store.IssueGrant(ctx, g, rt); err != nil {
+		return nil, oauth.ServerError(err)
+	}
+	return response(t, refresh, g.Scopes, u), nil
+}
+
+// passwordError maps the account service's errors.
+//
+// Wrong password, unknown user and disabled user are one invalid_grant (the
+// account service spends the same argon2 work on each, so neither the answer
+// nor its timing tells them apart).
+//
+// Too many failures: RFC 6749 has no code for it. We answer 429 Too Many
+// Requests with Retry-After and the code invalid_grant. The status makes
+// generic HTTP clients and proxies back off for the time given; the code
+// stays within §5.2's list, so OAuth libraries (golang.org/x/oauth2 surfaces
+// it as RetrieveError.ErrorCode) treat it as "these credentials do not work
+// now" rather than as a server fault to retry at once. slow_down (RFC 8628)
+// belongs to device-code polling and would confuse them.
+//
+// A full password-hash queue is the server's problem, not the user's: 503
+// temporarily_unavailable with Retry-After.
+func passwordError(err error) *oauth.Error {
+	var th *account.ThrottledError
+	switch {
+	case errors.Is(err, account.ErrInvalidCredentials):
+		return oauth.InvalidGrant("credenciales inválidas").WithCause(err)
+	case errors.As(err, &th):
+		e := oauth.InvalidGrant("demasiados intentos fallidos; reintente más tarde").WithCause(err)
+		e.Status = http.StatusTooManyRequests
+		e.RetryAfter = th.RetryAfter
+		return e
+	case errors.Is(err, account.ErrBusy):
+		return oauth.TemporarilyUnavailable(retryBusy).WithCause(err)
+	}
+	return oauth.ServerError(err)
+}

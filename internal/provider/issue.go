@@ -1,0 +1,133 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
+)
+
+// issued are the tokens minted for one response, before anything is stored.
+type issued struct {
+	access    string
+	expiresIn time.Duration
+	idToken   string
+}
+
+// accessTTL is the access-token lifetime for client c.
+func (p *Provider) accessTTL(c *store.Client) time.Duration {
+	if c.AccessTokenTTL > 0 {
+		return c.AccessTokenTTL
+	}
+	return p.cfg.AccessTTL
+}
+
+// mint signs the access token (and the ID token when openid was granted to a
+// user) for grant g. It writes nothing: callers mint first and record the
+// grant after, so a failure of either step issues nothing.
+func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u *store.User, nonce string, now time.Time) (*issued, error) {
+	ttl := p.accessTTL(c)
+	exp := now.Add(ttl)
+	access, err := p.cfg.Keys.MintAccess(ctx, token.AccessClaims{
+		Issuer:    p.issuer,
+		Subject:   g.UserID, // KeyManager uses the client id when "" (client_credentials)
+		ClientID:  c.ID,
+		Scope:     oauth.FormatScope(g.Scopes),
+		GrantID:   g.ID,
+		GrantType: g.GrantType,
+		JTI:       token.NewID(),
+		Audience:  p.audience,
+		IssuedAt:  now,
+		ExpiresAt: exp,
+		AuthTime:  g.AuthTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &issued{access: access, expiresIn: ttl}
+	if u != nil && slices.Contains(g.Scopes, oauth.ScopeOpenID) {
+		out.idToken, err = p.cfg.Keys.MintID(ctx, token.IDClaims{
+			Issuer:      p.issuer,
+			Subject:     u.ID,
+			Audience:    c.ID,
+			Nonce:       nonce,
+			IssuedAt:    now,
+			ExpiresAt:   exp,
+			AuthTime:    g.AuthTime,
+			AccessToken: access,
+			Extra:       idClaims(u, g.Scopes),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// idClaims are the user claims of an ID token, by scope (OIDC Core §5.4).
+func idClaims(u *store.User, scopes []string) map[string]any {
+	m := map[string]any{}
+	if slices.Contains(scopes, oauth.ScopeProfile) {
+		m["given_name"] = u.FirstName
+		m["family_name"] = u.LastName
+		m["name"] = fullName(u)
+	}
+	if slices.Contains(scopes, oauth.ScopeEmail) {
+		m["email"] = u.Email
+		m["email_verified"] = u.Activated
+	}
+	return m
+}
+
+func fullName(u *store.User) string {
+	return strings.TrimSpace(u.FirstName + " " + u.LastName)
+}
+
+// response builds the token response for what was minted. refresh is "" for
+// grants without refresh tokens; u is nil for client_credentials.
+func response(t *issued, refresh string, scopes []string, u *store.User) *tokenResponse {
+	r := &tokenResponse{
+		AccessToken:  t.access,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(t.expiresIn / time.Second),
+		RefreshToken: refresh,
+		Scope:        oauth.FormatScope(scopes),
+		IDToken:      t.idToken,
+	}
+	if u != nil {
+		// Seed 000: "first_name: Nombre de usuario, last_name: Apellido del
+		// usuario, uid: ID del usuario".
+		first, last, uid := u.FirstName, u.LastName, u.ID
+		r.FirstName, r.LastName, r.UID = &first, &last, &uid
+	}
+	return r
+}
+
+// newRefresh returns a new refresh token and its stored form.
+func newRefresh(scopes []string, now time.Time) (string, *store.RefreshToken) {
+	raw := token.NewOpaque(token.PrefixRefresh)
+	return raw, &store.RefreshToken{Hash: store.HashToken(raw), Scopes: slices.Clone(scopes), CreatedAt: now}
+}
+
+// userUsable loads a grant's user and checks the account may still get
+// tokens. nil user and nil error for grants without a user.
+func (p *Provider) userUsable(ctx context.Context, userID string) (*store.User, *oauth.Error) {
+	if userID == "" {
+		return nil, nil
+	}
+	u, err := p.cfg.Store.GetUser(ctx, userID)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, oauth.InvalidGrant("la cuenta ya no existe o esta deshabilitada")
+		}
+		return nil, oauth.ServerError(err)
+	}
+	if u.Disabled {
+		return nil, oauth.InvalidGrant("la cuenta ya no existe o esta deshabilitada")
+	}
+	return u, nil
+}

@@ -1,0 +1,210 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
+)
+
+// Store is the part of store.Store the provider uses.
+type Store interface {
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	GetGrant(ctx context.Context, id string) (*store.Grant, error)
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error
+	GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.Grant, error)
+	RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, rt *store.RefreshToken) (*store.AuthCode, error)
+	RecordEvent(ctx context.Context, e *store.Event) error
+}
+
+// Keys signs and verifies tokens; *token.KeyManager implements it.
+type Keys interface {
+	MintAccess(ctx context.Context, c token.AccessClaims) (string, error)
+	VerifyAccess(ctx context.Context, raw, issuer string, aud []string) (*token.AccessClaims, error)
+	MintID(ctx context.Context, c token.IDClaims) (string, error)
+	JWKS(ctx context.Context) ([]byte, error)
+	Algorithms() (access, id string)
+}
+
+// Accounts checks a user's password; *account.Service implements it.
+type Accounts interface {
+	Authenticate(ctx context.Context, email, password, ip string) (*store.User, error)
+}
+
+// Config configures a Provider.
+type Config struct {
+	// Issuer is the issuer identifier (RFC 8414 §2), e.g.
+	// "https://auth.example.com": an https (or loopback http) URL with no
+	// query or fragment. Every advertised URL is built from it, never from
+	// the request's Host or X-Forwarded-* headers.
+	Issuer   string
+	Store    Store
+	Keys     Keys
+	Accounts Accounts
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// AccessTTL is the lifetime of access and ID tokens (default 900 s, seed
+	// 000's expires_in); a client's own AccessTokenTTL overrides it.
+	AccessTTL time.Duration
+	// RefreshGrace is the window after a rotation within which the old
+	// refresh token may be presented once more (a retry after a lost
+	// response); 0, the default, turns it off.
+	RefreshGrace time.Duration
+	Log          *slog.Logger
+	// Audience is the aud of access tokens and what VerifyBearer accepts
+	// (default: [Issuer], the API served with the server).
+	Audience []string
+	// Liveness decides whether a grant named by an access token may still be
+	// used. Default: read the grant and its user from Store on every call. A
+	// cache may replace it only if it is invalidated on every change (a
+	// revoked grant must never keep working for a TTL).
+	Liveness Liveness
+}
+
+// Provider serves the protocol endpoints. Build it with New.
+type Provider struct {
+	cfg      Config
+	issuer   string
+	audience []string
+	now      func() time.Time
+	log      *slog.Logger
+	live     Liveness
+	grants   map[string]grantHandler
+	// grantOrder is the order grants are advertised in.
+	grantOrder []string
+}
+
+// Paths of the endpoints, relative to the issuer.
+const (
+	PathToken          = "/auth/v1/token"
+	PathTokenAlias     = "/api/v1/auth/oauth/token/" // seed 004
+	PathAuthorize      = "/auth/v1/authorize"
+	PathRevoke         = "/auth/v1/revoke"
+	PathIntrospect     = "/auth/v1/introspect"
+	PathUserinfo       = "/auth/v1/userinfo"
+	PathJWKS           = "/auth/v1/jwks"
+	PathLogout         = "/auth/v1/logout"
+	PathDevice         = "/auth/v1/device"
+	PathOIDCDiscovery  = "/.well-known/openid-configuration"
+	PathOAuthDiscovery = "/.well-known/oauth-authorization-server"
+)
+
+// maxBody bounds protocol request bodies: no legitimate token, revocation or
+// introspection request comes near 64 KiB.
+const maxBody = 64 << 10
+
+// New checks cfg and builds a Provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("provider: Issuer is required")
+	}
+	if strings.HasSuffix(cfg.Issuer, "/") || strings.ContainsAny(cfg.Issuer, "?#") {
+		return nil, errors.New("provider: Issuer must not end with / nor contain a query or fragment (RFC 8414 §2)")
+	}
+	if cfg.Store == nil || cfg.Keys == nil {
+		return nil, errors.New("provider: Store and Keys are required")
+	}
+	if cfg.AccessTTL == 0 {
+		cfg.AccessTTL = 900 * time.Second
+	}
+	if cfg.AccessTTL < 0 || cfg.RefreshGrace < 0 {
+		return nil, errors.New("provider: AccessTTL and RefreshGrace must not be negative")
+	}
+	p := &Provider{cfg: cfg, issuer: cfg.Issuer, now: cfg.Now, log: cfg.Log, live: cfg.Liveness}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.audience = append([]string(nil), cfg.Audience...)
+	if len(p.audience) == 0 {
+		p.audience = []string{cfg.Issuer}
+	}
+	if p.live == nil {
+		p.live = storeLiveness{st: cfg.Store}
+	}
+	p.grants = map[string]grantHandler{}
+	p.register(store.GrantAuthorizationCode, p.grantAuthorizationCode)
+	p.register(store.GrantRefreshToken, p.grantRefreshToken)
+	p.register(store.GrantClientCredentials, p.grantClientCredentials)
+	if cfg.Accounts != nil {
+		p.register(store.GrantPassword, p.grantPassword)
+	}
+	return p, nil
+}
+
+func (p *Provider) register(name string, h grantHandler) {
+	p.grants[name] = h
+	p.grantOrder = append(p.grantOrder, name)
+}
+
+// Mount registers the endpoints on mux.
+func (p *Provider) Mount(mux *http.ServeMux) {
+	token := p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleToken)))
+	mux.Handle("POST "+PathToken, token)
+	mux.Handle("POST "+PathTokenAlias, token)
+	mux.Handle("POST "+PathRevoke, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleRevoke))))
+	mux.Handle("POST "+PathIntrospect, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleIntrospect))))
+	userinfo := p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleUserinfo)))
+	mux.Handle("GET "+PathUserinfo, userinfo)
+	mux.Handle("POST "+PathUserinfo, userinfo)
+	mux.Handle("GET "+PathJWKS, p.cors(http.HandlerFunc(p.handleJWKS)))
+	mux.Handle("GET "+PathOIDCDiscovery, p.cors(http.HandlerFunc(p.handleDiscovery)))
+	mux.Handle("GET "+PathOAuthDiscovery, p.cors(http.HandlerFunc(p.handleDiscovery)))
+	for _, path := range []string{PathToken, PathTokenAlias, PathRevoke, PathIntrospect, PathUserinfo, PathJWKS, PathOIDCDiscovery, PathOAuthDiscovery} {
+		mux.Handle("OPTIONS "+path, p.cors(http.HandlerFunc(noContent)))
+	}
+}
+
+// cors lets browser applications (single-page apps with PKCE, seed
+// "Aplicaciones del lado del cliente") call the protocol endpoints. These
+// endpoints use no cookies, so any origin may call them and credentials are
+// never allowed: a page can do nothing here it could not do from a server.
+func (p *Provider) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		if r.Header.Get("Origin") != "" {
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After, X-Request-Id")
+			if r.Method == http.MethodOptions {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Accept-Language")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func noContent(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }
+
+// url makes an absolute URL of path on the configured issuer.
+func (p *Provider) url(path string) string { return p.issuer + path }
+
+// fail logs e's cause and writes e as a token-endpoint error.
+func (p *Provider) fail(w http.ResponseWriter, r *http.Request, e *oauth.Error, usedBasic bool) {
+	if e.Unwrap() != nil || e.Status >= 500 {
+		httpx.LogError(p.log, r, e.Status, e)
+	}
+	oauth.WriteTokenError(w, e, usedBasic)
+}
+
+// event records a security event; a failure is logged, never fatal.
+func (p *Provider) event(ctx context.Context, typ, userID, clientID, ip, detail string) {
+	e := &store.Event{Time: p.now().UTC(), Type: typ, UserID: userID, ClientID: clientID, IP: ip, Detail: detail}
+	if err := p.cfg.Store.RecordEvent(ctx, e); err != nil {
+		p.log.ErrorContext(ctx, "recording a security event", "type", typ, "error", err.Error())
+	}
+}

@@ -1,0 +1,87 @@
+package provider
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/oauth"
+)
+
+// handleUserinfo is the OIDC UserInfo endpoint (OIDC Core §5.3): the claims
+// the access token's scopes allow (§5.4) — sub always; profile: given_name,
+// family_name, name, updated_at; email: email, email_verified — plus
+// seed 000's first_name, last_name (with profile) and uid.
+func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
+	acc, err := p.VerifyBearer(r)
+	if err != nil {
+		p.bearerFail(w, r, err)
+		return
+	}
+	// OIDC Core §5.3: the access token is one "obtained from an OpenID
+	// Connect Authentication Request"; without openid it is not.
+	if !acc.HasScope(oauth.ScopeOpenID) {
+		p.bearerFail(w, r, oauth.ErrInsufficientScope(oauth.ScopeOpenID))
+		return
+	}
+	if acc.UserID == "" {
+		p.bearerFail(w, r, &oauth.BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "el token no representa a un usuario"})
+		return
+	}
+	u, err := p.cfg.Store.GetUser(r.Context(), acc.UserID)
+	if err != nil || u.Disabled {
+		if err == nil || isNotFound(err) {
+			p.bearerFail(w, r, &oauth.BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "la cuenta ya no existe o esta deshabilitada"})
+			return
+		}
+		p.bearerFail(w, r, err)
+		return
+	}
+	claims := map[string]any{"sub": u.ID, "uid": u.ID}
+	if acc.HasScope(oauth.ScopeProfile) {
+		claims["given_name"] = u.FirstName
+		claims["family_name"] = u.LastName
+		claims["name"] = fullName(u)
+		claims["first_name"] = u.FirstName
+		claims["last_name"] = u.LastName
+		if !u.UpdatedAt.IsZero() {
+			claims["updated_at"] = u.UpdatedAt.Unix()
+		}
+	}
+	if acc.HasScope(oauth.ScopeEmail) {
+		claims["email"] = u.Email
+		claims["email_verified"] = u.Activated
+	}
+	writeJSON(w, http.StatusOK, claims)
+}
+
+// bearerFail answers a resource request whose token failed (RFC 6750 §3):
+// the WWW-Authenticate challenge and a JSON body with the same code. A
+// failure that is not a token problem is a 500 showing nothing.
+func (p *Provider) bearerFail(w http.ResponseWriter, r *http.Request, err error) {
+	var be *oauth.BearerError
+	if !errors.As(err, &be) {
+		httpx.LogError(p.log, r, http.StatusInternalServerError, err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": oauth.CodeServerError})
+		return
+	}
+	httpx.LogError(p.log, r, be.Status, err)
+	oauth.WriteBearerChallenge(w, oauth.BasicRealm, be)
+	status := be.Status
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
+	body := map[string]string{}
+	if be.Code != "" {
+		body["error"] = be.Code
+		if be.Description != "" {
+			body["error_description"] = oauth.DescriptionSafe(be.Description)
+		}
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	httpx.NoStore(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
