@@ -81,8 +81,12 @@ func (s *Service) hashPassword(ctx context.Context, pw string, p argonParams) (s
 	key := argon2.IDKey(prepare(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	s.hashes.release()
 	s.hashes.runs.Add(1)
+	return phcString(p, salt, key), nil
+}
+
+func phcString(p argonParams, salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // parsePHC reads an argon2id PHC string.
