@@ -1,0 +1,431 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+const grantCols = `g.id, g.user_id, g.client_id, g.grant_type, g.scopes, g.auth_time, g.created_at,
+	g.last_used_at, g.expires_at, g.revoked_at, c.name`
+
+// grantFrom joins the client for ClientName; a grant cannot outlive its
+// client (ON DELETE CASCADE), so the inner join loses nothing.
+const grantFrom = ` FROM grants g JOIN clients c ON c.id = g.client_id`
+
+func scanGrant(r rowScanner) (*store.Grant, error) {
+	var g store.Grant
+	var userID sql.NullString
+	var scopes string
+	var authTime, created, lastUsed, expires, revoked int64
+	if err := r.Scan(&g.ID, &userID, &g.ClientID, &g.GrantType, &scopes, &authTime, &created,
+		&lastUsed, &expires, &revoked, &g.ClientName); err != nil {
+		return nil, err
+	}
+	g.UserID = userID.String
+	g.Scopes = splitList(scopes)
+	g.AuthTime, g.CreatedAt, g.LastUsedAt = fromMicros(authTime), fromMicros(created), fromMicros(lastUsed)
+	g.ExpiresAt, g.RevokedAt = fromMicros(expires), fromMicros(revoked)
+	return &g, nil
+}
+
+func (db *DB) insertGrant(ctx context.Context, q querier, g *store.Grant) error {
+	if err := checkWords("scope", g.Scopes); err != nil {
+		return err
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO grants (id, user_id, client_id, grant_type, scopes,
+		auth_time, created_at, last_used_at, expires_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		g.ID, nullString(g.UserID), g.ClientID, g.GrantType, joinList(g.Scopes), micros(g.AuthTime),
+		micros(g.CreatedAt), micros(g.LastUsedAt), micros(g.ExpiresAt), micros(g.RevokedAt))
+	return db.mapErr(err)
+}
+
+// CreateGrant inserts g. store.ErrConflict when the ID is taken,
+// store.ErrNotFound when its user or client does not exist.
+func (db *DB) CreateGrant(ctx context.Context, g *store.Grant) error {
+	return db.insertGrant(ctx, db.w, g)
+}
+
+// GetGrant returns the grant with id (revoked or not; the caller checks
+// Live), with ClientName filled, or store.ErrNotFound.
+func (db *DB) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
+	g, err := scanGrant(db.r.QueryRowContext(ctx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, id))
+	return g, notFound(err)
+}
+
+// TouchGrant sets the grant's LastUsedAt; store.ErrNotFound for an unknown id.
+func (db *DB) TouchGrant(ctx context.Context, id string, now time.Time) error {
+	return mustAffect(db.w.ExecContext(ctx, `UPDATE grants SET last_used_at = $2 WHERE id = $1`, id, micros(now)))
+}
+
+// RevokeGrant revokes the grant (and so every token hanging from it).
+// Idempotent: a revoked grant keeps its first RevokedAt. store.ErrNotFound
+// for an unknown id.
+func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	return mustAffect(db.w.ExecContext(ctx, `UPDATE grants
+		SET revoked_at = CASE WHEN revoked_at = 0 THEN $2 ELSE revoked_at END WHERE id = $1`, id, micros(now)))
+}
+
+// RevokeGrants revokes every live grant of userID ("" means grants without a
+// user, i.e. client credentials) for clientID ("" for every client) and
+// returns how many it revoked.
+func (db *DB) RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error) {
+	var a args
+	q := `UPDATE grants SET revoked_at = ` + a.add(micros(now)) + ` WHERE revoked_at = 0`
+	if userID == "" {
+		q += ` AND user_id IS NULL`
+	} else {
+		q += ` AND user_id = ` + a.add(userID)
+	}
+	if clientID != "" {
+		q += ` AND client_id = ` + a.add(clientID)
+	}
+	res, err := db.w.ExecContext(ctx, q, a...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ListGrants lists the grants of userID ("" means grants without a user)
+// that are not revoked, with ClientName filled (fields: store.GrantFields,
+// "name" being the client's name; default order newest first). Revoked
+// grants are left out: they can never be used again and the janitor keeps
+// them only for their refresh-token history.
+func (db *DB) ListGrants(ctx context.Context, userID string, opt store.ListOptions) ([]*store.Grant, int, error) {
+	var a args
+	conds, order, limit, offset, err := db.listQuery(grantList, opt, &a)
+	if err != nil {
+		return nil, 0, err
+	}
+	conds = append(conds, "g.revoked_at = 0")
+	if userID == "" {
+		conds = append(conds, "g.user_id IS NULL")
+	} else {
+		conds = append(conds, "g.user_id = "+a.add(userID))
+	}
+	from := grantFrom + where(conds)
+	var total int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*)`+from, a...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	q := `SELECT ` + grantCols + from + ` ORDER BY ` + order +
+		` LIMIT ` + strconv.Itoa(limit) + ` OFFSET ` + strconv.Itoa(offset)
+	rows, err := db.r.QueryContext(ctx, q, a...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, g)
+	}
+	return out, total, rows.Err()
+}
+
+// Refresh tokens.
+
+const refreshCols = `hash, grant_id, parent_hash, scopes, created_at, rotated_at`
+
+func scanRefresh(r rowScanner) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	var scopes string
+	var created, rotated int64
+	if err := r.Scan(&t.Hash, &t.GrantID, &t.ParentHash, &scopes, &created, &rotated); err != nil {
+		return nil, err
+	}
+	if len(t.ParentHash) == 0 {
+		t.ParentHash = nil
+	}
+	t.Scopes = splitList(scopes)
+	t.CreatedAt, t.RotatedAt = fromMicros(created), fromMicros(rotated)
+	return &t, nil
+}
+
+func (db *DB) insertRefresh(ctx context.Context, q querier, t *store.RefreshToken) error {
+	if len(t.Hash) == 0 {
+		return errors.New("sqlstore: refresh token without hash")
+	}
+	if err := checkWords("scope", t.Scopes); err != nil {
+		return err
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, grant_id, parent_hash, scopes, created_at, rotated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.Hash, t.GrantID, blob(t.ParentHash), joinList(t.Scopes), micros(t.CreatedAt), micros(t.RotatedAt))
+	return db.mapErr(err)
+}
+
+// IssueGrant inserts g and, when rt is not nil, its first refresh token in
+// one transaction. rt.GrantID is set to g.ID and nil rt.Scopes default to
+// g.Scopes. Nothing is written when either insert fails.
+func (db *DB) IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error {
+	if rt != nil {
+		rt.GrantID = g.ID
+		if rt.Scopes == nil {
+			rt.Scopes = g.Scopes
+		}
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.insertGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		if rt != nil {
+			return db.insertRefresh(ctx, tx, rt)
+		}
+		return nil
+	})
+}
+
+// GetRefreshToken returns the token stored under hash, rotated or not (the
+// caller checks RotatedAt and the grant), or store.ErrNotFound.
+func (db *DB) GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshToken, error) {
+	t, err := scanRefresh(db.r.QueryRowContext(ctx, `SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = $1`, hash))
+	return t, notFound(err)
+}
+
+// RotateRefreshToken retires r.OldHash and stores r.New in one transaction
+// and returns the grant (RFC 9700 §4.14.2, refresh token rotation):
+//
+//   - unknown token: store.ErrNotFound; nothing written;
+//   - current token of a grant revoked or expired at r.Now: store.ErrRevoked;
+//     nothing written;
+//   - current token: it is marked rotated at r.Now, New (GrantID and
+//     ParentHash set here, nil Scopes defaulting to the old token's) is
+//     inserted, the grant's LastUsedAt becomes r.Now;
+//   - token rotated no more than r.Grace ago whose successor has not been
+//     used yet (a retry after a lost response): that successor is deleted, so
+//     it no longer works, and New replaces it as above;
+//   - any other rotated token (outside the grace window, its successor
+//     already used — then the presenter is not the client that lost a
+//     response —, or its grant no longer live): the grant is revoked if it
+//     was not, the revocation is committed, and the result is
+//     store.ErrReused.
+//
+// The token row is read with a row lock on PostgreSQL and inside a
+// BEGIN IMMEDIATE transaction on SQLite, so of N concurrent rotations of one
+// token exactly one sees it current; with Grace 0 the others see it rotated
+// and revoke the grant.
+func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.Grant, error) {
+	if len(r.OldHash) == 0 || len(r.New.Hash) == 0 || bytes.Equal(r.OldHash, r.New.Hash) {
+		return nil, errors.New("sqlstore: rotation needs two distinct token hashes")
+	}
+	now := micros(r.Now)
+	var grant *store.Grant
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := scanRefresh(tx.QueryRowContext(ctx,
+			`SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = $1`+db.d.ForUpdate, r.OldHash))
+		if err != nil {
+			return notFound(err)
+		}
+		g, err := scanGrant(tx.QueryRowContext(ctx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, old.GrantID))
+		if err != nil {
+			return notFound(err)
+		}
+		live := g.Live(r.Now)
+		if !old.RotatedAt.IsZero() {
+			inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace
+			retired := int64(0)
+			if inGrace {
+				res, err := tx.ExecContext(ctx,
+					`DELETE FROM refresh_tokens WHERE parent_hash = $1 AND rotated_at = 0`, r.OldHash)
+				if err != nil {
+					return err
+				}
+				if retired, err = res.RowsAffected(); err != nil {
+					return err
+				}
+			}
+			if retired == 0 {
+				// Reuse: revoke the family (if no one has yet) and make the
+				// revocation stick. A rotated token is reported as reused
+				// even when its grant was revoked already, so every loser
+				// of a race sees the same answer.
+				if _, err := tx.ExecContext(ctx,
+					`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now); err != nil {
+					return err
+				}
+				return commitThen{store.ErrReused}
+			}
+		} else {
+			if !live {
+				return store.ErrRevoked
+			}
+			if _, err := tx.ExecContext(ctx,
+				`UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1`, r.OldHash, now); err != nil {
+				return err
+			}
+		}
+
+		nt := r.New
+		nt.GrantID, nt.ParentHash, nt.RotatedAt = g.ID, r.OldHash, time.Time{}
+		if nt.Scopes == nil {
+			nt.Scopes = old.Scopes
+		}
+		if err := db.insertRefresh(ctx, tx, &nt); err != nil {
+			return err
+		}
+		// Conditional on the grant still being live: a revocation that
+		// committed after our read wins, and this rotation fails.
+		err = mustAffect(tx.ExecContext(ctx,
+			`UPDATE grants SET last_used_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now))
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrRevoked
+		}
+		if err != nil {
+			return err
+		}
+		g.LastUsedAt = fromMicros(now)
+		grant = g
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+// Authorization codes.
+
+const codeCols = `hash, client_id, user_id, redirect_uri, scopes, nonce, code_challenge,
+	code_challenge_method, auth_time, session_id, created_at, expires_at, used_at, grant_id`
+
+func scanCode(r rowScanner) (*store.AuthCode, error) {
+	var c store.AuthCode
+	var scopes string
+	var authTime, created, expires, used int64
+	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &scopes, &c.Nonce,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &c.SessionID, &created, &expires,
+		&used, &c.GrantID); err != nil {
+		return nil, err
+	}
+	c.Scopes = splitList(scopes)
+	c.AuthTime, c.CreatedAt = fromMicros(authTime), fromMicros(created)
+	c.ExpiresAt, c.UsedAt = fromMicros(expires), fromMicros(used)
+	return &c, nil
+}
+
+// CreateAuthCode inserts c. store.ErrConflict when the hash is taken,
+// store.ErrNotFound when its user or client does not exist.
+func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	if len(c.Hash) == 0 {
+		return errors.New("sqlstore: authorization code without hash")
+	}
+	if err := checkWords("scope", c.Scopes); err != nil {
+		return err
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri,
+		scopes, nonce, code_challenge, code_challenge_method, auth_time, session_id, created_at,
+		expires_at, used_at, grant_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		c.Hash, c.ClientID, c.UserID, c.RedirectURI, joinList(c.Scopes), c.Nonce, c.CodeChallenge,
+		c.CodeChallengeMethod, micros(c.AuthTime), c.SessionID, micros(c.CreatedAt),
+		micros(c.ExpiresAt), micros(c.UsedAt), c.GrantID)
+	return db.mapErr(err)
+}
+
+// RedeemAuthCode redeems the code stored under hash in one transaction:
+//
+//   - unknown code: store.ErrNotFound;
+//   - g.ClientID or g.UserID set and different from the code's: store.ErrNotFound,
+//     and the code is left untouched (RFC 6749 §4.1.3: the code must have been
+//     issued to the authenticated client; a client holding another client's
+//     code cannot burn it);
+//   - redeemed before: the grant the first redemption created is revoked,
+//     the revocation committed, and the result is store.ErrAlreadyUsed
+//     (RFC 6749 §4.1.2: "If an authorization code is used more than once,
+//     the authorization server MUST deny the request and SHOULD revoke (when
+//     possible) all tokens previously issued based on that authorization code.");
+//   - expired (now ≥ ExpiresAt): store.ErrExpired; nothing written;
+//   - otherwise the code is marked used at now and g is created (with rt, if
+//     not nil); the code, with UsedAt and GrantID set, is returned.
+//
+// Fields of g the caller leaves empty are filled from the code: ClientID,
+// UserID, Scopes (nil), AuthTime (zero); rt.GrantID is set to g.ID and nil
+// rt.Scopes default to g.Scopes. The caller still checks the returned code
+// (redirect URI, PKCE) and revokes g.ID if a check fails.
+//
+// The code row is locked (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
+// SQLite), so of N concurrent redemptions exactly one succeeds.
+func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, rt *store.RefreshToken) (*store.AuthCode, error) {
+	var (
+		code *store.AuthCode
+		ng   store.Grant
+		nrt  store.RefreshToken
+	)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		c, err := scanCode(tx.QueryRowContext(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = $1`+db.d.ForUpdate, hash))
+		if err != nil {
+			return notFound(err)
+		}
+		if (g.ClientID != "" && g.ClientID != c.ClientID) || (g.UserID != "" && g.UserID != c.UserID) {
+			return store.ErrNotFound
+		}
+		if !c.UsedAt.IsZero() {
+			if c.GrantID != "" {
+				if _, err := tx.ExecContext(ctx,
+					`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, c.GrantID, micros(now)); err != nil {
+					return err
+				}
+			}
+			return commitThen{store.ErrAlreadyUsed}
+		}
+		if !now.Before(c.ExpiresAt) {
+			return store.ErrExpired
+		}
+
+		ng = *g
+		if ng.ClientID == "" {
+			ng.ClientID = c.ClientID
+		}
+		if ng.UserID == "" {
+			ng.UserID = c.UserID
+		}
+		if ng.Scopes == nil {
+			ng.Scopes = c.Scopes
+		}
+		if ng.AuthTime.IsZero() {
+			ng.AuthTime = c.AuthTime
+		}
+		if err := db.insertGrant(ctx, tx, &ng); err != nil {
+			return err
+		}
+		if rt != nil {
+			nrt = *rt
+			nrt.GrantID = ng.ID
+			if nrt.Scopes == nil {
+				nrt.Scopes = ng.Scopes
+			}
+			if err := db.insertRefresh(ctx, tx, &nrt); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = $2, grant_id = $3 WHERE hash = $1`,
+			hash, micros(now), ng.ID); err != nil {
+			return err
+		}
+		c.UsedAt, c.GrantID = fromMicros(micros(now)), ng.ID
+		code = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Only after the commit do the caller's values change (a retried
+	// transaction starts again from the originals).
+	*g = ng
+	if rt != nil {
+		*rt = nrt
+	}
+	return code, nil
+}

@@ -1,0 +1,189 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// Signing keys.
+
+// CreateSigningKey inserts k; store.ErrConflict when the kid is taken.
+func (db *DB) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, key_use, private_key,
+		public_key, created_at, retired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, k.Algorithm, k.Use, k.Private, k.Public, micros(k.CreatedAt), micros(k.RetiredAt), micros(k.ExpiresAt))
+	return db.mapErr(err)
+}
+
+// ListSigningKeys returns the keys whose ExpiresAt is zero or after now,
+// newest (CreatedAt) first.
+func (db *DB) ListSigningKeys(ctx context.Context, now time.Time) ([]*store.SigningKey, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, algorithm, key_use, private_key, public_key,
+		created_at, retired_at, expires_at FROM signing_keys
+		WHERE expires_at = 0 OR expires_at > $1 ORDER BY created_at DESC, id DESC`, micros(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		var created, retired, expires int64
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Use, &k.Private, &k.Public, &created, &retired, &expires); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.RetiredAt, k.ExpiresAt = fromMicros(created), fromMicros(retired), fromMicros(expires)
+		out = append(out, &k)
+	}
+	return out, rows.Err()
+}
+
+// RetireSigningKeys retires every active key of use: RetiredAt = now,
+// ExpiresAt = now + keep (they stay published until every token they signed
+// has expired). Keys already retired keep their times.
+func (db *DB) RetireSigningKeys(ctx context.Context, use string, now time.Time, keep time.Duration) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE signing_keys SET retired_at = $2, expires_at = $3
+		WHERE key_use = $1 AND retired_at = 0`, use, micros(now), micros(now.Add(keep)))
+	return err
+}
+
+// Rate counters.
+
+// Hit adds one to key's counter for the window starting at windowStart and
+// returns the new count. One statement (INSERT … ON CONFLICT DO UPDATE …
+// RETURNING), so the count is exact under any concurrency, across instances.
+func (db *DB) Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error) {
+	var n int
+	err := db.w.QueryRowContext(ctx, `INSERT INTO counters (counter_key, window_start, hits, expires_at)
+		VALUES ($1, $2, 1, $3)
+		ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = counters.hits + 1
+		RETURNING hits`, key, micros(windowStart), micros(expires)).Scan(&n)
+	return n, err
+}
+
+// Count returns key's count for the window starting at windowStart (0 when
+// there is none) without changing it.
+func (db *DB) Count(ctx context.Context, key string, windowStart time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT hits FROM counters WHERE counter_key = $1 AND window_start = $2`,
+		key, micros(windowStart)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// ResetCounter deletes every window of key.
+func (db *DB) ResetCounter(ctx context.Context, key string) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM counters WHERE counter_key = $1`, key)
+	return err
+}
+
+// Security events.
+
+// RecordEvent inserts e and sets e.ID.
+func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
+	return db.w.QueryRowContext(ctx, `INSERT INTO events (time, type, user_id, client_id, ip, detail)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		micros(e.Time), e.Type, e.UserID, e.ClientID, e.IP, e.Detail).Scan(&e.ID)
+}
+
+// ListEvents lists events with opt (fields: store.EventFields; default order
+// newest first).
+func (db *DB) ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.Event, int, error) {
+	var a args
+	conds, order, limit, offset, err := db.listQuery(eventList, opt, &a)
+	if err != nil {
+		return nil, 0, err
+	}
+	from := ` FROM events e` + where(conds)
+	var total int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*)`+from, a...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	q := `SELECT e.id, e.time, e.type, e.user_id, e.client_id, e.ip, e.detail` + from +
+		` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET ` + strconv.Itoa(offset)
+	rows, err := db.r.QueryContext(ctx, q, a...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*store.Event
+	for rows.Next() {
+		var e store.Event
+		var t int64
+		if err := rows.Scan(&e.ID, &t, &e.Type, &e.UserID, &e.ClientID, &e.IP, &e.Detail); err != nil {
+			return nil, 0, err
+		}
+		e.Time = fromMicros(t)
+		out = append(out, &e)
+	}
+	return out, total, rows.Err()
+}
+
+// Meta.
+
+// GetMeta returns the value stored under key, or store.ErrNotFound.
+func (db *DB) GetMeta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE meta_key = $1`, key).Scan(&v)
+	return v, notFound(err)
+}
+
+// SetMetaIfAbsent stores value under key unless key exists, and returns the
+// value stored now. The insert is ON CONFLICT DO NOTHING and the read comes
+// after it commits, so concurrent first callers all return the winner's
+// value. It reads from the write pool so the read cannot miss the write.
+func (db *DB) SetMetaIfAbsent(ctx context.Context, key, value string) (string, error) {
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO meta (meta_key, value) VALUES ($1, $2)
+		ON CONFLICT (meta_key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	var v string
+	err := db.w.QueryRowContext(ctx, `SELECT value FROM meta WHERE meta_key = $1`, key).Scan(&v)
+	return v, notFound(err)
+}
+
+// Janitor.
+
+// defaultJanitorLimit is used when DeleteExpired is given limit ≤ 0.
+const defaultJanitorLimit = 1000
+
+// DeleteExpired deletes, at most limit rows from each table per call:
+// authorization codes with ExpiresAt ≤ now, sessions and rate counters whose
+// non-zero ExpiresAt ≤ now, and the refresh tokens of grants that are revoked
+// or whose non-zero ExpiresAt ≤ now (such tokens can never be used again;
+// grants themselves are kept). It returns the number of rows deleted; call
+// it again while it returns a positive number to drain a backlog.
+func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = defaultJanitorLimit
+	}
+	t := micros(now)
+	stmts := []string{
+		`DELETE FROM auth_codes WHERE hash IN (SELECT hash FROM auth_codes WHERE expires_at <= $1 LIMIT $2)`,
+		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <> 0 AND expires_at <= $1 LIMIT $2)`,
+		`DELETE FROM counters WHERE (counter_key, window_start) IN (SELECT counter_key, window_start FROM counters
+			WHERE expires_at <> 0 AND expires_at <= $1 LIMIT $2)`,
+		`DELETE FROM refresh_tokens WHERE hash IN (SELECT t.hash FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id
+			WHERE g.revoked_at <> 0 OR (g.expires_at <> 0 AND g.expires_at <= $1) LIMIT $2)`,
+	}
+	total := 0
+	for _, q := range stmts {
+		res, err := db.w.ExecContext(ctx, q, t, limit)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+	}
+	return total, nil
+}

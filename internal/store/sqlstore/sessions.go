@@ -1,0 +1,130 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// Browser sessions.
+
+const sessionCols = `id, secret_hash, user_id, auth_time, created_at, last_seen_at, expires_at`
+
+// CreateSession inserts s. store.ErrConflict when the ID is taken,
+// store.ErrNotFound when its user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		s.ID, blob(s.SecretHash), s.UserID, micros(s.AuthTime), micros(s.CreatedAt),
+		micros(s.LastSeenAt), micros(s.ExpiresAt))
+	return db.mapErr(err)
+}
+
+// GetSession returns the session with id, or store.ErrNotFound. Expired
+// sessions are returned until the janitor deletes them: the caller checks
+// ExpiresAt (and compares SecretHash in constant time).
+func (db *DB) GetSession(ctx context.Context, id string) (*store.Session, error) {
+	var s store.Session
+	var authTime, created, lastSeen, expires int64
+	err := db.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id).
+		Scan(&s.ID, &s.SecretHash, &s.UserID, &authTime, &created, &lastSeen, &expires)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	s.AuthTime, s.CreatedAt = fromMicros(authTime), fromMicros(created)
+	s.LastSeenAt, s.ExpiresAt = fromMicros(lastSeen), fromMicros(expires)
+	return &s, nil
+}
+
+// TouchSession records activity: LastSeenAt = now, ExpiresAt = expires.
+// store.ErrNotFound for an unknown id.
+func (db *DB) TouchSession(ctx context.Context, id string, now, expires time.Time) error {
+	return mustAffect(db.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1`,
+		id, micros(now), micros(expires)))
+}
+
+// DeleteSession deletes the session; deleting an unknown session is not an
+// error (logging out twice is fine).
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	return err
+}
+
+// Consents.
+
+// GetConsent returns the user's consent for the client, or store.ErrNotFound.
+func (db *DB) GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error) {
+	c := store.Consent{UserID: userID, ClientID: clientID}
+	var scopes string
+	var created, updated int64
+	err := db.r.QueryRowContext(ctx, `SELECT scopes, created_at, updated_at FROM consents
+		WHERE user_id = $1 AND client_id = $2`, userID, clientID).Scan(&scopes, &created, &updated)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	c.Scopes = splitList(scopes)
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &c, nil
+}
+
+// SaveConsent adds c.Scopes to the user's consent for the client (creating
+// it with CreatedAt = c.CreatedAt if absent). Scopes already granted stay:
+// the stored set is the union. UpdatedAt becomes c.UpdatedAt, or c.CreatedAt
+// when that is zero. store.ErrNotFound when the user or client does not exist.
+func (db *DB) SaveConsent(ctx context.Context, c *store.Consent) error {
+	if err := checkWords("scope", c.Scopes); err != nil {
+		return err
+	}
+	updated := c.UpdatedAt
+	if updated.IsZero() {
+		updated = c.CreatedAt
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		// Insert first: of two concurrent first consents one inserts and the
+		// other waits for it, then merges below.
+		res, err := tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, client_id) DO NOTHING`,
+			c.UserID, c.ClientID, joinList(c.Scopes), micros(c.CreatedAt), micros(updated))
+		if err != nil {
+			return db.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var stored string
+		err = tx.QueryRowContext(ctx, `SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2`+db.d.ForUpdate,
+			c.UserID, c.ClientID).Scan(&stored)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				// Deleted between our insert attempt and the read: a retry
+				// inserts. Should not happen inside one transaction.
+				return errors.New("sqlstore: consent vanished during save")
+			}
+			return err
+		}
+		merged := splitList(stored)
+		have := make(map[string]bool, len(merged))
+		for _, s := range merged {
+			have[s] = true
+		}
+		for _, s := range c.Scopes {
+			if !have[s] {
+				have[s] = true
+				merged = append(merged, s)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE consents SET scopes = $3, updated_at = $4 WHERE user_id = $1 AND client_id = $2`,
+			c.UserID, c.ClientID, joinList(merged), micros(updated))
+		return err
+	})
+}
+
+// DeleteConsent deletes the user's consent for the client; deleting an
+// absent consent is not an error.
+func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+	return err
+}

@@ -1,0 +1,282 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// Dialect is what differs between the engines. The backends fill it; every
+// field is required except ForUpdate and IsRetryable.
+type Dialect struct {
+	// Name is "sqlite" or "postgres", for error messages.
+	Name string
+	// ForUpdate is appended to the SELECT that reads a row a transaction is
+	// about to change: " FOR UPDATE" on PostgreSQL (READ COMMITTED, so the
+	// row lock is what serialises concurrent redemptions and rotations);
+	// empty on SQLite, where every write transaction is BEGIN IMMEDIATE and
+	// therefore already holds the database's only write lock.
+	ForUpdate string
+	// Fold is the SQL function that case-folds text for case-insensitive
+	// filters, applied to both the column and the bound value.
+	Fold string
+	// IsUniqueViolation reports a unique or primary-key constraint error.
+	IsUniqueViolation func(error) bool
+	// IsForeignKeyViolation reports a foreign-key constraint error.
+	IsForeignKeyViolation func(error) bool
+	// IsRetryable reports an error after which the whole transaction may be
+	// run again (PostgreSQL SQLSTATE 40001 and 40P01). Nil: never.
+	IsRetryable func(error) bool
+	// Migrate applies the backend's migrations using db (the write pool).
+	Migrate func(ctx context.Context, db *sql.DB) error
+}
+
+// DB implements store.Store on database/sql. Create it with New (the
+// backends' Open functions do).
+type DB struct {
+	r *sql.DB // reads outside transactions
+	w *sql.DB // transactions and single-statement writes
+	d Dialect
+}
+
+var _ store.Store = (*DB)(nil)
+
+// maxTxAttempts bounds how often a transaction is retried after a
+// serialization failure or deadlock.
+const maxTxAttempts = 8
+
+// New returns a store on the given pools. read serves reads outside
+// transactions, write serves every transaction and every write; they may be
+// the same pool (PostgreSQL). The DB owns both pools: Close closes them.
+func New(read, write *sql.DB, d Dialect) *DB {
+	if read == nil {
+		read = write
+	}
+	return &DB{r: read, w: write, d: d}
+}
+
+// Migrate applies every pending migration of the backend. Open does not
+// migrate; callers (the serve and migrate commands, tests) call Migrate.
+func (db *DB) Migrate(ctx context.Context) error {
+	if db.d.Migrate == nil {
+		return fmt.Errorf("sqlstore: %s: no migrations", db.d.Name)
+	}
+	if err := db.d.Migrate(ctx, db.w); err != nil {
+		return fmt.Errorf("sqlstore: %s: migrate: %w", db.d.Name, err)
+	}
+	return nil
+}
+
+// Ping checks that both pools answer.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return err
+	}
+	if db.r != db.w {
+		return db.r.PingContext(ctx)
+	}
+	return nil
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// commitThen is returned by a transaction body whose writes must be
+// committed although the operation reports an error (reuse detection, code
+// replay): inTx commits and then returns err.
+type commitThen struct{ err error }
+
+func (c commitThen) Error() string { return c.err.Error() }
+func (c commitThen) Unwrap() error { return c.err }
+
+// inTx runs fn in a write transaction, committing when fn returns nil (or
+// commitThen) and rolling back otherwise. On PostgreSQL a serialization
+// failure or deadlock runs fn again, so fn must not leave side effects
+// outside the transaction that a second run would duplicate.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.tryTx(ctx, fn)
+		if err == nil || db.d.IsRetryable == nil || !db.d.IsRetryable(err) || attempt >= maxTxAttempts {
+			return err
+		}
+		// Brief growing pause so the transactions that collided do not
+		// collide again in lock step.
+		t := time.NewTimer(time.Duration(attempt) * 2 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+				err = errors.Join(err, rbErr)
+			}
+		}
+	}()
+	ferr := fn(tx)
+	var ct commitThen
+	if ferr != nil && !errors.As(ferr, &ct) {
+		return ferr
+	}
+	if err := tx.Commit(); err != nil {
+		committed = true // Commit ends the transaction even when it fails.
+		return err
+	}
+	committed = true
+	if ferr != nil {
+		return ct.err
+	}
+	return nil
+}
+
+// mapErr turns constraint violations into the store's errors.
+func (db *DB) mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case db.d.IsUniqueViolation(err):
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case db.d.IsForeignKeyViolation(err):
+		return fmt.Errorf("%w: referenced record: %w", store.ErrNotFound, err)
+	}
+	return err
+}
+
+// notFound maps sql.ErrNoRows to store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// mustAffect returns store.ErrNotFound when res changed no row.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// micros stores a time: 0 for the zero time, else unix microseconds.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros reads a time stored by micros.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// joinList stores a list of space-free words (scopes, grant types).
+func joinList(l []string) string { return strings.Join(l, " ") }
+
+// splitList reads a list stored by joinList; empty is nil.
+func splitList(s string) []string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// checkWords refuses list items that joinList could not store faithfully.
+func checkWords(what string, l []string) error {
+	for _, s := range l {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\f\v") {
+			return fmt.Errorf("sqlstore: %s %q: empty or contains white space", what, s)
+		}
+	}
+	return nil
+}
+
+// jsonList stores a list of arbitrary strings (redirect URIs).
+func jsonList(l []string) (string, error) {
+	if len(l) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+// fromJSONList reads a list stored by jsonList; empty is nil.
+func fromJSONList(s string) ([]string, error) {
+	var l []string
+	if s == "" {
+		return nil, nil
+	}
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("sqlstore: bad stored list: %w", err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// nullString stores "" as NULL (optional foreign keys).
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// blob stores an empty byte slice as NULL and reads NULL as nil.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// args collects bound parameters and hands out their placeholders.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}

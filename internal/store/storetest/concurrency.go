@@ -1,0 +1,246 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// workers is how many goroutines race in each concurrency test.
+const workers = 16
+
+// race runs fn(i) for i in [0, n) in n goroutines released together, and
+// returns their errors by index.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// tally counts nil errors and errors matching want; anything else fails t.
+func tally(t *testing.T, what string, errs []error, want error) (ok, matched int) {
+	t.Helper()
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, want):
+			matched++
+		default:
+			t.Errorf("%s #%d: unexpected error %v", what, i, err)
+		}
+	}
+	return ok, matched
+}
+
+// RunConcurrency runs the concurrency suite: operations that must have
+// exactly one winner, or an exact result, when many callers race. newStore
+// is as for Run.
+func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(f *fixture)
+	}{
+		{"RedeemAuthCode", concRedeem},
+		{"RotateRefreshToken", concRotate},
+		{"RotateRefreshTokenGrace", concRotateGrace},
+		{"CreateUser", concCreateUser},
+		{"Hit", concHit},
+		{"SetMetaIfAbsent", concMeta},
+		{"SaveConsent", concConsent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(newFixture(t, newStore))
+		})
+	}
+}
+
+// concRedeem: of N concurrent redemptions of one code exactly one wins; the
+// others see a used code (and, per RFC 6749 §4.1.2, revoke what the winner
+// got).
+func concRedeem(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	f.code("code1", "c1", "u1", t0.Add(time.Minute))
+	errs := race(workers, func(i int) error {
+		g := &store.Grant{ID: fmt.Sprintf("g%d", i), GrantType: store.GrantAuthorizationCode, CreatedAt: t0}
+		rt := &store.RefreshToken{Hash: store.HashToken(fmt.Sprintf("rt%d", i)), CreatedAt: t0}
+		_, err := f.s.RedeemAuthCode(f.ctx, store.HashToken("code1"), t0, g, rt)
+		return err
+	})
+	ok, used := tally(f.t, "RedeemAuthCode", errs, store.ErrAlreadyUsed)
+	if ok != 1 || used != workers-1 {
+		f.t.Fatalf("%d redemptions succeeded and %d saw the code used; want 1 and %d", ok, used, workers-1)
+	}
+	winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+	for i := range workers {
+		g, err := f.s.GetGrant(f.ctx, fmt.Sprintf("g%d", i))
+		if i != winner {
+			wantErr(f.t, "loser's grant", err, store.ErrNotFound)
+			_, err = f.s.GetRefreshToken(f.ctx, store.HashToken(fmt.Sprintf("rt%d", i)))
+			wantErr(f.t, "loser's token", err, store.ErrNotFound)
+			continue
+		}
+		wantErr(f.t, "winner's grant", err, nil)
+		if g.RevokedAt.IsZero() {
+			f.t.Error("winner's grant survived the replays")
+		}
+	}
+}
+
+// concRotate: of N concurrent rotations of one refresh token (no grace)
+// exactly one wins; the others are reuse, and the family ends revoked.
+func concRotate(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	f.grant("g1", "u1", "c1", "rt")
+	errs := race(workers, func(i int) error {
+		_, err := f.s.RotateRefreshToken(f.ctx, rotation("rt", fmt.Sprintf("new%d", i), t0.Add(time.Second), 0))
+		return err
+	})
+	ok, reused := tally(f.t, "RotateRefreshToken", errs, store.ErrReused)
+	if ok != 1 || reused != workers-1 {
+		f.t.Fatalf("%d rotations succeeded and %d were reuse; want 1 and %d", ok, reused, workers-1)
+	}
+	if g := f.getGrant("g1"); g.RevokedAt.IsZero() {
+		f.t.Fatal("grant not revoked after concurrent reuse")
+	}
+	stored := 0
+	for i := range workers {
+		_, err := f.s.GetRefreshToken(f.ctx, store.HashToken(fmt.Sprintf("new%d", i)))
+		if err == nil {
+			stored++
+		} else {
+			wantErr(f.t, "GetRefreshToken", err, store.ErrNotFound)
+		}
+	}
+	if stored != 1 {
+		f.t.Errorf("%d new tokens stored, want 1", stored)
+	}
+}
+
+// concRotateGrace: with a grace window, N concurrent retries all succeed
+// and leave exactly one current token in the family.
+func concRotateGrace(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	f.grant("g1", "u1", "c1", "rt")
+	errs := race(workers, func(i int) error {
+		_, err := f.s.RotateRefreshToken(f.ctx, rotation("rt", fmt.Sprintf("new%d", i), t0.Add(time.Second), time.Minute))
+		return err
+	})
+	ok, _ := tally(f.t, "RotateRefreshToken", errs, errors.New("none"))
+	if ok != workers {
+		f.t.Fatalf("%d of %d retries within grace succeeded", ok, workers)
+	}
+	if g := f.getGrant("g1"); !g.RevokedAt.IsZero() {
+		f.t.Fatal("grant revoked by retries within grace")
+	}
+	current := 0
+	for i := range workers {
+		rt, err := f.s.GetRefreshToken(f.ctx, store.HashToken(fmt.Sprintf("new%d", i)))
+		if err == nil && rt.RotatedAt.IsZero() {
+			current++
+		}
+	}
+	if current != 1 {
+		f.t.Errorf("%d current tokens after grace retries, want 1", current)
+	}
+}
+
+// concCreateUser: of N concurrent registrations of one email exactly one wins.
+func concCreateUser(f *fixture) {
+	errs := race(workers, func(i int) error {
+		return f.s.CreateUser(f.ctx, &store.User{ID: fmt.Sprintf("u%d", i), Email: "same@example.com", EmailKey: "same@example.com", CreatedAt: t0, UpdatedAt: t0})
+	})
+	ok, conflicts := tally(f.t, "CreateUser", errs, store.ErrConflict)
+	if ok != 1 || conflicts != workers-1 {
+		f.t.Fatalf("%d registrations succeeded and %d conflicted; want 1 and %d", ok, conflicts, workers-1)
+	}
+	n, err := f.s.CountUsers(f.ctx)
+	wantErr(f.t, "CountUsers", err, nil)
+	if n != 1 {
+		f.t.Fatalf("CountUsers = %d, want 1", n)
+	}
+}
+
+// concHit: concurrent hits are counted exactly, each caller seeing a
+// distinct count.
+func concHit(f *fixture) {
+	const per = 10
+	var mu sync.Mutex
+	var seen []int
+	errs := race(workers, func(int) error {
+		for range per {
+			n, err := f.s.Hit(f.ctx, "k", t0, t0.Add(time.Minute))
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			seen = append(seen, n)
+			mu.Unlock()
+		}
+		return nil
+	})
+	tally(f.t, "Hit", errs, errors.New("none"))
+	n, err := f.s.Count(f.ctx, "k", t0)
+	wantErr(f.t, "Count", err, nil)
+	if n != workers*per {
+		f.t.Fatalf("Count = %d, want %d", n, workers*per)
+	}
+	slices.Sort(seen)
+	for i, v := range seen {
+		if v != i+1 {
+			f.t.Fatalf("Hit results are not 1..%d: position %d is %d", workers*per, i, v)
+		}
+	}
+}
+
+// concMeta: concurrent first callers of SetMetaIfAbsent all get the one
+// stored value.
+func concMeta(f *fixture) {
+	vals := make([]string, workers)
+	errs := race(workers, func(i int) error {
+		v, err := f.s.SetMetaIfAbsent(f.ctx, "install.id", fmt.Sprintf("v%d", i))
+		vals[i] = v
+		return err
+	})
+	tally(f.t, "SetMetaIfAbsent", errs, errors.New("none"))
+	stored, err := f.s.GetMeta(f.ctx, "install.id")
+	wantErr(f.t, "GetMeta", err, nil)
+	for i, v := range vals {
+		if v != stored {
+			f.t.Errorf("caller %d got %q, stored %q", i, v, stored)
+		}
+	}
+}
+
+// concConsent: concurrent SaveConsent calls lose no scope.
+func concConsent(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	errs := race(workers, func(i int) error {
+		return f.s.SaveConsent(f.ctx, &store.Consent{UserID: "u1", ClientID: "c1", Scopes: []string{fmt.Sprintf("s%d", i)}, CreatedAt: t0})
+	})
+	tally(f.t, "SaveConsent", errs, errors.New("none"))
+	c, err := f.s.GetConsent(f.ctx, "u1", "c1")
+	wantErr(f.t, "GetConsent", err, nil)
+	if len(c.Scopes) != workers {
+		f.t.Errorf("consent has %d scopes, want %d: %v", len(c.Scopes), workers, c.Scopes)
+	}
+}
