@@ -26,6 +26,13 @@
 //   - Registration is limited per client address with counters in the store
 //     (exact across instances): successful and conflicting attempts count,
 //     refused ones get 429 with Retry-After.
+//   - PATCH /v1/users/me may omit data.id (the endpoint names the
+//     resource); when sent it must be the caller's (409 "id_mismatch").
+//     Changing the password needs current_password in the same request;
+//     a wrong one is 422 "incorrect" at /data/attributes/current_password
+//     and counts as a failed login (same throttling, 429 with Retry-After).
+//   - GET /v1/users/{id} (the Location of a created user) shows only the
+//     caller's own resource; any other id is 404.
 //   - /v1/users/me needs a Bearer access token of a user (RFC 6750): errors
 //     carry the WWW-Authenticate challenge; a client-credentials token is
 //     403. Responses about the caller are Cache-Control: no-store.
