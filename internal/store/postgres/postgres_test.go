@@ -1,0 +1,196 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/store/postgres"
+	"github.com/multinexo/auth/internal/store/sqlstore"
+	"github.com/multinexo/auth/internal/store/storetest"
+)
+
+const envURL = "MULTINEXO_TEST_POSTGRES"
+
+// baseURL returns the test database URL or skips the test, loudly.
+func baseURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv(envURL)
+	if u == "" {
+		tb.Skip("MULTINEXO_TEST_POSTGRES not set: PostgreSQL tests SKIPPED " +
+			"(e.g. MULTINEXO_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return u
+}
+
+// freshSchema creates an empty schema s_<random>, drops it (CASCADE) when
+// the test ends, and returns a URL whose connections use it as search_path.
+func freshSchema(tb testing.TB) string {
+	tb.Helper()
+	base := baseURL(tb)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { admin.Close() })
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "s_" + hex.EncodeToString(b)
+	// schema is our own [a-z0-9_] string, not input: safe as an identifier.
+	if _, err := admin.ExecContext(tb.Context(), `CREATE SCHEMA `+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("%s is not a URL: %v", envURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// openSchema opens a store on a fresh schema (not migrated).
+func openSchema(tb testing.TB) (*sqlstore.DB, string) {
+	tb.Helper()
+	u := freshSchema(tb)
+	db, err := postgres.Open(tb.Context(), u)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Registered after freshSchema's clean-ups, so it runs before the
+	// schema is dropped.
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return db, u
+}
+
+func newDB(tb testing.TB) *sqlstore.DB {
+	tb.Helper()
+	db, _ := openSchema(tb)
+	if err := db.Migrate(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func newStore(t *testing.T) store.Store { return newDB(t) }
+
+func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+
+func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, newStore) }
+
+// TestConcurrentMigrate starts several instances migrating one fresh schema
+// at once, as a scaled-out deployment does; all must succeed.
+func TestConcurrentMigrate(t *testing.T) {
+	_, u := openSchema(t)
+	const n = 6
+	dbs := make([]*sqlstore.DB, n)
+	for i := range dbs {
+		db, err := postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, db := range dbs {
+		wg.Go(func() {
+			<-start
+			errs[i] = db.Migrate(t.Context())
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate #%d: %v", i, err)
+		}
+	}
+	// The schema works.
+	if _, err := dbs[0].CountUsers(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbs[0].Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	if _, err := postgres.Open(t.Context(), "postgres://u:secret@[bad"); err == nil {
+		t.Fatal("Open with a bad URL succeeded")
+	} else if s := err.Error(); strings.Contains(s, "secret") {
+		t.Fatalf("error leaks the password: %s", s)
+	}
+}
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	s := newDB(b)
+	ctx := b.Context()
+	now := time.Now()
+	seed(b, s, now)
+	b.ResetTimer()
+	for i := range b.N {
+		_, err := s.RotateRefreshToken(ctx, store.Rotation{
+			OldHash: store.HashToken(fmt.Sprint("rt", i)),
+			New:     store.RefreshToken{Hash: store.HashToken(fmt.Sprint("rt", i+1)), CreatedAt: now},
+			Now:     now,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetGrant(b *testing.B) {
+	s := newDB(b)
+	ctx := b.Context()
+	seed(b, s, time.Now())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.GetGrant(ctx, "g1"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func seed(b *testing.B, s store.Store, now time.Time) {
+	ctx := b.Context()
+	if err := s.CreateUser(ctx, &store.User{ID: "u1", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, &store.Client{ID: "c1", Name: "App", Type: store.ClientPublic, CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	g := &store.Grant{ID: "g1", UserID: "u1", ClientID: "c1", GrantType: store.GrantAuthorizationCode, Scopes: []string{"openid"}, CreatedAt: now}
+	if err := s.IssueGrant(ctx, g, &store.RefreshToken{Hash: store.HashToken("rt0"), CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+}
