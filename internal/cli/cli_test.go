@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type result struct {
+	status         int
+	stdout, stderr string
+}
+
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	st := Main(args, Env{Ctx: t.Context(), Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb})
+	return result{st, out.String(), errb.String()}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	for name, args := range map[string][]string{
+		"unknown flag":    {"serve", "--no-such-flag"},
+		"unknown command": {"frobnicate"},
+		"bad db":          {"--db", "mysql://x", "migrate"},
+		"bad issuer":      {"--db", db, "serve", "--issuer", "localhost:8080"},
+		"bad duration":    {"--db", db, "serve", "--access-ttl", "soon"},
+		"bad alg":         {"--db", db, "serve", "--access-alg", "HS256"},
+		"bad client type": {"--db", db, "clients", "create", "--name", "x", "--type", "secret"},
+		"bad grant":       {"--db", db, "clients", "create", "--name", "x", "--grant", "magic"},
+		"bad redirect":    {"--db", db, "clients", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"},
+		"missing email":   {"--db", db, "users", "create", "--first-name", "a", "--last-name", "b"},
+		"bad log level":   {"--log-level", "loud", "version"},
+	} {
+		r := run(t, "", args...)
+		if r.status != 2 {
+			t.Errorf("%s: status %d, want 2 (stderr %q)", name, r.status, r.stderr)
+		}
+		if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); !strings.HasPrefix(r.stderr, "multinexo: ") || lines > 0 && !strings.Contains(r.stderr, "Usage") {
+			t.Errorf("%s: stderr %q, want one line starting with multinexo:", name, r.stderr)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	if r := run(t, "", "version"); r.status != 0 || !strings.HasPrefix(r.stdout, "multinexo ") {
+		t.Fatalf("version: %+v", r)
+	}
+	if r := run(t, "", "clients", "create", "--help"); r.status != 0 || !strings.Contains(r.stdout, "--redirect-uri") {
+		t.Fatalf("help: %+v", r)
+	}
+}
+
+func TestClientsAndUsersCommands(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	r := run(t, "", "--db", db, "clients", "create", "--name", "Mi app", "--grant", "password", "--grant", "refresh_token", "--scope", "openid", "--scope", "voucher")
+	if r.status != 0 {
+		t.Fatalf("clients create: %+v", r)
+	}
+	var c struct {
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret"`
+		Grants       []string `json:"grants"`
+		Scopes       []string `json:"scopes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil || c.ClientID == "" || len(c.ClientSecret) < 43 {
+		t.Fatalf("clients create output %q: %v", r.stdout, err)
+	}
+	if strings.Join(c.Grants, " ") != "password refresh_token" || strings.Join(c.Scopes, " ") != "openid voucher" {
+		t.Fatalf("grants %v scopes %v", c.Grants, c.Scopes)
+	}
+	r = run(t, "", "--db", db, "clients", "list")
+	if r.status != 0 || !strings.Contains(r.stdout, c.ClientID) || strings.Contains(r.stdout, c.ClientSecret) || strings.Contains(r.stdout, "client_secret") {
+		t.Fatalf("clients list must show the client and never a secret: %+v", r)
+	}
+	r = run(t, "", "--db", db, "clients", "rotate-secret", c.ClientID)
+	if r.status != 0 || !strings.Contains(r.stdout, "mnx_cs_") || strings.Contains(r.stdout, c.ClientSecret) {
+		t.Fatalf("rotate: %+v", r)
+	}
+	r = run(t, "", "--db", db, "clients", "delete", c.ClientID)
+	if r.status != 0 {
+		t.Fatalf("delete: %+v", r)
+	}
+	if r = run(t, "", "--db", db, "clients", "delete", c.ClientID); r.status != 1 {
+		t.Fatalf("delete twice: %+v", r)
+	}
+	pub := run(t, "", "--db", db, "clients", "create", "--name", "SPA", "--type", "public", "--redirect-uri", "https://spa.example.com/cb")
+	if pub.status != 0 || strings.Contains(pub.stdout, "client_secret") {
+		t.Fatalf("public client: %+v", pub)
+	}
+
+	r = run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "Admin@Example.com", "--first-name", "Ana", "--last-name", "Pérez", "--admin")
+	if r.status != 0 || !strings.Contains(r.stdout, `"admin": true`) || strings.Contains(r.stdout, "horse") {
+		t.Fatalf("users create: %+v", r)
+	}
+	if r = run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "admin@example.com", "--first-name", "A", "--last-name", "B"); r.status != 1 {
+		t.Fatalf("duplicate email: %+v", r)
+	}
+	if r = run(t, "", "--db", db, "users", "create", "--email", "b@example.com", "--first-name", "A", "--last-name", "B"); r.status != 2 {
+		t.Fatalf("no password on stdin: %+v", r)
+	}
+	if r = run(t, "short\n", "--db", db, "users", "create", "--email", "b@example.com", "--first-name", "A", "--last-name", "B"); r.status != 2 {
+		t.Fatalf("short password: %+v", r)
+	}
+	r = run(t, "", "--db", db, "users", "list")
+	if r.status != 0 || strings.Count(r.stdout, `"email"`) != 1 || strings.Contains(r.stdout, "argon2") {
+		t.Fatalf("users list: %+v", r)
+	}
+	if r = run(t, "", "--db", db, "users", "disable", "ADMIN@example.com"); r.status != 0 {
+		t.Fatalf("disable: %+v", r)
+	}
+	if r = run(t, "", "--db", db, "keys", "rotate"); r.status != 0 {
+		t.Fatalf("keys rotate: %+v", r)
+	}
+	if r = run(t, "", "--db", db, "migrate"); r.status != 0 {
+		t.Fatalf("migrate: %+v", r)
+	}
+}
+
+// TestServeShutsDownGracefully runs `serve` in process, checks the health
+// endpoints, and cancels it as SIGTERM would.
+func TestServeShutsDownGracefully(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Main([]string{"--db", "sqlite:" + filepath.Join(dir, "m.db"), "serve", "--addr", "127.0.0.1:0"},
+			Env{Ctx: ctx, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: pw, Environ: []string{"MULTINEXO_TYPO=1"}})
+		pw.Close()
+	}()
+	addr := ""
+	sc := bufio.NewScanner(pr)
+	var warned bool
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line is not JSON: %q", sc.Text())
+		}
+		if line["name"] == "MULTINEXO_TYPO" {
+			warned = true
+		}
+		if line["msg"] == "multinexo listening" {
+			addr = line["addr"].(string)
+			if line["database"] != "sqlite" {
+				t.Errorf("listening line %v lacks the database", line)
+			}
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if addr == "" || !warned {
+		t.Fatalf("no listening line (addr %q) or no warning for an unknown variable (%v)", addr, warned)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", p, resp, err)
+		}
+		resp.Body.Close()
+	}
+	cancel()
+	select {
+	case st := <-done:
+		if st != 0 {
+			t.Fatalf("serve exited %d", st)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/multinexo/auth/internal/config"
+	"github.com/multinexo/auth/internal/server"
+)
+
+// knownEnv lists the variables the flags read; anything else MULTINEXO_* is
+// reported so a typo does not pass silently.
+var knownEnv = []string{
+	"MULTINEXO_DB", "MULTINEXO_SECRET", "MULTINEXO_LOG_LEVEL", "MULTINEXO_ADDR", "MULTINEXO_ISSUER",
+	"MULTINEXO_ACCESS_TTL", "MULTINEXO_REFRESH_GRACE", "MULTINEXO_ACCESS_ALG", "MULTINEXO_ID_ALG",
+	"MULTINEXO_SHUTDOWN_WAIT",
+}
+
+// ServeCmd runs the server.
+type ServeCmd struct {
+	config.Serve
+}
+
+// Run migrates, builds the server, listens, and on SIGTERM or SIGINT stops
+// accepting, lets in-flight requests finish, then closes the store.
+func (c *ServeCmd) Run(g *config.Global, env *Env) error {
+	if err := c.Serve.Validate(); err != nil {
+		return usage(err)
+	}
+	if _, err := config.ParseDB(g.DB); err != nil {
+		return usage(err)
+	}
+	log := newLogger(g, env.Stderr)
+	for _, name := range config.UnknownEnv(env.Environ, knownEnv) {
+		log.Warn("unknown environment variable ignored; check its spelling", "name", name)
+	}
+	ctx, stop := signal.NotifyContext(env.Ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	srv, err := server.New(ctx, server.Config{Global: *g, Serve: c.Serve, Log: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	log.Info("multinexo listening", "addr", ln.Addr().String(), "issuer", c.Issuer, "database", srv.Backend.Kind, "db", config.Redact(g.DB))
+	srv.FirstRunHint(ctx)
+
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor()
+	go srv.RunJanitor(janitorCtx, time.Minute)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "wait", c.ShutdownWait.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownWait)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// MigrateCmd runs migrations only.
+type MigrateCmd struct{}
+
+func (MigrateCmd) Run(g *config.Global, env *Env) error {
+	db, _, err := server.OpenStore(env.Ctx, *g)
+	if err != nil {
+		return usageIfConfig(err, g)
+	}
+	defer db.Close()
+	if err := db.Migrate(env.Ctx); err != nil {
+		return err
+	}
+	_, err = env.Stdout.Write([]byte("migraciones aplicadas / migrations applied\n"))
+	return err
+}
+
+// usageIfConfig turns a bad --db value into a usage error (exit 2).
+func usageIfConfig(err error, g *config.Global) error {
+	if _, perr := config.ParseDB(g.DB); perr != nil {
+		return usage(perr)
+	}
+	return err
+}

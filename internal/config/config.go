@@ -1,0 +1,125 @@
+// Package config is the one configuration of Multinexo Auth: every flag of
+// every command, each also read from a MULTINEXO_* environment variable, with
+// validation that turns a bad value into a one-line error.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Global holds the flags every command shares.
+type Global struct {
+	DB       string `help:"Base de datos: sqlite:RUTA o postgres://… / Database: sqlite:PATH or postgres://…" default:"sqlite:multinexo.db" env:"MULTINEXO_DB"`
+	Secret   string `help:"Secreto que cifra las claves de firma (obligatorio con PostgreSQL; con SQLite se genera uno junto a la base) / Secret that encrypts signing keys" env:"MULTINEXO_SECRET"`
+	LogLevel string `help:"Nivel de log: debug, info, warn, error." default:"info" enum:"debug,info,warn,error" env:"MULTINEXO_LOG_LEVEL"`
+}
+
+// Serve holds the flags of `multinexo serve`.
+type Serve struct {
+	Addr         string        `help:"Dirección HTTP / listen address." default:"127.0.0.1:8080" env:"MULTINEXO_ADDR"`
+	Issuer       string        `help:"Emisor (URL pública, sin barra final) / issuer URL." default:"http://localhost:8080" env:"MULTINEXO_ISSUER"`
+	AccessTTL    time.Duration `help:"Vida del access token / access-token lifetime." default:"900s" env:"MULTINEXO_ACCESS_TTL"`
+	RefreshGrace time.Duration `help:"Ventana de gracia para reintentar un refresh ya rotado (0 = desactivada) / refresh-token reuse grace window." default:"0s" env:"MULTINEXO_REFRESH_GRACE"`
+	AccessAlg    string        `help:"Algoritmo de los access tokens." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
+	IDAlg        string        `help:"Algoritmo de los ID tokens." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
+	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
+}
+
+// Backend is a parsed --db value.
+type Backend struct {
+	Kind string // "sqlite" or "postgres"
+	Path string // sqlite file path
+	URL  string // postgres URL
+}
+
+// ParseDB parses a --db value: sqlite:PATH or postgres://… (postgresql://).
+func ParseDB(v string) (Backend, error) {
+	switch {
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		if _, err := url.Parse(v); err != nil {
+			return Backend{}, fmt.Errorf("--db: URL de PostgreSQL inválida / invalid PostgreSQL URL")
+		}
+		return Backend{Kind: "postgres", URL: v}, nil
+	case strings.HasPrefix(v, "sqlite:"):
+		p := strings.TrimPrefix(strings.TrimPrefix(v, "sqlite:"), "//")
+		if p == "" {
+			return Backend{}, errors.New("--db: falta la ruta del archivo SQLite, por ejemplo sqlite:multinexo.db / missing SQLite path")
+		}
+		return Backend{Kind: "sqlite", Path: p}, nil
+	default:
+		return Backend{}, fmt.Errorf("--db %q: use sqlite:RUTA o postgres://usuario@host/base / use sqlite:PATH or postgres://user@host/db", Redact(v))
+	}
+}
+
+// Redact hides the password of a database URL for logs and errors.
+func Redact(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// SecretFile is where a SQLite deployment keeps its generated secret.
+func (b Backend) SecretFile() string {
+	return filepath.Join(filepath.Dir(b.Path), filepath.Base(b.Path)+".secret")
+}
+
+// ValidateIssuer checks the issuer URL (OIDC Discovery §3: https URL with no
+// query or fragment; http is accepted for local development).
+func ValidateIssuer(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("--issuer %q: debe ser una URL http(s) absoluta / must be an absolute http(s) URL", v)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(v, "/") {
+		return fmt.Errorf("--issuer %q: sin consulta, fragmento ni barra final / no query, fragment or trailing slash", v)
+	}
+	return nil
+}
+
+// Validate checks serve flags that kong cannot.
+func (s *Serve) Validate() error {
+	if err := ValidateIssuer(s.Issuer); err != nil {
+		return err
+	}
+	if s.AccessTTL < 10*time.Second || s.AccessTTL > 24*time.Hour {
+		return errors.New("--access-ttl: entre 10s y 24h / between 10s and 24h")
+	}
+	if s.RefreshGrace < 0 || s.RefreshGrace > 5*time.Minute {
+		return errors.New("--refresh-grace: entre 0 y 5m / between 0 and 5m")
+	}
+	return nil
+}
+
+// UnknownEnv lists MULTINEXO_* variables in env that no flag reads, so a
+// typo does not pass silently. MULTINEXO_TEST_* belong to the test suite.
+func UnknownEnv(env []string, known []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "MULTINEXO_") || strings.HasPrefix(name, "MULTINEXO_TEST_") {
+			continue
+		}
+		found := false
+		for _, k := range known {
+			if k == name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,232 @@
+// Package server is the composition root: New builds the store, the signing
+// keys, the account service, the protocol endpoints, the JSON:API and the
+// pages from one Config, and returns an http.Handler. Nothing is global, so
+// several servers can live in one test process.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/api"
+	"github.com/multinexo/auth/internal/config"
+	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/provider"
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/store/postgres"
+	"github.com/multinexo/auth/internal/store/sqlite"
+	"github.com/multinexo/auth/internal/store/sqlstore"
+	"github.com/multinexo/auth/internal/token"
+)
+
+// Config is everything New needs.
+type Config struct {
+	Global config.Global
+	Serve  config.Serve
+	Log    *slog.Logger
+	Now    func() time.Time // nil: time.Now
+}
+
+// Server is a built server. Store, Keys and Accounts are exposed for the
+// command line and for tests.
+type Server struct {
+	Store    *sqlstore.DB
+	Keys     *token.KeyManager
+	Accounts *account.Service
+	Provider *provider.Provider
+	Backend  config.Backend
+
+	cfg     Config
+	handler http.Handler
+}
+
+// OpenStore opens the database named by --db without migrating it.
+func OpenStore(ctx context.Context, g config.Global) (*sqlstore.DB, config.Backend, error) {
+	b, err := config.ParseDB(g.DB)
+	if err != nil {
+		return nil, b, err
+	}
+	var db *sqlstore.DB
+	switch b.Kind {
+	case "sqlite":
+		db, err = sqlite.Open(ctx, b.Path)
+	default:
+		db, err = postgres.Open(ctx, b.URL)
+	}
+	if err != nil {
+		return nil, b, fmt.Errorf("abrir la base de datos %s: %w", config.Redact(g.DB), err)
+	}
+	return db, b, nil
+}
+
+// LoadSecret returns the secret that encrypts signing keys: --secret, or on
+// SQLite a generated file beside the database. PostgreSQL deployments must
+// configure it, since every instance has to share it.
+func LoadSecret(g config.Global, b config.Backend, log *slog.Logger) (string, error) {
+	if g.Secret != "" {
+		if len(g.Secret) < 32 {
+			return "", errors.New("--secret / MULTINEXO_SECRET: al menos 32 caracteres / at least 32 characters")
+		}
+		return g.Secret, nil
+	}
+	if b.Kind != "sqlite" {
+		return "", errors.New("MULTINEXO_SECRET es obligatorio con PostgreSQL: todas las instancias deben compartirlo (genere uno con: openssl rand -base64 32) / MULTINEXO_SECRET is required with PostgreSQL")
+	}
+	path := b.SecretFile()
+	secret, created, err := token.LoadOrCreateSecretFile(path)
+	if err != nil {
+		return "", fmt.Errorf("secreto en %s: %w", path, err)
+	}
+	if created {
+		log.Warn("generated a new secret for the signing keys; keep this file with the database and back it up", "file", path)
+	}
+	return secret, nil
+}
+
+// New opens and migrates the store, loads the signing keys and builds every
+// handler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Serve.Validate(); err != nil {
+		return nil, err
+	}
+	db, b, err := OpenStore(ctx, cfg.Global)
+	if err != nil {
+		return nil, err
+	}
+	s, err := build(ctx, cfg, db, b)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (*Server, error) {
+	if err := db.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migraciones: %w", err)
+	}
+	secret, err := LoadSecret(cfg.Global, b, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := token.NewKeyManager(db, token.KeyConfig{
+		Secret:      secret,
+		AccessAlg:   cfg.Serve.AccessAlg,
+		IDAlg:       cfg.Serve.IDAlg,
+		MaxTokenTTL: MaxTokenTTL,
+		Now:         cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	accounts := account.NewService(db, account.Config{Now: cfg.Now, Log: cfg.Log})
+	prov, err := provider.New(provider.Config{
+		Issuer:       cfg.Serve.Issuer,
+		Store:        db,
+		Keys:         keys,
+		Accounts:     accounts,
+		Now:          cfg.Now,
+		AccessTTL:    cfg.Serve.AccessTTL,
+		RefreshGrace: cfg.Serve.RefreshGrace,
+		Log:          cfg.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	users := api.NewUsers(accounts, db, prov, api.UsersConfig{})
+
+	s := &Server{Store: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	m := newMetrics()
+	mux.Handle("GET /metrics", m.handler())
+	prov.Mount(mux)
+	users.Mount(mux)
+	s.handler = httpx.Logging(cfg.Log, m.wrap(mux))
+	return s, nil
+}
+
+// MaxTokenTTL bounds every access and ID token's lifetime (the server
+// default and any per-client lifetime are capped at 24h by validation), and
+// so how long a retired signing key stays published. The server and
+// `multinexo keys rotate` must agree on it.
+const MaxTokenTTL = 24*time.Hour + 5*time.Minute
+
+// Handler is the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close closes the store.
+func (s *Server) Close() error { return s.Store.Close() }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.Store.Ping(ctx); err != nil {
+		s.cfg.Log.Error("readiness check failed", "error", err.Error())
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","database":"unreachable"}` + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok","database":"ok"}` + "\n"))
+}
+
+// RunJanitor deletes expired codes, sessions, counters and dead refresh
+// tokens in bounded batches until ctx ends, so tables do not grow forever.
+func (s *Server) RunJanitor(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for range 20 { // at most 20 batches per tick
+				n, err := s.Store.DeleteExpired(ctx, s.cfg.Now(), 500)
+				if err != nil {
+					if ctx.Err() == nil {
+						s.cfg.Log.Error("janitor", "error", err.Error())
+					}
+					break
+				}
+				if n < 500 {
+					break
+				}
+			}
+		}
+	}
+}
+
+// FirstRunHint logs how to create the first administrator when the database
+// has no users yet.
+func (s *Server) FirstRunHint(ctx context.Context) {
+	n, err := s.Store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return
+	}
+	s.cfg.Log.Info("no users yet: create the first administrator with `multinexo users create --admin --email you@example.com --first-name Ana --last-name Pérez` (the password is read from standard input)")
+}
+
+var _ store.Store = (*sqlstore.DB)(nil)
