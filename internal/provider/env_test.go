@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -282,3 +283,5 @@ func (e *env) newClient(t testing.TB, name, typ string, grants []string) testCli
 	}
 	return testClient{c.ID, secret}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
