@@ -26,7 +26,9 @@ func (p Params) Has(name string) bool { _, ok := p[name]; return ok }
 func ParseForm(body string) (Params, *Error) {
 	vals, err := url.ParseQuery(body)
 	if err != nil {
-		return nil, InvalidRequest("cuerpo application/x-www-form-urlencoded mal formado").WithCause(err)
+		// No cause: url.ParseQuery quotes the bad escape, which may be part
+		// of a password.
+		return nil, InvalidRequest("cuerpo application/x-www-form-urlencoded mal formado")
 	}
 	p := make(Params, len(vals))
 	for k, vs := range vals {
