@@ -162,9 +162,11 @@ func hasCode(err error, codes ...int) bool {
 	return false
 }
 
-// migrate applies migrations/*.sql with goose. SQLite needs no separate
-// lock: each migration runs in a BEGIN IMMEDIATE transaction on the single
-// write connection, and a second process waits on the file lock.
+// migrate applies migrations/*.sql with goose. Within one process the
+// single write connection serialises concurrent Migrate calls (goose holds
+// it for the whole run), and each migration is one BEGIN IMMEDIATE
+// transaction. goose has no lock for SQLite across processes: run one
+// migrating process per database file (SQLite deployments are one server).
 func migrate(ctx context.Context, db *sql.DB) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {

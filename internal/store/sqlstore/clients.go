@@ -64,7 +64,7 @@ func (db *DB) CreateClient(ctx context.Context, c *store.Client) error {
 
 // GetClient returns the client with id, or store.ErrNotFound.
 func (db *DB) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	c, err := scanClient(db.r.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients c WHERE c.id = $1`, id))
+	c, err := scanClient(db.readRow(ctx, `SELECT `+clientCols+` FROM clients c WHERE c.id = $1`, id))
 	return c, notFound(err)
 }
 

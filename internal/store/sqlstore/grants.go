@@ -55,7 +55,7 @@ func (db *DB) CreateGrant(ctx context.Context, g *store.Grant) error {
 // GetGrant returns the grant with id (revoked or not; the caller checks
 // Live), with ClientName filled, or store.ErrNotFound.
 func (db *DB) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
-	g, err := scanGrant(db.r.QueryRowContext(ctx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, id))
+	g, err := scanGrant(db.readRow(ctx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, id))
 	return g, notFound(err)
 }
 
@@ -190,7 +190,7 @@ func (db *DB) IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshT
 // GetRefreshToken returns the token stored under hash, rotated or not (the
 // caller checks RotatedAt and the grant), or store.ErrNotFound.
 func (db *DB) GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshToken, error) {
-	t, err := scanRefresh(db.r.QueryRowContext(ctx, `SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = $1`, hash))
+	t, err := scanRefresh(db.readRow(ctx, `SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = $1`, hash))
 	return t, notFound(err)
 }
 

@@ -70,7 +70,7 @@ func (db *DB) Hit(ctx context.Context, key string, windowStart, expires time.Tim
 // there is none) without changing it.
 func (db *DB) Count(ctx context.Context, key string, windowStart time.Time) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT hits FROM counters WHERE counter_key = $1 AND window_start = $2`,
+	err := db.readRow(ctx, `SELECT hits FROM counters WHERE counter_key = $1 AND window_start = $2`,
 		key, micros(windowStart)).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
@@ -131,7 +131,7 @@ func (db *DB) ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.E
 // GetMeta returns the value stored under key, or store.ErrNotFound.
 func (db *DB) GetMeta(ctx context.Context, key string) (string, error) {
 	var v string
-	err := db.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE meta_key = $1`, key).Scan(&v)
+	err := db.readRow(ctx, `SELECT value FROM meta WHERE meta_key = $1`, key).Scan(&v)
 	return v, notFound(err)
 }
 

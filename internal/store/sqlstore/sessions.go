@@ -29,7 +29,7 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 func (db *DB) GetSession(ctx context.Context, id string) (*store.Session, error) {
 	var s store.Session
 	var authTime, created, lastSeen, expires int64
-	err := db.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id).
+	err := db.readRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id).
 		Scan(&s.ID, &s.SecretHash, &s.UserID, &authTime, &created, &lastSeen, &expires)
 	if err != nil {
 		return nil, notFound(err)
@@ -60,7 +60,7 @@ func (db *DB) GetConsent(ctx context.Context, userID, clientID string) (*store.C
 	c := store.Consent{UserID: userID, ClientID: clientID}
 	var scopes string
 	var created, updated int64
-	err := db.r.QueryRowContext(ctx, `SELECT scopes, created_at, updated_at FROM consents
+	err := db.readRow(ctx, `SELECT scopes, created_at, updated_at FROM consents
 		WHERE user_id = $1 AND client_id = $2`, userID, clientID).Scan(&scopes, &created, &updated)
 	if err != nil {
 		return nil, notFound(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
@@ -44,6 +45,12 @@ type DB struct {
 	r *sql.DB // reads outside transactions
 	w *sql.DB // transactions and single-statement writes
 	d Dialect
+
+	// stmts caches prepared statements of the hot single-row reads on r
+	// (grant, client, token look-ups on every request): preparing is a
+	// large part of a point query's cost on SQLite.
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -59,8 +66,40 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if read == nil {
 		read = write
 	}
-	return &DB{r: read, w: write, d: d}
+	return &DB{r: read, w: write, d: d, stmts: make(map[string]*sql.Stmt)}
 }
+
+// readRow runs the single-row read q on the read pool through a cached
+// prepared statement.
+func (db *DB) readRow(ctx context.Context, q string, args ...any) rowScanner {
+	db.mu.Lock()
+	st, ok := db.stmts[q]
+	db.mu.Unlock()
+	if !ok {
+		var err error
+		if st, err = db.r.PrepareContext(ctx, q); err != nil {
+			return errRow{err}
+		}
+		db.mu.Lock()
+		if cached, ok := db.stmts[q]; ok {
+			// Another goroutine prepared it first; keep one.
+			db.mu.Unlock()
+			if err := st.Close(); err != nil {
+				return errRow{err}
+			}
+			st = cached
+		} else {
+			db.stmts[q] = st
+			db.mu.Unlock()
+		}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// errRow is a row whose Scan reports err.
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
 
 // Migrate applies every pending migration of the backend. Open does not
 // migrate; callers (the serve and migrate commands, tests) call Migrate.
@@ -85,9 +124,16 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pools.
+// Close closes the cached statements and the pools.
 func (db *DB) Close() error {
-	err := db.w.Close()
+	var err error
+	db.mu.Lock()
+	for q, st := range db.stmts {
+		err = errors.Join(err, st.Close())
+		delete(db.stmts, q)
+	}
+	db.mu.Unlock()
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

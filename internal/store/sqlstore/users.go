@@ -37,14 +37,14 @@ func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser returns the user with id, or store.ErrNotFound.
 func (db *DB) GetUser(ctx context.Context, id string) (*store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
+	u, err := scanUser(db.readRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
 	return u, notFound(err)
 }
 
 // GetUserByEmailKey returns the user whose EmailKey is emailKey (compared
 // exactly: the caller folds), or store.ErrNotFound.
 func (db *DB) GetUserByEmailKey(ctx context.Context, emailKey string) (*store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.email_key = $1`, emailKey))
+	u, err := scanUser(db.readRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.email_key = $1`, emailKey))
 	return u, notFound(err)
 }
 
