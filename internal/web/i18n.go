@@ -1,0 +1,167 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+// The pages speak Spanish by default and English when the person asks for
+// it: ui_locales of the authorization request first (OIDC Core §3.1.2.1),
+// then Accept-Language. A message table embedded in the binary is all two
+// languages need.
+
+var (
+	supported = []language.Tag{language.Spanish, language.English}
+	matcher   = language.NewMatcher(supported)
+)
+
+// lang picks "es" or "en" for r; uiLocales is the space-separated
+// ui_locales of the authorization request, "" if none.
+func (w *Web) lang(r *http.Request, uiLocales string) string {
+	for _, s := range strings.Fields(uiLocales) {
+		if l, ok := pick(s); ok {
+			return l
+		}
+	}
+	tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err == nil && len(tags) > 0 {
+		_, i, conf := matcher.Match(tags...)
+		if conf != language.No && i == 1 {
+			return "en"
+		}
+	}
+	return "es"
+}
+
+// pick maps one language tag to a supported language.
+func pick(s string) (string, bool) {
+	t, err := language.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	base, _ := t.Base()
+	switch base.String() {
+	case "es":
+		return "es", true
+	case "en":
+		return "en", true
+	}
+	return "", false
+}
+
+// translate returns the text of key in lang; a missing key shows itself, so
+// tests notice.
+func translate(lang, key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if lang == "en" && m[1] != "" {
+		return m[1]
+	}
+	return m[0]
+}
+
+// builtinScopes describe the scopes every server knows.
+var builtinScopes = map[string]ScopeText{
+	"openid":         {ES: "Confirmar tu identidad", EN: "Confirm your identity"},
+	"profile":        {ES: "Ver tu nombre", EN: "See your name"},
+	"email":          {ES: "Ver tu dirección de correo", EN: "See your email address"},
+	"voucher":        {ES: "Gestionar tus comprobantes", EN: "Manage your vouchers"},
+	"offline_access": {ES: "Mantener el acceso cuando no estés conectado", EN: "Keep access when you are not signed in"},
+}
+
+// scopeText is the sentence for scope s on the consent page.
+func (w *Web) scopeText(lang, s string) string {
+	if t, ok := w.scopes[s]; ok {
+		if lang == "en" && t.EN != "" {
+			return t.EN
+		}
+		if t.ES != "" {
+			return t.ES
+		}
+	}
+	if lang == "en" {
+		return "Access “" + s + "”"
+	}
+	return "Acceder a «" + s + "»"
+}
+
+// messages: key → {Spanish, English}.
+var messages = map[string][2]string{
+	"app.name":    {"Multinexo", "Multinexo"},
+	"nav.account": {"Mi cuenta", "My account"},
+	"nav.logout":  {"Cerrar sesión", "Sign out"},
+	"nav.login":   {"Iniciar sesión", "Sign in"},
+
+	"login.title":     {"Iniciar sesión", "Sign in"},
+	"login.intro":     {"Escribe tu correo y tu contraseña de Multinexo.", "Enter your Multinexo email and password."},
+	"login.for":       {"para continuar a", "to continue to"},
+	"login.email":     {"Correo electrónico", "Email"},
+	"login.password":  {"Contraseña", "Password"},
+	"login.submit":    {"Iniciar sesión", "Sign in"},
+	"login.noaccount": {"¿No tienes cuenta?", "No account yet?"},
+	"login.register":  {"Crear una cuenta", "Create an account"},
+	"login.invalid":   {"Correo o contraseña incorrectos. Revisa los dos y vuelve a intentarlo.", "Incorrect email or password. Check both and try again."},
+	"login.throttled": {"Demasiados intentos fallidos. Espera unos minutos y vuelve a intentarlo.", "Too many failed attempts. Wait a few minutes and try again."},
+	"login.busy":      {"El servidor está ocupado. Vuelve a intentarlo en unos segundos.", "The server is busy. Try again in a few seconds."},
+	"login.required":  {"Escribe tu correo y tu contraseña.", "Enter your email and your password."},
+
+	"register.title":     {"Crear una cuenta", "Create an account"},
+	"register.intro":     {"Completa tus datos. La contraseña debe tener al menos 8 caracteres; una frase de varias palabras es fácil de recordar y difícil de adivinar.", "Fill in your details. The password needs at least 8 characters; a phrase of several words is easy to remember and hard to guess."},
+	"register.first":     {"Nombre", "First name"},
+	"register.last":      {"Apellido", "Last name"},
+	"register.submit":    {"Crear la cuenta", "Create the account"},
+	"register.haveone":   {"¿Ya tienes cuenta?", "Already have an account?"},
+	"register.taken":     {"Ya existe una cuenta con este correo. Inicia sesión o usa otro correo.", "An account with this email already exists. Sign in or use another email."},
+	"register.limited":   {"Se crearon demasiadas cuentas desde esta dirección. Vuelve a intentarlo más tarde.", "Too many accounts were created from this address. Try again later."},
+	"register.fixerrors": {"Corrige lo siguiente y vuelve a enviar el formulario:", "Fix the following and send the form again:"},
+
+	"consent.title":    {"Autorizar el acceso", "Authorize access"},
+	"consent.wants":    {"quiere acceder a tu cuenta de Multinexo para:", "wants to access your Multinexo account to:"},
+	"consent.as":       {"Sesión iniciada como", "Signed in as"},
+	"consent.switch":   {"Usar otra cuenta", "Use another account"},
+	"consent.redirect": {"Después de tu respuesta volverás a", "After you answer you will return to"},
+	"consent.trust":    {"Autoriza solo si confías en esta aplicación. Puedes retirar el acceso cuando quieras desde tu cuenta.", "Allow only if you trust this application. You can remove its access at any time from your account."},
+	"consent.allow":    {"Permitir", "Allow"},
+	"consent.deny":     {"Denegar", "Deny"},
+
+	"account.title":        {"Mi cuenta", "My account"},
+	"account.profile":      {"Tus datos", "Your details"},
+	"account.save":         {"Guardar los cambios", "Save changes"},
+	"account.password":     {"Cambiar la contraseña", "Change password"},
+	"account.current":      {"Contraseña actual", "Current password"},
+	"account.new":          {"Contraseña nueva", "New password"},
+	"account.change":       {"Cambiar la contraseña", "Change password"},
+	"account.saved":        {"Tus datos se guardaron.", "Your details were saved."},
+	"account.pwchanged":    {"Tu contraseña se cambió.", "Your password was changed."},
+	"account.wrongcurrent": {"La contraseña actual no es correcta. Escríbela de nuevo.", "The current password is not correct. Type it again."},
+	"account.taken":        {"Ya existe otra cuenta con ese correo. Usa otro correo.", "Another account already uses that email. Use another email."},
+
+	"logout.title":     {"Cerrar sesión", "Sign out"},
+	"logout.confirm":   {"¿Quieres cerrar tu sesión de Multinexo en este navegador?", "Do you want to sign out of Multinexo in this browser?"},
+	"logout.submit":    {"Cerrar sesión", "Sign out"},
+	"logout.done":      {"Sesión cerrada", "Signed out"},
+	"logout.donetext":  {"Cerraste tu sesión de Multinexo en este navegador. Ya puedes cerrar esta ventana.", "You signed out of Multinexo in this browser. You can close this window now."},
+	"logout.nosession": {"No tienes una sesión abierta en este navegador.", "You are not signed in in this browser."},
+	"logout.again":     {"Iniciar sesión de nuevo", "Sign in again"},
+
+	"error.title":             {"No se pudo completar la solicitud", "The request could not be completed"},
+	"error.internal.title":    {"Algo salió mal", "Something went wrong"},
+	"error.internal":          {"Ocurrió un error en el servidor. Vuelve a intentarlo en unos minutos; si se repite, comunícate con soporte indicando el código de solicitud.", "A server error occurred. Try again in a few minutes; if it happens again, contact support with the request code."},
+	"error.requestid":         {"Código de solicitud", "Request code"},
+	"error.back":              {"Vuelve a la aplicación desde la que llegaste e inténtalo de nuevo.", "Go back to the application you came from and try again."},
+	"error.crossorigin":       {"El formulario llegó desde otro sitio y se rechazó por seguridad. Abre esta página directamente y vuelve a enviarlo.", "The form came from another site and was refused for security. Open this page directly and send it again."},
+	"error.noclient":          {"Falta el identificador de la aplicación (client_id). La aplicación que te trajo aquí está mal configurada: avisa a quien la desarrolla.", "The application identifier (client_id) is missing. The application that sent you here is misconfigured: tell its developer."},
+	"error.unknownclient":     {"La aplicación que te trajo aquí no está registrada en Multinexo. Avisa a quien la desarrolla.", "The application that sent you here is not registered with Multinexo. Tell its developer."},
+	"error.disabledclient":    {"La aplicación que te trajo aquí está deshabilitada. Avisa a quien la desarrolla.", "The application that sent you here is disabled. Tell its developer."},
+	"error.badredirect":       {"La dirección de regreso (redirect_uri) no está registrada para esta aplicación, así que no te enviaremos allí. Avisa a quien desarrolla la aplicación.", "The return address (redirect_uri) is not registered for this application, so we will not send you there. Tell the application's developer."},
+	"error.noredirect":        {"La aplicación tiene varias direcciones de regreso y no indicó cuál usar (redirect_uri). Avisa a quien la desarrolla.", "The application has several return addresses and did not say which to use (redirect_uri). Tell its developer."},
+	"error.repeated":          {"La solicitud repite client_id o redirect_uri. Avisa a quien desarrolla la aplicación.", "The request repeats client_id or redirect_uri. Tell the application's developer."},
+	"error.sessionchanged":    {"La sesión cambió mientras decidías. Vuelve a la aplicación e inténtalo de nuevo.", "Your session changed while you were deciding. Go back to the application and try again."},
+	"error.badhint":           {"El cierre de sesión trae un id_token_hint que no es válido. Vuelve a la aplicación e inténtalo de nuevo.", "The sign-out request has an id_token_hint that is not valid. Go back to the application and try again."},
+	"error.badlogoutredirect": {"La dirección de regreso tras cerrar sesión (post_logout_redirect_uri) no está registrada para esta aplicación.", "The return address after sign-out (post_logout_redirect_uri) is not registered for this application."},
+	"error.badrequest":        {"La solicitud no es válida. Vuelve a la página anterior e inténtalo de nuevo.", "The request is not valid. Go back to the previous page and try again."},
+}

@@ -1,0 +1,446 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Store is the part of store.Store the pages use.
+type Store interface {
+	GetClient(ctx context.Context, id string) (*store.Client, error)
+	GetUser(ctx context.Context, id string) (*store.User, error)
+	CreateSession(ctx context.Context, s *store.Session) error
+	GetSession(ctx context.Context, id string) (*store.Session, error)
+	TouchSession(ctx context.Context, id string, now, expires time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error)
+	SaveConsent(ctx context.Context, c *store.Consent) error
+	CreateAuthCode(ctx context.Context, c *store.AuthCode) error
+	IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error
+	RecordEvent(ctx context.Context, e *store.Event) error
+	Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error)
+	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
+}
+
+// Keys mints implicit-grant access tokens and checks id_token_hint;
+// *token.KeyManager implements it.
+type Keys interface {
+	MintAccess(ctx context.Context, c token.AccessClaims) (string, error)
+	VerifyID(ctx context.Context, raw, issuer string) (*token.IDClaims, error)
+}
+
+// Accounts checks passwords and changes accounts; *account.Service
+// implements it.
+type Accounts interface {
+	Authenticate(ctx context.Context, email, password, ip string) (*store.User, error)
+	Register(ctx context.Context, in account.RegisterInput) (*store.User, error)
+	UpdateProfile(ctx context.Context, userID string, upd account.ProfileUpdate) (*store.User, error)
+}
+
+// ScopeText describes a scope on the consent page, in each language, as a
+// sentence the person understands ("Ver tu nombre").
+type ScopeText struct{ ES, EN string }
+
+// Config configures the pages.
+type Config struct {
+	// Issuer is the issuer identifier, as in provider.Config. The iss
+	// response parameter (RFC 9207), cookie security and HSTS follow it;
+	// no request header changes it.
+	Issuer   string
+	Store    Store
+	Keys     Keys
+	Accounts Accounts
+	Now      func() time.Time // nil: time.Now
+	Log      *slog.Logger
+	// AccessTTL is the lifetime of implicit-grant access tokens (default
+	// 900 s); a client's own AccessTokenTTL overrides it.
+	AccessTTL time.Duration
+	// Audience of implicit-grant access tokens (default [Issuer]), as in
+	// provider.Config.
+	Audience []string
+	// CodeTTL is the lifetime of authorization codes (default 60 s).
+	CodeTTL time.Duration
+	// SessionTTL is how long a browser session lives without use (default
+	// 12 h); SessionMaxAge is its absolute limit (default 30 days).
+	SessionTTL    time.Duration
+	SessionMaxAge time.Duration
+	// RegisterLimit registrations per client address per RegisterWindow
+	// (default 10 per hour, shared with POST /v1/users; negative: none).
+	RegisterLimit  int
+	RegisterWindow time.Duration
+	// Scopes describes operator-configured scopes on the consent page; the
+	// built-in ones (openid, profile, email, voucher, offline_access) have
+	// texts already.
+	Scopes map[string]ScopeText
+}
+
+// Web serves the login, registration, consent, account and logout pages and
+// the authorization endpoint that leads through them. Build it with New.
+type Web struct {
+	cfg    Config
+	issuer string
+	https  bool
+	now    func() time.Time
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	cop    *http.CrossOriginProtection
+	scopes map[string]ScopeText
+}
+
+// Paths served.
+const (
+	PathAuthorize      = "/auth/v1/authorize"
+	PathAuthorization  = "/auth/v1/authorization" // seed 002
+	PathLogoutEndpoint = "/auth/v1/logout"        // RP-initiated logout
+	PathLogin          = "/login"
+	PathRegister       = "/register"
+	PathConsent        = "/consent"
+	PathAccount        = "/account"
+	PathLogout         = "/logout"
+	PathStatic         = "/static/"
+)
+
+// maxBody bounds page form bodies and authorization requests.
+const maxBody = 64 << 10
+
+var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error"}
+
+// New checks cfg and builds the pages.
+func New(cfg Config) (*Web, error) {
+	if cfg.Issuer == "" || strings.HasSuffix(cfg.Issuer, "/") || strings.ContainsAny(cfg.Issuer, "?#") {
+		return nil, errors.New("web: Issuer is required, without a trailing slash, query or fragment")
+	}
+	iu, err := url.Parse(cfg.Issuer)
+	if err != nil || (iu.Scheme != "https" && iu.Scheme != "http") || iu.Host == "" {
+		return nil, errors.New("web: Issuer must be an http or https URL")
+	}
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Accounts == nil {
+		return nil, errors.New("web: Store, Keys and Accounts are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = 900 * time.Second
+	}
+	if len(cfg.Audience) == 0 {
+		cfg.Audience = []string{cfg.Issuer}
+	}
+	if cfg.CodeTTL <= 0 {
+		cfg.CodeTTL = 60 * time.Second
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.SessionMaxAge <= 0 {
+		cfg.SessionMaxAge = 30 * 24 * time.Hour
+	}
+	if cfg.SessionMaxAge < cfg.SessionTTL {
+		cfg.SessionMaxAge = cfg.SessionTTL
+	}
+	if cfg.RegisterLimit == 0 {
+		cfg.RegisterLimit = 10
+	}
+	if cfg.RegisterWindow <= 0 {
+		cfg.RegisterWindow = time.Hour
+	}
+	w := &Web{
+		cfg:    cfg,
+		issuer: cfg.Issuer,
+		https:  iu.Scheme == "https",
+		now:    cfg.Now,
+		log:    cfg.Log,
+		pages:  map[string]*template.Template{},
+		scopes: map[string]ScopeText{},
+	}
+	for k, v := range builtinScopes {
+		w.scopes[k] = v
+	}
+	for k, v := range cfg.Scopes {
+		w.scopes[k] = v
+	}
+	funcs := template.FuncMap{"t": translate}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		w.pages[name] = t
+	}
+	// Browser form posts must come from our own pages: Sec-Fetch-Site or
+	// Origin must be same-origin (Go's CSRF defence, no token needed).
+	w.cop = http.NewCrossOriginProtection()
+	w.cop.SetDenyHandler(http.HandlerFunc(w.crossOriginDenied))
+	return w, nil
+}
+
+// Mount registers the pages and the authorization and logout endpoints.
+//
+// Three route classes, three defences: the authorization endpoint may be
+// reached by a cross-site navigation or form post (that is how clients send
+// users here, OIDC Core §3.1.2.1 allows POST), so it is not behind
+// CrossOriginProtection; it never acts on a cookie without showing a page
+// unless consent was given before. The pages' forms are behind it.
+func (w *Web) Mount(mux *http.ServeMux) {
+	authz := httpx.MaxBody(maxBody, w.handle(w.authorize))
+	for _, p := range []string{PathAuthorize, PathAuthorization} {
+		mux.Handle("GET "+p, authz)
+		mux.Handle("POST "+p, authz)
+	}
+	mux.Handle("GET "+PathLogoutEndpoint, w.handle(w.endSessionEndpoint))
+
+	page := func(h handlerFunc) http.Handler { return w.cop.Handler(httpx.MaxBody(maxBody, w.handle(h))) }
+	mux.Handle("GET "+PathLogin, page(w.loginPage))
+	mux.Handle("POST "+PathLogin, page(w.loginSubmit))
+	mux.Handle("GET "+PathRegister, page(w.registerPage))
+	mux.Handle("POST "+PathRegister, page(w.registerSubmit))
+	mux.Handle("POST "+PathConsent, page(w.consentSubmit))
+	mux.Handle("GET "+PathAccount, page(w.accountPage))
+	mux.Handle("POST "+PathAccount+"/profile", page(w.profileSubmit))
+	mux.Handle("POST "+PathAccount+"/password", page(w.passwordSubmit))
+	mux.Handle("GET "+PathLogout, page(w.logoutPage))
+	mux.Handle("POST "+PathLogout, page(w.logoutSubmit))
+
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
+	mux.Handle("GET "+PathStatic, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("X-Content-Type-Options", "nosniff")
+		rw.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(rw, r)
+	}))
+}
+
+// handlerFunc is a page handler that may fail; fail writes its error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (w *Web) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if err := h(rw, r); err != nil {
+			w.fail(rw, r, err)
+		}
+	})
+}
+
+// pageError is an error shown as a page, never as a redirect: an unknown
+// client, a redirect URI that is not registered, a session that ended. Msg is
+// a message key; the cause goes only to the log.
+type pageError struct {
+	Status int
+	Msg    string
+	Lang   string // "" : from the request
+	cause  error
+}
+
+func (e *pageError) Error() string {
+	if e.cause != nil {
+		return "web: " + e.Msg + ": " + e.cause.Error()
+	}
+	return "web: " + e.Msg
+}
+
+func (e *pageError) Unwrap() error { return e.cause }
+
+func pageErr(status int, msg string) *pageError { return &pageError{Status: status, Msg: msg} }
+
+// redirectError is an authorization error sent back to the client's
+// (already validated) redirect URI, RFC 6749 §4.1.2.1 / §4.2.2.1.
+type redirectError struct {
+	err      *oauth.Error
+	uri      string
+	state    string
+	fragment bool
+}
+
+func (e *redirectError) Error() string { return "web: authorization error: " + e.err.Error() }
+func (e *redirectError) Unwrap() error { return e.err }
+
+// fail is the one place errors become responses.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
+	var re *redirectError
+	if errors.As(err, &re) {
+		httpx.LogError(w.log, r, http.StatusFound, err)
+		q := url.Values{
+			"error":             {re.err.Code},
+			"error_description": {oauth.DescriptionSafe(re.err.Description)},
+			"error_uri":         {re.err.URI},
+			"state":             {re.state},
+			"iss":               {w.issuer},
+		}
+		w.redirect(rw, r, oauth.AppendParams(re.uri, q, re.fragment))
+		return
+	}
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		pe = &pageError{Status: http.StatusInternalServerError, Msg: "error.internal", cause: err}
+	}
+	httpx.LogError(w.log, r, pe.Status, err)
+	lang := pe.Lang
+	if lang == "" {
+		lang = w.lang(r, "")
+	}
+	v := &view{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
+	if pe.Status == http.StatusInternalServerError {
+		v.Title = "error.internal.title"
+	}
+	w.render(rw, r, pe.Status, "error", v)
+}
+
+// redirect sends the browser on: 302 after a GET, 303 after a POST so the
+// next request is a GET (RFC 9110 §15.4.4).
+func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string) {
+	h := rw.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	if w.https {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	h.Set("Location", to)
+	rw.WriteHeader(status)
+}
+
+func (w *Web) crossOriginDenied(rw http.ResponseWriter, r *http.Request) {
+	w.fail(rw, r, pageErr(http.StatusForbidden, "error.crossorigin"))
+}
+
+// view is what the templates see. Every field is optional.
+type view struct {
+	Lang      string
+	Title     string // message key
+	User      *store.User
+	Error     string   // localized
+	Errors    []string // localized
+	Notice    string   // localized
+	Message   string   // localized
+	RequestID string
+
+	Continue  string
+	Email     string
+	FirstName string
+	LastName  string
+
+	ClientName   string
+	RedirectHost string
+	Scopes       []scopeView
+	Authz        string
+	Binding      string
+
+	PostLogoutRedirectURI string
+	ClientID              string
+	State                 string
+
+	// formAction lists extra CSP form-action sources (the client's redirect
+	// origin) for pages whose form submission ends in a redirect to it.
+	formAction []string
+}
+
+type scopeView struct{ Name, Text string }
+
+// render writes a page with the browser defences: CSP (no framing, no
+// scripts, forms only to us and to the origin the form's redirect ends at),
+// nosniff, no referrer, HSTS on https, never cached.
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	var buf bytes.Buffer
+	if err := w.pages[name].ExecuteTemplate(&buf, "base", v); err != nil {
+		httpx.LogError(w.log, r, http.StatusInternalServerError, err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := rw.Header()
+	httpx.PageHeaders(rw, w.https)
+	h.Set("Content-Security-Policy", csp(v.formAction))
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", v.Lang)
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept-Language, Cookie")
+	rw.WriteHeader(status)
+	_, _ = rw.Write(buf.Bytes())
+}
+
+// csp builds the Content-Security-Policy of a page. Chrome applies
+// form-action to every redirect that follows a form submission, so a form
+// whose answer redirects to a client (consent, login during an
+// authorization, logout) must list that client's origin.
+func csp(formAction []string) string {
+	fa := "'self'"
+	for _, s := range formAction {
+		if s != "" {
+			fa += " " + s
+		}
+	}
+	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + fa +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// formActionSource turns a redirect URI into a CSP source expression that
+// allows it: the origin for http(s), the scheme for private-use schemes.
+// "" when the URI has characters a source expression cannot carry.
+func formActionSource(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if !cspSafe(scheme, false) {
+		return ""
+	}
+	if scheme != "http" && scheme != "https" {
+		return scheme + ":"
+	}
+	if u.Host == "" || !cspSafe(u.Host, true) {
+		return ""
+	}
+	return scheme + "://" + u.Host
+}
+
+func cspSafe(s string, host bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+'
+		if host {
+			ok = ok || c == ':' || c == '[' || c == ']'
+		}
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// event records a security event; a failure is logged, never fatal.
+func (w *Web) event(r *http.Request, typ, userID, clientID, detail string) {
+	e := &store.Event{Time: w.now().UTC(), Type: typ, UserID: userID, ClientID: clientID, IP: httpx.ClientIP(r), Detail: detail}
+	if err := w.cfg.Store.RecordEvent(r.Context(), e); err != nil {
+		w.log.ErrorContext(r.Context(), "recording a security event", "type", typ, "error", err.Error())
+	}
+}
+
+// isNotFound reports a missing record.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
