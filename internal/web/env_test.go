@@ -267,7 +267,9 @@ func (b *browser) do(method, path string, form url.Values, hdr ...string) *resp 
 	return r
 }
 
-func (b *browser) get(path string, hdr ...string) *resp { return b.do(http.MethodGet, path, nil, hdr...) }
+func (b *browser) get(path string, hdr ...string) *resp {
+	return b.do(http.MethodGet, path, nil, hdr...)
+}
 func (b *browser) post(path string, form url.Values, hdr ...string) *resp {
 	return b.do(http.MethodPost, path, form, hdr...)
 }
