@@ -417,9 +417,9 @@ func TestUserinfo(t *testing.T) {
 		full.str("uid") != e.user.ID || full.body["email_verified"] == nil || full.body["updated_at"] == nil {
 		t.Fatalf("%d %s", full.status, full.raw)
 	}
-	min := get(e.passwordLogin(e.pw, "openid").str("access_token"))
-	if min.status != 200 || min.str("sub") != e.user.ID || min.body["email"] != nil || min.body["given_name"] != nil {
-		t.Fatalf("openid only: %s", min.raw)
+	minimal := get(e.passwordLogin(e.pw, "openid").str("access_token"))
+	if minimal.status != 200 || minimal.str("sub") != e.user.ID || minimal.body["email"] != nil || minimal.body["given_name"] != nil {
+		t.Fatalf("openid only: %s", minimal.raw)
 	}
 	// POST with the token in the form body (RFC 6750 §2.2).
 	tok := e.passwordLogin(e.pw, "openid email").str("access_token")
