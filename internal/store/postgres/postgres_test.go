@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -44,9 +43,7 @@ func freshSchema(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { admin.Close() })
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "s_" + hex.EncodeToString(b)
+	schema := "s_" + strings.ToLower(rand.Text()) // [a-z2-7]
 	// schema is our own [a-z0-9_] string, not input: safe as an identifier.
 	if _, err := admin.ExecContext(tb.Context(), `CREATE SCHEMA `+schema); err != nil {
 		tb.Fatal(err)
