@@ -1,0 +1,61 @@
+package config
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseDB(t *testing.T) {
+	for in, want := range map[string]Backend{
+		"sqlite:multinexo.db":              {Kind: "sqlite", Path: "multinexo.db"},
+		"sqlite:///var/lib/m.db":           {Kind: "sqlite", Path: "/var/lib/m.db"},
+		"postgres://u@h/db":                {Kind: "postgres", URL: "postgres://u@h/db"},
+		"postgresql://u@h/db?sslmode=none": {Kind: "postgres", URL: "postgresql://u@h/db?sslmode=none"},
+	} {
+		got, err := ParseDB(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDB(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "multinexo.db", "sqlite:", "mysql://x", "postgres://%zz"} {
+		if _, err := ParseDB(in); err == nil {
+			t.Errorf("ParseDB(%q) accepted", in)
+		}
+	}
+	if (Backend{Kind: "sqlite", Path: "dir/m.db"}).SecretFile() != "dir/m.db.secret" {
+		t.Error("secret file not beside the database")
+	}
+}
+
+func TestRedact(t *testing.T) {
+	if got := Redact("postgres://u:hunter2@h/db"); got != "postgres://u:xxxxx@h/db" {
+		t.Errorf("Redact = %q", got)
+	}
+}
+
+func TestServeValidate(t *testing.T) {
+	ok := Serve{Issuer: "https://auth.example.com", AccessTTL: 900 * time.Second}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Serve{
+		{Issuer: "auth.example.com", AccessTTL: time.Minute},
+		{Issuer: "https://auth.example.com/", AccessTTL: time.Minute},
+		{Issuer: "https://auth.example.com?x=1", AccessTTL: time.Minute},
+		{Issuer: "ftp://auth.example.com", AccessTTL: time.Minute},
+		{Issuer: "https://a.example.com", AccessTTL: time.Second},
+		{Issuer: "https://a.example.com", AccessTTL: time.Minute, RefreshGrace: -time.Second},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"MULTINEXO_DB=x", "MULTINEXO_DBB=y", "MULTINEXO_TEST_POSTGRES=z", "HOME=/"}, []string{"MULTINEXO_DB"})
+	if !slices.Equal(got, []string{"MULTINEXO_DBB"}) {
+		t.Fatalf("UnknownEnv = %v", got)
+	}
+}
