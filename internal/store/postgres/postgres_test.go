@@ -1,12 +1,7 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,62 +13,19 @@ import (
 	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/store/storetest"
+	"github.com/multinexo/auth/internal/testenv"
 )
 
-const envURL = "MULTINEXO_TEST_POSTGRES"
-
-// baseURL returns the test database URL or skips the test, loudly.
-func baseURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(envURL)
-	if u == "" {
-		tb.Skip("MULTINEXO_TEST_POSTGRES not set: PostgreSQL tests SKIPPED " +
-			"(e.g. MULTINEXO_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return u
-}
-
-// freshSchema creates an empty schema s_<random>, drops it (CASCADE) when
-// the test ends, and returns a URL whose connections use it as search_path.
-func freshSchema(tb testing.TB) string {
-	tb.Helper()
-	base := baseURL(tb)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { admin.Close() })
-	schema := "s_" + strings.ToLower(rand.Text()) // [a-z2-7]
-	// schema is our own [a-z0-9_] string, not input: safe as an identifier.
-	if _, err := admin.ExecContext(tb.Context(), `CREATE SCHEMA `+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("%s is not a URL: %v", envURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // openSchema opens a store on a fresh schema (not migrated).
 func openSchema(tb testing.TB) (*sqlstore.DB, string) {
 	tb.Helper()
-	u := freshSchema(tb)
+	u := testenv.PostgresSchema(tb)
 	db, err := postgres.Open(tb.Context(), u)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// Registered after freshSchema's clean-ups, so it runs before the
+	// Registered after PostgresSchema's clean-ups, so it runs before the
 	// schema is dropped.
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
