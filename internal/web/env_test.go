@@ -28,13 +28,17 @@ import (
 
 // clock is a settable clock shared by the store users in a test.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	live bool // follow the real clock (browser tests)
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.live {
+		return time.Now()
+	}
 	return c.t
 }
 
