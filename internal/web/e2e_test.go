@@ -160,7 +160,7 @@ func newE2E(t *testing.T) *e2e {
 	}
 	x.conf = &oauth2.Config{
 		ClientID: c.ID, ClientSecret: "e2e-secret", RedirectURL: c.RedirectURIs[0],
-		Scopes: []string{oidc.ScopeOpenID, "profile", "email", "voucher"},
+		Scopes:   []string{oidc.ScopeOpenID, "profile", "email", "voucher"},
 		Endpoint: oauth2.Endpoint{AuthURL: x.issuer + web.PathAuthorize, TokenURL: x.issuer + "/auth/v1/token"},
 	}
 	return x
