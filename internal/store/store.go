@@ -247,6 +247,9 @@ type ListOptions struct {
 	Page    Page
 	Sort    string
 	Filters []Filter
+	// IncludeRevoked lists revoked grants too (ListGrants only); by default
+	// only live ones are listed.
+	IncludeRevoked bool
 }
 
 // Store is everything the server keeps. Implementations: store/sqlite,

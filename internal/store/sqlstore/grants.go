@@ -105,7 +105,9 @@ func (db *DB) ListGrants(ctx context.Context, userID string, opt store.ListOptio
 	if err != nil {
 		return nil, 0, err
 	}
-	conds = append(conds, "g.revoked_at = 0")
+	if !opt.IncludeRevoked {
+		conds = append(conds, "g.revoked_at = 0")
+	}
 	if userID == "" {
 		conds = append(conds, "g.user_id IS NULL")
 	} else {

@@ -848,6 +848,12 @@ func testListGrants(f *fixture) {
 		wantErr(f.t, fmt.Sprintf("ListGrants %+v", tc.opt), err, nil)
 		diff(f.t, fmt.Sprintf("ListGrants %+v", tc.opt), grantIDs(l), tc.want)
 	}
+	l, total, err = f.s.ListGrants(f.ctx, "u1", store.ListOptions{IncludeRevoked: true})
+	wantErr(f.t, "ListGrants IncludeRevoked", err, nil)
+	diff(f.t, "revoked included", grantIDs(l), []string{"g5", "g3", "g2", "g1"})
+	if total != 4 || len(l) == 4 && l[0].RevokedAt.IsZero() {
+		f.t.Errorf("IncludeRevoked: total %d, revoked grant %+v", total, l[0])
+	}
 	l, _, err = f.s.ListGrants(f.ctx, "u2", store.ListOptions{})
 	wantErr(f.t, "ListGrants u2", err, nil)
 	diff(f.t, "u2 grants", grantIDs(l), []string{"g4"})
