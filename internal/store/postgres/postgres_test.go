@@ -16,7 +16,6 @@ import (
 	"github.com/multinexo/auth/internal/testenv"
 )
 
-
 // openSchema opens a store on a fresh schema (not migrated).
 func openSchema(tb testing.TB) (*sqlstore.DB, string) {
 	tb.Helper()
