@@ -29,14 +29,29 @@ var KnownGrants = []string{
 	store.GrantDeviceCode,
 }
 
+// DeveloperGrants are the grants an application's owner may give it through
+// self-service ("Mis Aplicaciones", the auth_clients resource). The password
+// and client_credentials grants are for operators only (the command line and
+// the admin panel): the password grant hands the client the user's password,
+// and client credentials act with no user at all.
+var DeveloperGrants = []string{store.GrantAuthorizationCode, store.GrantRefreshToken}
+
 // InputError is a problem with what the caller asked for; its message is
-// safe to show and says what to change.
+// safe to show and says what to change. Message holds both languages
+// ("español / English", for the command line); Spanish and English hold
+// each alone, for pages and the API.
 type InputError struct {
 	Field   string
 	Message string
+	Spanish string
+	English string
 }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Message }
+
+func inputError(field, es, en string) *InputError {
+	return &InputError{Field: field, Message: es + " / " + en, Spanish: es, English: en}
+}
 
 // CreateInput describes a new client.
 type CreateInput struct {
@@ -50,6 +65,10 @@ type CreateInput struct {
 	Legacy                 bool
 	// KnownScopes lists the scopes the server accepts; nil means BuiltinScopes.
 	KnownScopes []string
+	// SelfService: the owner creates the client for themself ("Mis
+	// Aplicaciones"): OwnerID is required, only DeveloperGrants may be given
+	// and Legacy (implicit) may not.
+	SelfService bool
 }
 
 // Store is what this package needs of the store.
@@ -76,17 +95,45 @@ func Create(ctx context.Context, st Store, in CreateInput, now time.Time) (*stor
 	return c, secret, nil
 }
 
+// MaxNameLength bounds a client's name, in bytes.
+const MaxNameLength = 100
+
+func checkName(raw string) (string, error) {
+	name := strings.TrimSpace(raw)
+	if name == "" || len(name) > MaxNameLength {
+		return "", inputError("name", "el nombre es obligatorio y tiene como máximo 100 caracteres", "a name of 1 to 100 characters is required")
+	}
+	return name, nil
+}
+
+// checkRedirects validates and de-duplicates redirect URIs; a client with
+// the authorization_code grant (or the legacy implicit flow) needs one.
+func checkRedirects(field string, uris, grants []string, legacy bool) ([]string, error) {
+	redirects := dedupe(uris)
+	for _, u := range redirects {
+		if err := ValidateRedirectURI(u); err != nil {
+			ie := err.(*InputError)
+			ie.Field = field
+			return nil, ie
+		}
+	}
+	if (slices.Contains(grants, store.GrantAuthorizationCode) || legacy) && len(redirects) == 0 {
+		return nil, inputError(field, "el flujo authorization_code necesita al menos un URI de redirección", "authorization_code needs at least one redirect URI")
+	}
+	return redirects, nil
+}
+
 func build(in CreateInput, now time.Time) (*store.Client, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 100 {
-		return nil, &InputError{"name", "el nombre es obligatorio y tiene como máximo 100 caracteres / a name of 1 to 100 characters is required"}
+	name, err := checkName(in.Name)
+	if err != nil {
+		return nil, err
 	}
 	typ := in.Type
 	if typ == "" {
 		typ = store.ClientConfidential
 	}
 	if typ != store.ClientConfidential && typ != store.ClientPublic {
-		return nil, &InputError{"type", "el tipo debe ser confidential o public / type must be confidential or public"}
+		return nil, inputError("type", "el tipo debe ser confidential o public", "type must be confidential or public")
 	}
 	grants := dedupe(in.Grants)
 	if len(grants) == 0 {
@@ -94,11 +141,26 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	}
 	for _, g := range grants {
 		if !slices.Contains(KnownGrants, g) {
-			return nil, &InputError{"grant", fmt.Sprintf("tipo de concesión desconocido %q; use uno de %s / unknown grant type", g, strings.Join(KnownGrants, ", "))}
+			return nil, inputError("grant", fmt.Sprintf("tipo de concesión desconocido %q; use uno de %s", g, strings.Join(KnownGrants, ", ")),
+				fmt.Sprintf("unknown grant type %q; use one of %s", g, strings.Join(KnownGrants, ", ")))
+		}
+	}
+	if in.SelfService {
+		if in.OwnerID == "" {
+			return nil, inputError("owner", "una aplicación propia necesita su autor", "a self-service application needs its owner")
+		}
+		for _, g := range grants {
+			if !slices.Contains(DeveloperGrants, g) {
+				return nil, inputError("grant", fmt.Sprintf("la concesión %q solo la asigna un operador; use %s", g, strings.Join(DeveloperGrants, " o ")),
+					fmt.Sprintf("only an operator can give the grant %q; use %s", g, strings.Join(DeveloperGrants, " or ")))
+			}
+		}
+		if in.Legacy {
+			return nil, inputError("legacy", "solo un operador puede habilitar el flujo implícito", "only an operator can enable the implicit flow")
 		}
 	}
 	if typ == store.ClientPublic && slices.Contains(grants, store.GrantClientCredentials) {
-		return nil, &InputError{"grant", "un cliente público no puede usar client_credentials / a public client cannot use client_credentials"}
+		return nil, inputError("grant", "un cliente público no puede usar client_credentials", "a public client cannot use client_credentials")
 	}
 	known := in.KnownScopes
 	if known == nil {
@@ -110,23 +172,17 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	}
 	for _, s := range scopes {
 		if !slices.Contains(known, s) {
-			return nil, &InputError{"scope", fmt.Sprintf("alcance desconocido %q; use uno de %s / unknown scope", s, strings.Join(known, ", "))}
+			return nil, inputError("scope", fmt.Sprintf("alcance desconocido %q; use uno de %s", s, strings.Join(known, ", ")),
+				fmt.Sprintf("unknown scope %q; use one of %s", s, strings.Join(known, ", ")))
 		}
 	}
-	redirects := dedupe(in.RedirectURIs)
-	for _, u := range redirects {
-		if err := ValidateRedirectURI(u); err != nil {
-			return nil, &InputError{"redirect_uri", err.Error()}
-		}
+	redirects, err := checkRedirects("redirect_uri", in.RedirectURIs, grants, in.Legacy)
+	if err != nil {
+		return nil, err
 	}
-	if (slices.Contains(grants, store.GrantAuthorizationCode) || in.Legacy) && len(redirects) == 0 {
-		return nil, &InputError{"redirect_uri", "el flujo authorization_code necesita al menos un URI de redirección / authorization_code needs at least one redirect URI"}
-	}
-	postLogout := dedupe(in.PostLogoutRedirectURIs)
-	for _, u := range postLogout {
-		if err := ValidateRedirectURI(u); err != nil {
-			return nil, &InputError{"post_logout_redirect_uri", err.Error()}
-		}
+	postLogout, err := checkRedirects("post_logout_redirect_uri", in.PostLogoutRedirectURIs, nil, false)
+	if err != nil {
+		return nil, err
 	}
 	return &store.Client{
 		ID:                     token.NewID(),
@@ -143,11 +199,48 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	}, nil
 }
 
+// UpdateInput changes some fields of a client; nil fields are left alone.
+type UpdateInput struct {
+	Name         *string
+	RedirectURIs *[]string
+	Disabled     *bool
+}
+
+// Update validates in as Create does and changes c in the store. A client
+// with the authorization_code grant keeps at least one redirect URI.
+func Update(ctx context.Context, st Store, c *store.Client, in UpdateInput, now time.Time) (*store.Client, error) {
+	var upd store.ClientUpdate
+	if in.Name != nil {
+		name, err := checkName(*in.Name)
+		if err != nil {
+			return nil, err
+		}
+		upd.Name = &name
+	}
+	if in.RedirectURIs != nil {
+		redirects, err := checkRedirects("redirect_uri", *in.RedirectURIs, c.Grants, c.Legacy)
+		if err != nil {
+			return nil, err
+		}
+		if redirects == nil {
+			redirects = []string{}
+		}
+		upd.RedirectURIs = &redirects
+	}
+	upd.Disabled = in.Disabled
+	return st.UpdateClient(ctx, c.ID, upd, now)
+}
+
+// SplitRedirectURIs splits the redirect URIs of one text field, one per line
+// or separated by spaces (Doorkeeper's and Multinexo's "redirect"). A URI
+// never contains white space, so nothing is lost.
+func SplitRedirectURIs(s string) []string { return strings.Fields(s) }
+
 // RotateSecret gives a confidential client a new secret; the old one stops
 // working at once (every instance reads the hash from the store).
 func RotateSecret(ctx context.Context, st Store, c *store.Client, now time.Time) (string, error) {
 	if c.Type != store.ClientConfidential {
-		return "", &InputError{"type", "un cliente público no tiene secreto / a public client has no secret"}
+		return "", inputError("type", "un cliente público no tiene secreto", "a public client has no secret")
 	}
 	secret := token.NewOpaque(token.PrefixClientSecret)
 	if _, err := st.UpdateClient(ctx, c.ID, store.ClientUpdate{SecretHash: store.HashToken(secret)}, now); err != nil {
@@ -160,35 +253,38 @@ func RotateSecret(ctx context.Context, st Store, c *store.Client, now time.Time)
 // RFC 8252 §7): absolute, no fragment; http only for loopback hosts (native
 // apps); private-use schemes must contain a period (reverse domain name).
 func ValidateRedirectURI(raw string) error {
+	bad := func(es, en string) error {
+		return inputError("redirect_uri", fmt.Sprintf("%q %s", raw, es), fmt.Sprintf("%q %s", raw, en))
+	}
 	if len(raw) > 2000 {
-		return fmt.Errorf("URI demasiado largo / URI too long")
+		return inputError("redirect_uri", "URI demasiado largo (máximo 2000 caracteres)", "URI too long (at most 2000 characters)")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("%q no es un URI absoluto / is not an absolute URI", raw)
+		return bad("no es un URI absoluto", "is not an absolute URI")
 	}
 	// RFC 6749 §3.1.2: "The endpoint URI MUST NOT include a fragment component."
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("%q no puede tener fragmento (#) / must not contain a fragment", raw)
+		return bad("no puede tener fragmento (#)", "must not contain a fragment (#)")
 	}
 	if u.User != nil {
-		return fmt.Errorf("%q no puede incluir usuario ni contraseña / must not contain user info", raw)
+		return bad("no puede incluir usuario ni contraseña", "must not contain user info")
 	}
 	switch scheme := strings.ToLower(u.Scheme); scheme {
 	case "https":
 		if u.Host == "" {
-			return fmt.Errorf("%q no tiene host / has no host", raw)
+			return bad("no tiene host", "has no host")
 		}
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("%q: http solo se admite para 127.0.0.1, [::1] o localhost; use https / http is allowed only for loopback", raw)
+			return bad("usa http, que solo se admite para 127.0.0.1, [::1] o localhost; use https", "uses http, which is allowed only for 127.0.0.1, [::1] or localhost; use https")
 		}
 	case "javascript", "data", "file", "vbscript":
-		return fmt.Errorf("%q: esquema no permitido / scheme not allowed", raw)
+		return bad("usa un esquema no permitido", "uses a scheme that is not allowed")
 	default:
 		// RFC 8252 §7.1: private-use URI schemes in reverse domain name form.
 		if !strings.Contains(scheme, ".") {
-			return fmt.Errorf("%q: un esquema propio debe contener un punto, por ejemplo com.example.app:/cb / a private-use scheme must contain a period", raw)
+			return bad("usa un esquema propio sin punto; use la forma de dominio invertido, por ejemplo com.example.app:/cb", "uses a private-use scheme without a period; use reverse domain name form, e.g. com.example.app:/cb")
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package clients
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,15 @@ func (m *memStore) UpdateClient(_ context.Context, id string, upd store.ClientUp
 	if upd.SecretHash != nil {
 		c.SecretHash = upd.SecretHash
 	}
+	if upd.Name != nil {
+		c.Name = *upd.Name
+	}
+	if upd.RedirectURIs != nil {
+		c.RedirectURIs = *upd.RedirectURIs
+	}
+	if upd.Disabled != nil {
+		c.Disabled = *upd.Disabled
+	}
 	return c, nil
 }
 
@@ -104,5 +115,75 @@ func TestCreate(t *testing.T) {
 		if len(st.clients) != n {
 			t.Errorf("%s: a client was stored", name)
 		}
+	}
+}
+
+func TestSelfService(t *testing.T) {
+	st := &memStore{clients: map[string]*store.Client{}}
+	now := time.Unix(1700000000, 0)
+	cb := []string{"https://app.example.com/cb"}
+	c, _, err := Create(t.Context(), st, CreateInput{Name: "Mía", RedirectURIs: cb, OwnerID: "u1", SelfService: true}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"authorization_code", "refresh_token"}; !slices.Equal(c.Grants, want) {
+		t.Errorf("grants %v, want %v", c.Grants, want)
+	}
+	var ie *InputError
+	for name, in := range map[string]CreateInput{
+		"password":           {Grants: []string{"password"}},
+		"client credentials": {Grants: []string{"authorization_code", "client_credentials"}},
+		"device":             {Grants: []string{store.GrantDeviceCode}},
+		"legacy":             {Legacy: true},
+		"no owner":           {OwnerID: "-"},
+	} {
+		in.Name, in.RedirectURIs, in.SelfService = "x", cb, true
+		if in.OwnerID == "" {
+			in.OwnerID = "u1"
+		} else {
+			in.OwnerID = ""
+		}
+		if _, _, err := Create(t.Context(), st, in, now); !errors.As(err, &ie) || ie.Spanish == "" || ie.English == "" {
+			t.Errorf("%s: err = %v, want a bilingual *InputError", name, err)
+		}
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	st := &memStore{clients: map[string]*store.Client{}}
+	now := time.Unix(1700000000, 0)
+	c, _, err := Create(t.Context(), st, CreateInput{Name: "App", RedirectURIs: []string{"https://a.example.com/cb"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, uris, off := "  Nueva  ", []string{"https://b.example.com/cb", "https://b.example.com/cb", "com.example.app:/cb"}, true
+	got, err := Update(t.Context(), st, c, UpdateInput{Name: &name, RedirectURIs: &uris, Disabled: &off}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Nueva" || !slices.Equal(got.RedirectURIs, []string{"https://b.example.com/cb", "com.example.app:/cb"}) || !got.Disabled {
+		t.Errorf("updated %+v", got)
+	}
+	var ie *InputError
+	empty, long, none, bad := "", strings.Repeat("x", 101), []string{}, []string{"http://evil.example.com/cb"}
+	for name, in := range map[string]UpdateInput{
+		"empty name":  {Name: &empty},
+		"long name":   {Name: &long},
+		"no redirect": {RedirectURIs: &none},
+		"bad":         {RedirectURIs: &bad},
+	} {
+		if _, err := Update(t.Context(), st, got, in, now); !errors.As(err, &ie) {
+			t.Errorf("%s: err = %v, want *InputError", name, err)
+		} else if ie.Field != "name" && ie.Field != "redirect_uri" {
+			t.Errorf("%s: field %q", name, ie.Field)
+		}
+	}
+}
+
+func TestSplitRedirectURIs(t *testing.T) {
+	got := SplitRedirectURIs(" https://a.example.com/cb\r\nhttps://b.example.com/cb  com.example.app:/cb\n")
+	want := []string{"https://a.example.com/cb", "https://b.example.com/cb", "com.example.app:/cb"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q", got)
 	}
 }
