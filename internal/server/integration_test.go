@@ -275,3 +275,20 @@ func get(t *testing.T, c *http.Client, u string, want int) *http.Response {
 	}
 	return resp
 }
+
+// TestPagesMounted checks that the composed server serves the browser half
+// (login page, authorization endpoint) next to the protocol endpoints, with
+// the page defenses on.
+func TestPagesMounted(t *testing.T) {
+	e := start(t, "sqlite")
+	resp := get(t, http.DefaultClient, e.issuer+"/login", 200)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("login CSP %q", csp)
+	}
+	// An unknown client is an error page, never a redirect.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp = get(t, noRedirect, e.issuer+"/auth/v1/authorize?response_type=code&client_id=nope&redirect_uri=https%3A%2F%2Fevil.example%2Fcb", 400)
+	if resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("unknown client: %v", resp.Header)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/token"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // Config is everything New needs.
@@ -148,6 +149,18 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		return nil, err
 	}
 	users := api.NewUsers(accounts, db, prov, api.UsersConfig{})
+	pages, err := web.New(web.Config{
+		Issuer:    cfg.Serve.Issuer,
+		Store:     db,
+		Keys:      keys,
+		Accounts:  accounts,
+		Now:       cfg.Now,
+		Log:       cfg.Log,
+		AccessTTL: cfg.Serve.AccessTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	s := &Server{Store: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, cfg: cfg}
 	mux := http.NewServeMux()
@@ -157,6 +170,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	mux.Handle("GET /metrics", m.handler())
 	prov.Mount(mux)
 	users.Mount(mux)
+	pages.Mount(mux)
 	s.handler = httpx.Logging(cfg.Log, m.wrap(mux))
 	return s, nil
 }
