@@ -1,7 +1,9 @@
 // Package api serves the JSON:API resources of Multinexo Auth
-// (https://jsonapi.org/format/1.1/): for now the users resource — public
-// registration and the caller's own account — and the seed-004 plain-JSON
-// view of the caller, GET /api/v1/users/me/.
+// (https://jsonapi.org/format/1.1/): the users resource — public
+// registration and the caller's own account —, the seed-004 plain-JSON
+// view of the caller, GET /api/v1/users/me/, auth_clients ("Mis
+// Aplicaciones", the caller's OAuth applications) and tokens (the caller's
+// grants).
 //
 // How a request flows:
 //
@@ -36,4 +38,36 @@
 //   - /v1/users/me needs a Bearer access token of a user (RFC 6750): errors
 //     carry the WWW-Authenticate challenge; a client-credentials token is
 //     403. Responses about the caller are Cache-Control: no-store.
+//     Every resource below authenticates the same way (authenticate).
+//   - /v1/auth_clients: the caller's applications only; anyone else's (and
+//     an operator's, which has no owner) is 404 for every method, so ids
+//     cannot be probed. Creation and changes go through package clients
+//     (clients.Create with SelfService: authorization_code and
+//     refresh_token only — password and client_credentials are for
+//     operators; clients.Update). "redirect" is a string of URIs, one per
+//     line or space separated, or a JSON array; it is shown one per line.
+//     The secret appears once: in the 201 of POST and in the answer of
+//     POST /v1/auth_clients/{id}/secret, which replaces it (the old one
+//     fails at once). PATCH revoked:true disables the application (its
+//     client authentication fails, so its refresh tokens are useless);
+//     revoked:false on a revoked one is 422 — re-enabling is an
+//     operator's call. DELETE removes it with every grant, token, code
+//     and consent issued to it. Events: client.created, client.revoked,
+//     client.secret_rotated, client.deleted.
+//   - /v1/tokens: the caller's grants, revoked ones included. PATCH
+//     revoked:true revokes the grant (its refresh and access tokens fail
+//     at once: bearer checks read the grant's liveness) and forgets the
+//     remembered consent, so the application must ask again; event
+//     consent.revoked. revoked:false on a revoked grant is 422.
+//   - Lists take page[number] (from 1), page[size] (1 to 100, default 20),
+//     sort (one field of the allow-list, "-" for descending) and
+//     filter[field] / filter[field][op] with the Multinexo string-filter
+//     operators eq, ne, contains (default), nc and like, case-insensitive;
+//     time fields take eq (default) and ne with an RFC 3339 value. Every
+//     wrong parameter — unknown field or operator, malformed brackets,
+//     out-of-range page, include, fields[...] — is its own 400 error
+//     object with source.parameter; a database error never reaches the
+//     client. Answers carry meta {total, page {number, size, last}} and
+//     links self, first, prev, next, last (null when there is none), which
+//     repeat the filters and sort but never an access_token parameter.
 package api

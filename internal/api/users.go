@@ -126,16 +126,33 @@ var (
 // answer is stable.
 func stringAttrs(res *inResource, allowed map[string]bool) (map[string]string, error) {
 	out := map[string]string{}
-	var probs []Problem
-	names := make([]string, 0, len(res.Attributes))
-	for k := range res.Attributes {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names, probs := checkAttrNames(res, allowed, readOnlyAttrs)
 	for _, k := range names {
+		var s string
+		if isNull(res.Attributes[k]) || json.Unmarshal(res.Attributes[k], &s) != nil {
+			probs = append(probs, wrongType(k, text{"un texto entre comillas", "a quoted string"}))
+			continue
+		}
+		out[k] = s
+	}
+	if len(probs) > 0 {
+		return nil, newError(http.StatusUnprocessableEntity, probs...)
+	}
+	return out, nil
+}
+
+// checkAttrNames sorts the attributes of res: it returns the allowed names,
+// sorted, and a problem for each read-only or unknown one — never applied.
+func checkAttrNames(res *inResource, allowed, readOnly map[string]bool) (names []string, probs []Problem) {
+	all := make([]string, 0, len(res.Attributes))
+	for k := range res.Attributes {
+		all = append(all, k)
+	}
+	sort.Strings(all)
+	for _, k := range all {
 		ptr := "/data/attributes/" + k
 		switch {
-		case readOnlyAttrs[k]:
+		case readOnly[k]:
 			probs = append(probs, Problem{Code: "read_only", Pointer: ptr,
 				Title:  text{"Atributo de solo lectura", "Read-only attribute"},
 				Detail: text{"El atributo \"" + k + "\" lo asigna el servidor y no se puede enviar. Quítelo de la solicitud.", "The attribute \"" + k + "\" is set by the server and cannot be sent. Remove it from the request."}})
@@ -144,29 +161,29 @@ func stringAttrs(res *inResource, allowed map[string]bool) (map[string]string, e
 				Title:  text{"Atributo desconocido", "Unknown attribute"},
 				Detail: text{"El atributo \"" + k + "\" no existe en este recurso. Quítelo o revise cómo está escrito.", "The attribute \"" + k + "\" does not exist on this resource. Remove it or check its spelling."}})
 		default:
-			var s string
-			if isNull(res.Attributes[k]) || json.Unmarshal(res.Attributes[k], &s) != nil {
-				probs = append(probs, Problem{Code: "invalid_type", Pointer: ptr,
-					Title:  text{"Tipo de valor incorrecto", "Wrong value type"},
-					Detail: text{"El atributo \"" + k + "\" debe ser un texto entre comillas.", "The attribute \"" + k + "\" must be a quoted string."}})
-				continue
-			}
-			out[k] = s
+			names = append(names, k)
 		}
 	}
-	if len(probs) > 0 {
-		return nil, newError(http.StatusUnprocessableEntity, probs...)
-	}
-	return out, nil
+	return names, probs
 }
 
-func noRelationships(res *inResource) error {
+// wrongType is the problem of attribute k holding another JSON type than
+// want ("un texto entre comillas", "a quoted string").
+func wrongType(k string, want text) Problem {
+	return Problem{Code: "invalid_type", Pointer: "/data/attributes/" + k,
+		Title:  text{"Tipo de valor incorrecto", "Wrong value type"},
+		Detail: text{"El atributo \"" + k + "\" debe ser " + want.es + ".", "The attribute \"" + k + "\" must be " + want.en + "."}}
+}
+
+// noRelationships refuses relationships in a request about a resource of
+// type typ, none of which can be set by the caller.
+func noRelationships(res *inResource, typ string) error {
 	if len(res.Relationships) == 0 || isNull(res.Relationships) || string(res.Relationships) == "{}" {
 		return nil
 	}
 	return newError(http.StatusUnprocessableEntity, Problem{Code: "unknown_relationship", Pointer: "/data/relationships",
 		Title:  text{"Relación no admitida", "Unsupported relationship"},
-		Detail: text{"El recurso users no tiene relaciones que se puedan modificar. Quite \"relationships\".", "The users resource has no relationships that can be changed. Remove \"relationships\"."}})
+		Detail: text{"Las relaciones del recurso " + typ + " las asigna el servidor y no se pueden modificar. Quite \"relationships\".", "The relationships of the " + typ + " resource are set by the server and cannot be changed. Remove \"relationships\"."}})
 }
 
 // accountError turns an error of the account service into the API's answer.
@@ -252,7 +269,7 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request) error {
 			Title:  text{"Identificador no permitido", "Identifier not allowed"},
 			Detail: text{"El servidor asigna el identificador de cada usuario. Quite \"id\" de \"data\".", "The server assigns every user's identifier. Remove \"id\" from \"data\"."}})
 	}
-	if err := noRelationships(res); err != nil {
+	if err := noRelationships(res, "users"); err != nil {
 		return err
 	}
 	attrs, err := stringAttrs(res, createAttrs)
@@ -280,7 +297,20 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request) error {
 
 // caller authenticates the bearer token and loads its user.
 func (u *Users) caller(r *http.Request) (*store.User, error) {
-	acc, err := u.bearer.VerifyBearer(r)
+	return authenticate(r, u.bearer, u.st)
+}
+
+// userGetter is how authenticate loads the caller.
+type userGetter interface {
+	GetUser(ctx context.Context, id string) (*store.User, error)
+}
+
+// authenticate is the bearer check of every resource about a person: a
+// valid access token of a user (RFC 6750 errors with their challenge
+// otherwise), issued by a user's login — a client-credentials token is 403 —
+// whose account still exists and is enabled.
+func authenticate(r *http.Request, bearer oauth.BearerVerifier, st userGetter) (*store.User, error) {
+	acc, err := bearer.VerifyBearer(r)
 	if err != nil {
 		var be *oauth.BearerError
 		if errors.As(err, &be) {
@@ -294,7 +324,7 @@ func (u *Users) caller(r *http.Request) (*store.User, error) {
 			Detail: text{"Este token representa a una aplicación, no a una persona. Use un token obtenido con el inicio de sesión del usuario (password, authorization_code o device_code).", "This token represents an application, not a person. Use a token obtained by the user's login (password, authorization_code or device_code)."},
 			Header: "Authorization"})
 	}
-	user, err := u.st.GetUser(r.Context(), acc.UserID)
+	user, err := st.GetUser(r.Context(), acc.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && user.Disabled) {
 		return nil, bearerError(&oauth.BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the account no longer exists or is disabled"}, err)
 	}
@@ -372,7 +402,7 @@ func (u *Users) patchMe(w http.ResponseWriter, r *http.Request) error {
 			Title:  text{"Identificador distinto", "Identifier mismatch"},
 			Detail: text{"\"id\" no corresponde a su cuenta. Quítelo o use el de su cuenta.", "\"id\" is not your account's. Remove it or use your account's id."}})
 	}
-	if err := noRelationships(res); err != nil {
+	if err := noRelationships(res, "users"); err != nil {
 		return err
 	}
 	attrs, err := stringAttrs(res, updateAttrs)
