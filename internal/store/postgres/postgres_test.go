@@ -12,6 +12,7 @@ import (
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlstore"
+	"github.com/multinexo/auth/internal/store/sqlstore/epochtest"
 	"github.com/multinexo/auth/internal/store/storetest"
 	"github.com/multinexo/auth/internal/testenv"
 )
@@ -48,6 +49,8 @@ func newStore(t *testing.T) store.Store { return newDB(t) }
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, newStore) }
+
+func TestRevocationEpoch(t *testing.T) { epochtest.Run(t, newDB(t)) }
 
 // TestConcurrentMigrate starts several instances migrating one fresh schema
 // at once, as a scaled-out deployment does; all must succeed.

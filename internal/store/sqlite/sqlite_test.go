@@ -10,6 +10,7 @@ import (
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
+	"github.com/multinexo/auth/internal/store/sqlstore/epochtest"
 	"github.com/multinexo/auth/internal/store/storetest"
 )
 
@@ -36,6 +37,8 @@ func newStore(t *testing.T) store.Store { return newDB(t) }
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, newStore) }
+
+func TestRevocationEpoch(t *testing.T) { epochtest.Run(t, newDB(t)) }
 
 func TestMigrateTwice(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.db")

@@ -187,3 +187,16 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 	}
 	return total, nil
 }
+
+// RevocationEpoch returns the revocation epoch: a counter that the database
+// itself (triggers, migration 00002) bumps in the same transaction as every
+// grant revocation or deletion, every user disabled, enabled or deleted, and
+// every client change or deletion. A cache of grant liveness or of clients
+// tags each entry with the epoch read before loading it and trusts the entry
+// only while RevocationEpoch returns that same value: a change committed
+// before the epoch was read is then always seen, by every instance.
+func (db *DB) RevocationEpoch(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.readRow(ctx, `SELECT epoch FROM revocation_epoch WHERE id = 1`).Scan(&n)
+	return n, err
+}
