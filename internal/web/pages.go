@@ -27,7 +27,8 @@ func safeContinue(s string) string {
 		return PathAccount
 	}
 	switch {
-	case u.Path == PathAuthorize, u.Path == PathAuthorization, u.Path == PathAccount, strings.HasPrefix(u.Path, PathAccount+"/"):
+	case u.Path == PathAuthorize, u.Path == PathAuthorization, u.Path == PathAccount, strings.HasPrefix(u.Path, PathAccount+"/"),
+		u.Path == PathAdmin, strings.HasPrefix(u.Path, PathAdmin+"/"):
 		return s
 	}
 	return PathAccount
@@ -288,13 +289,18 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 }
 
 // signedIn returns the session's user, or redirects to the login page and
-// returns nil.
+// returns nil. After logging in the browser comes back to the page it asked
+// for (a GET); a form posted without a session goes back to /account.
 func (w *Web) signedIn(rw http.ResponseWriter, r *http.Request) (*store.Session, *store.User, error) {
 	sess, user, err := w.session(r)
 	if err != nil || sess != nil {
 		return sess, user, err
 	}
-	w.redirect(rw, r, PathLogin+"?"+url.Values{"continue": {PathAccount}}.Encode())
+	cont := PathAccount
+	if r.Method == http.MethodGet {
+		cont = safeContinue(r.URL.RequestURI())
+	}
+	w.redirect(rw, r, PathLogin+"?"+url.Values{"continue": {cont}}.Encode())
 	return nil, nil, nil
 }
 

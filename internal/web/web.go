@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,19 @@ type Store interface {
 	RecordEvent(ctx context.Context, e *store.Event) error
 	Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error)
 	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
+
+	// "Mis Aplicaciones", connections and the admin panel.
+	CreateClient(ctx context.Context, c *store.Client) error
+	UpdateClient(ctx context.Context, id string, upd store.ClientUpdate, now time.Time) (*store.Client, error)
+	DeleteClient(ctx context.Context, id string) error
+	ListClients(ctx context.Context, ownerID string, opt store.ListOptions) ([]*store.Client, int, error)
+	ListGrants(ctx context.Context, userID string, opt store.ListOptions) ([]*store.Grant, int, error)
+	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+	ListUsers(ctx context.Context, opt store.ListOptions) ([]*store.User, int, error)
+	UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error)
+	DisableUser(ctx context.Context, id string, now time.Time) error
+	ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.Event, int, error)
 }
 
 // Keys mints implicit-grant access tokens and checks id_token_hint;
@@ -119,12 +133,17 @@ const (
 	PathAccount        = "/account"
 	PathLogout         = "/logout"
 	PathStatic         = "/static/"
+	PathApplications   = "/account/applications"
+	PathConnections    = "/account/connections"
+	PathAdmin          = "/admin"
 )
 
 // maxBody bounds page form bodies and authorization requests.
 const maxBody = 64 << 10
 
-var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error"}
+var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error",
+	"applications", "application", "secret", "confirm", "connections",
+	"admin_users", "admin_user", "admin_clients", "admin_events"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -183,7 +202,7 @@ func New(cfg Config) (*Web, error) {
 	for k, v := range cfg.Scopes {
 		w.scopes[k] = v
 	}
-	funcs := template.FuncMap{"t": translate}
+	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string]}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
@@ -224,6 +243,9 @@ func (w *Web) Mount(mux *http.ServeMux) {
 	mux.Handle("POST "+PathAccount+"/password", page(w.passwordSubmit))
 	mux.Handle("GET "+PathLogout, page(w.logoutPage))
 	mux.Handle("POST "+PathLogout, page(w.logoutSubmit))
+	w.mountApplications(mux, page)
+	w.mountConnections(mux, page)
+	w.mountAdmin(mux, page)
 
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
@@ -356,6 +378,14 @@ type view struct {
 	ClientID              string
 	State                 string
 
+	// Data is what one page alone needs (applications, admin lists...).
+	Data any
+	// Wide pages (tables) use a wider card.
+	Wide bool
+
+	// scripts allows the page's own static scripts (script-src 'self');
+	// pages without them keep script-src at 'none'.
+	scripts bool
 	// formAction lists extra CSP form-action sources (the client's redirect
 	// origin) for pages whose form submission ends in a redirect to it.
 	formAction []string
@@ -375,7 +405,11 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name s
 	}
 	h := rw.Header()
 	httpx.PageHeaders(rw, w.https)
-	h.Set("Content-Security-Policy", csp(v.formAction))
+	policy := csp(v.formAction)
+	if v.scripts {
+		policy += "; script-src 'self'"
+	}
+	h.Set("Content-Security-Policy", policy)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", v.Lang)
 	h.Set("Cache-Control", "no-store")

@@ -1,0 +1,453 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/store"
+)
+
+// The operators' panel (seed 004's "panel de administración"), for users
+// with Admin set (`multinexo users create --admin`). For anyone else it does
+// not exist: a signed-in non-admin gets the same 404 page as another
+// user's application; a browser without a session is sent to log in and
+// comes back. Every action is recorded as a security event naming the
+// target, with the acting admin in the detail.
+
+func (w *Web) mountAdmin(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
+	mux.Handle("GET "+PathAdmin, page(w.adminUsers))
+	mux.Handle("GET "+PathAdmin+"/users/{id}", page(w.adminUser))
+	mux.Handle("GET "+PathAdmin+"/users/{id}/disable", page(w.adminUserDisableConfirm))
+	mux.Handle("POST "+PathAdmin+"/users/{id}/disable", page(w.adminUserDisable))
+	mux.Handle("POST "+PathAdmin+"/users/{id}/enable", page(w.adminUserEnable))
+	mux.Handle("GET "+PathAdmin+"/applications", page(w.adminClients))
+	mux.Handle("POST "+PathAdmin+"/applications", page(w.adminClientCreate))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/disable", page(w.adminClientDisabled(true)))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/enable", page(w.adminClientDisabled(false)))
+	mux.Handle("GET "+PathAdmin+"/events", page(w.adminEvents))
+}
+
+// admin returns the signed-in admin, or nil after answering (login
+// redirect, or the 404 page for everyone else).
+func (w *Web) admin(rw http.ResponseWriter, r *http.Request) (*store.User, error) {
+	_, user, err := w.signedIn(rw, r)
+	if err != nil || user == nil {
+		return nil, err
+	}
+	if !user.Admin {
+		return nil, notFound()
+	}
+	return user, nil
+}
+
+// cleanSearch makes a search box's text safe to hand to any database:
+// valid UTF-8, no NUL (PostgreSQL refuses both in text), bounded, trimmed.
+func cleanSearch(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) > maxSearch {
+		s = strings.ToValidUTF8(s[:maxSearch], "")
+	}
+	return strings.TrimSpace(s)
+}
+
+// The users list searches one field at a time (the store ANDs filters).
+var userSearchFields = []string{"email", "first_name", "last_name"}
+
+type adminUsersData struct {
+	Users    []*store.User
+	Pager    pager
+	Q, Field string
+	Fields   []string
+}
+
+func (w *Web) adminUsers(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	q := r.URL.Query()
+	search, field := cleanSearch(q.Get("q")), q.Get("field")
+	if !slices.Contains(userSearchFields, field) {
+		field = "email"
+	}
+	opt := store.ListOptions{Page: store.Page{Number: pageNumber(r), Size: pageSize}, Sort: "created_at"}
+	if search != "" {
+		opt.Filters = []store.Filter{{Field: field, Op: "contains", Value: search}}
+	}
+	users, total, err := w.cfg.Store.ListUsers(r.Context(), opt)
+	if err != nil {
+		return err
+	}
+	v := &view{Lang: w.lang(r, ""), Title: "admin.users", User: admin, Wide: true}
+	v.Data = adminUsersData{
+		Users: users, Q: search, Field: field, Fields: userSearchFields,
+		Pager: newPager(PathAdmin, q, opt.Page.Number, total),
+	}
+	w.render(rw, r, http.StatusOK, "admin_users", v)
+	return nil
+}
+
+type adminUserData struct {
+	Target      *store.User
+	Self        bool
+	Connections []connection
+	Events      []*store.Event
+}
+
+// targetUser reads the user {id} an admin page is about.
+func (w *Web) targetUser(r *http.Request) (*store.User, error) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 64 {
+		return nil, notFound()
+	}
+	u, err := w.cfg.Store.GetUser(r.Context(), id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, notFound()
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+func (w *Web) adminUser(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	u, err := w.targetUser(r)
+	if err != nil {
+		return err
+	}
+	v := &view{Lang: w.lang(r, ""), Title: "admin.user", User: admin, Wide: true}
+	conns, err := w.connections(r, v.Lang, u.ID)
+	if err != nil {
+		return err
+	}
+	events, _, err := w.cfg.Store.ListEvents(r.Context(), store.ListOptions{
+		Page: store.Page{Number: 1, Size: 10}, Sort: "-time",
+		Filters: []store.Filter{{Field: "user_id", Op: "eq", Value: u.ID}},
+	})
+	if err != nil {
+		return err
+	}
+	switch r.URL.Query().Get("done") {
+	case "disabled":
+		v.Notice = translate(v.Lang, "admin.user.disabled")
+	case "enabled":
+		v.Notice = translate(v.Lang, "admin.user.enabled")
+	}
+	v.Data = adminUserData{Target: u, Self: u.ID == admin.ID, Connections: conns, Events: events}
+	w.render(rw, r, http.StatusOK, "admin_user", v)
+	return nil
+}
+
+func (w *Web) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	u, err := w.targetUser(r)
+	if err != nil {
+		return err
+	}
+	if u.ID == admin.ID {
+		return pageErr(http.StatusBadRequest, "admin.disableself")
+	}
+	lang := w.lang(r, "")
+	w.renderConfirm(rw, r, admin, "admin.disable", confirmData{
+		Heading: translate(lang, "admin.disable") + ": " + u.Email,
+		Text:    translate(lang, "admin.disable.confirm"),
+		Button:  translate(lang, "admin.disable"),
+		Action:  PathAdmin + "/users/" + u.ID + "/disable",
+		Back:    PathAdmin + "/users/" + u.ID,
+	})
+	return nil
+}
+
+// adminUserDisable disables the account; the store revokes every grant
+// and session of it in the same transaction, so its tokens fail at once.
+// An admin cannot disable themself (the panel would lock them out).
+func (w *Web) adminUserDisable(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	u, err := w.targetUser(r)
+	if err != nil {
+		return err
+	}
+	if u.ID == admin.ID {
+		return pageErr(http.StatusBadRequest, "admin.disableself")
+	}
+	if err := w.cfg.Store.DisableUser(r.Context(), u.ID, w.now().UTC()); err != nil {
+		if isNotFound(err) {
+			return notFound()
+		}
+		return err
+	}
+	w.event(r, "user.disabled", u.ID, "", "by admin "+admin.ID)
+	w.redirect(rw, r, PathAdmin+"/users/"+u.ID+"?done=disabled")
+	return nil
+}
+
+// adminUserEnable lets a disabled account log in again. What disabling
+// revoked stays revoked.
+func (w *Web) adminUserEnable(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	u, err := w.targetUser(r)
+	if err != nil {
+		return err
+	}
+	off := false
+	if _, err := w.cfg.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Disabled: &off}, w.now().UTC()); err != nil {
+		if isNotFound(err) {
+			return notFound()
+		}
+		return err
+	}
+	w.event(r, "user.enabled", u.ID, "", "by admin "+admin.ID)
+	w.redirect(rw, r, PathAdmin+"/users/"+u.ID+"?done=enabled")
+	return nil
+}
+
+// adminClient is a row of the applications list.
+type adminClient struct {
+	*store.Client
+	Owner string // the owner's email; "" for operator-created
+}
+
+type adminClientForm struct {
+	Name, Type, Redirects, PostLogout string
+	Grants, Scopes                    []string
+}
+
+type adminClientsData struct {
+	Clients []adminClient
+	Pager   pager
+	Q       string
+	Form    adminClientForm
+	Open    bool
+	Grants  []string
+	Scopes  []string
+}
+
+func (w *Web) renderAdminClients(rw http.ResponseWriter, r *http.Request, status int, admin *store.User, v *view, form *adminClientForm) error {
+	q := r.URL.Query()
+	search := cleanSearch(q.Get("q"))
+	opt := store.ListOptions{Page: store.Page{Number: pageNumber(r), Size: pageSize}, Sort: "created_at"}
+	if search != "" {
+		opt.Filters = []store.Filter{{Field: "name", Op: "contains", Value: search}}
+	}
+	list, total, err := w.cfg.Store.ListClients(r.Context(), "", opt)
+	if err != nil {
+		return err
+	}
+	owners := map[string]string{}
+	rows := make([]adminClient, 0, len(list))
+	for _, c := range list {
+		row := adminClient{Client: c}
+		if c.OwnerID != "" {
+			email, ok := owners[c.OwnerID]
+			if !ok {
+				if u, err := w.cfg.Store.GetUser(r.Context(), c.OwnerID); err == nil {
+					email = u.Email
+				} else if !isNotFound(err) {
+					return err
+				}
+				owners[c.OwnerID] = email
+			}
+			row.Owner = email
+		}
+		rows = append(rows, row)
+	}
+	d := adminClientsData{
+		Clients: rows, Q: search, Pager: newPager(PathAdmin+"/applications", q, opt.Page.Number, total),
+		Grants: clients.KnownGrants, Scopes: w.knownScopes(),
+	}
+	if form != nil {
+		d.Form, d.Open = *form, true
+	} else {
+		d.Form = adminClientForm{Type: store.ClientConfidential, Grants: clients.DeveloperGrants, Scopes: d.Scopes}
+	}
+	if v.Notice == "" {
+		switch q.Get("done") {
+		case "disabled":
+			v.Notice = translate(v.Lang, "admin.client.disabled")
+		case "enabled":
+			v.Notice = translate(v.Lang, "admin.client.enabled")
+		}
+	}
+	v.Title, v.User, v.Wide, v.Data = "admin.clients", admin, true, d
+	w.render(rw, r, status, "admin_clients", v)
+	return nil
+}
+
+func (w *Web) adminClients(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	return w.renderAdminClients(rw, r, http.StatusOK, admin, &view{Lang: w.lang(r, "")}, nil)
+}
+
+// adminClientCreate registers an application with any grant, including
+// seed 004's "Resource owner password-based" (password) and
+// client_credentials; the operator owns it (no owner).
+func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return badForm(err)
+	}
+	f := r.PostForm
+	form := adminClientForm{
+		Name: f.Get("name"), Type: f.Get("type"), Redirects: f.Get("redirect_uris"), PostLogout: f.Get("post_logout_redirect_uris"),
+		Grants: f["grant"], Scopes: f["scope"],
+	}
+	v := &view{Lang: w.lang(r, "")}
+	if len(form.Grants) == 0 {
+		// clients.Create would give an empty list the developer default;
+		// here an operator ticks what they mean.
+		v.Error = translate(v.Lang, "admin.client.nogrant")
+		return w.renderAdminClients(rw, r, http.StatusUnprocessableEntity, admin, v, &form)
+	}
+	if len(form.Scopes) == 0 {
+		v.Error = translate(v.Lang, "admin.client.noscope")
+		return w.renderAdminClients(rw, r, http.StatusUnprocessableEntity, admin, v, &form)
+	}
+	c, secret, err := clients.Create(r.Context(), w.cfg.Store, clients.CreateInput{
+		Name:                   form.Name,
+		Type:                   form.Type,
+		Grants:                 form.Grants,
+		RedirectURIs:           clients.SplitRedirectURIs(form.Redirects),
+		PostLogoutRedirectURIs: clients.SplitRedirectURIs(form.PostLogout),
+		Scopes:                 form.Scopes,
+		KnownScopes:            w.knownScopes(),
+	}, w.now().UTC())
+	if err != nil {
+		if !inputError(v, err) {
+			return err
+		}
+		return w.renderAdminClients(rw, r, http.StatusUnprocessableEntity, admin, v, &form)
+	}
+	w.event(r, "client.created", admin.ID, c.ID, "admin: "+strings.Join(c.Grants, " "))
+	w.renderSecret(rw, r, admin, secretData{
+		Name: c.Name, ClientID: c.ID, Secret: secret, Public: c.Type == store.ClientPublic, Back: PathAdmin + "/applications",
+	})
+	return nil
+}
+
+// adminClientDisabled disables or enables an application. A disabled
+// application cannot authenticate at the token endpoint nor start an
+// authorization, so its refresh tokens stop working at once.
+func (w *Web) adminClientDisabled(disabled bool) handlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) error {
+		admin, err := w.admin(rw, r)
+		if err != nil || admin == nil {
+			return err
+		}
+		id := r.PathValue("id")
+		if id == "" || len(id) > maxClientID {
+			return notFound()
+		}
+		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, store.ClientUpdate{Disabled: &disabled}, w.now().UTC()); err != nil {
+			if isNotFound(err) {
+				return notFound()
+			}
+			return err
+		}
+		typ, done := "client.enabled", "enabled"
+		if disabled {
+			typ, done = "client.disabled", "disabled"
+		}
+		w.event(r, typ, admin.ID, id, "admin")
+		w.redirect(rw, r, PathAdmin+"/applications?done="+done)
+		return nil
+	}
+}
+
+// eventTypes are offered in the events filter; any other type can be typed.
+var eventTypes = []string{
+	"login.failed", "login.succeeded", "login.throttled", "logout",
+	"refresh.reused", "consent.given", "consent.denied", "consent.revoked",
+	"client.created", "client.updated", "client.secret_rotated", "client.deleted", "client.disabled", "client.enabled",
+	"user.disabled", "user.enabled",
+}
+
+// eventRow is an event with the names behind its ids.
+type eventRow struct {
+	*store.Event
+	UserEmail, ClientName string
+}
+
+type adminEventsData struct {
+	Events     []eventRow
+	Pager      pager
+	Type, User string
+	Types      []string
+}
+
+func (w *Web) adminEvents(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	q := r.URL.Query()
+	typ, userID := cleanSearch(q.Get("type")), cleanSearch(q.Get("user"))
+	opt := store.ListOptions{Page: store.Page{Number: pageNumber(r), Size: pageSize}, Sort: "-time"}
+	if typ != "" {
+		opt.Filters = append(opt.Filters, store.Filter{Field: "type", Op: "eq", Value: typ})
+	}
+	if userID != "" {
+		opt.Filters = append(opt.Filters, store.Filter{Field: "user_id", Op: "eq", Value: userID})
+	}
+	events, total, err := w.cfg.Store.ListEvents(r.Context(), opt)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	emails, names := map[string]string{}, map[string]string{}
+	rows := make([]eventRow, 0, len(events))
+	for _, e := range events {
+		row := eventRow{Event: e}
+		if e.UserID != "" {
+			if _, ok := emails[e.UserID]; !ok {
+				emails[e.UserID] = ""
+				if u, err := w.cfg.Store.GetUser(ctx, e.UserID); err == nil {
+					emails[e.UserID] = u.Email
+				} else if !isNotFound(err) {
+					return err
+				}
+			}
+			row.UserEmail = emails[e.UserID]
+		}
+		if e.ClientID != "" {
+			if _, ok := names[e.ClientID]; !ok {
+				names[e.ClientID] = ""
+				if c, err := w.cfg.Store.GetClient(ctx, e.ClientID); err == nil {
+					names[e.ClientID] = c.Name
+				} else if !isNotFound(err) {
+					return err
+				}
+			}
+			row.ClientName = names[e.ClientID]
+		}
+		rows = append(rows, row)
+	}
+	v := &view{Lang: w.lang(r, ""), Title: "admin.events", User: admin, Wide: true}
+	v.Data = adminEventsData{
+		Events: rows, Type: typ, User: userID, Types: eventTypes,
+		Pager: newPager(PathAdmin+"/events", q, opt.Page.Number, total),
+	}
+	w.render(rw, r, http.StatusOK, "admin_events", v)
+	return nil
+}
