@@ -118,7 +118,7 @@ func (p *Provider) authenticateClient(ctx context.Context, cc clientCredentials)
 	if len(cc.id) > maxClientIDLen || len(cc.secret) > 1024 {
 		return nil, fail()
 	}
-	c, err := p.cfg.Store.GetClient(ctx, cc.id)
+	c, err := p.getClient(ctx, cc.id)
 	if errors.Is(err, store.ErrNotFound) {
 		subtle.ConstantTimeCompare(store.HashToken(cc.secret), dummyHash)
 		return nil, fail()

@@ -65,9 +65,11 @@ type Config struct {
 	// (default: [Issuer], the API served with the server).
 	Audience []string
 	// Liveness decides whether a grant named by an access token may still be
-	// used. Default: read the grant and its user from Store on every call. A
-	// cache may replace it only if it is invalidated on every change (a
-	// revoked grant must never keep working for a TTL).
+	// used. Default: when Store implements EpochStore, the store's answer
+	// cached per grant and trusted only while the revocation epoch has not
+	// moved (cache.go); otherwise read the grant and its user from Store on
+	// every call. Any other cache must likewise be invalidated on every
+	// change (a revoked grant must never keep working for a TTL).
 	Liveness Liveness
 }
 
@@ -79,6 +81,8 @@ type Provider struct {
 	now      func() time.Time
 	log      *slog.Logger
 	live     Liveness
+	clients  *clientCache // nil: read every client from the store
+	cc       ccGrants
 	grants   map[string]grantHandler
 	// grantOrder is the order grants are advertised in.
 	grantOrder []string
@@ -131,9 +135,17 @@ func New(cfg Config) (*Provider, error) {
 	if len(p.audience) == 0 {
 		p.audience = []string{cfg.Issuer}
 	}
+	if es, ok := cfg.Store.(EpochStore); ok {
+		epoch := &epochReader{read: es.RevocationEpoch}
+		p.clients = &clientCache{epoch: epoch, st: cfg.Store, m: map[string]clientEntry{}}
+		if p.live == nil {
+			p.live = &epochLiveness{epoch: epoch, load: storeLiveness{st: cfg.Store}, m: map[string]liveEntry{}}
+		}
+	}
 	if p.live == nil {
 		p.live = storeLiveness{st: cfg.Store}
 	}
+	p.cc.m = map[ccKey]*store.Grant{}
 	p.grants = map[string]grantHandler{}
 	p.register(store.GrantAuthorizationCode, p.grantAuthorizationCode)
 	p.register(store.GrantRefreshToken, p.grantRefreshToken)
@@ -142,6 +154,15 @@ func New(cfg Config) (*Provider, error) {
 		p.register(store.GrantPassword, p.grantPassword)
 	}
 	return p, nil
+}
+
+// getClient reads a client through the cache when there is one. The
+// result is shared: read only.
+func (p *Provider) getClient(ctx context.Context, id string) (*store.Client, error) {
+	if p.clients != nil {
+		return p.clients.get(ctx, id)
+	}
+	return p.cfg.Store.GetClient(ctx, id)
 }
 
 func (p *Provider) register(name string, h grantHandler) {

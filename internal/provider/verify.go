@@ -39,33 +39,41 @@ type Liveness interface {
 type storeLiveness struct{ st Store }
 
 func (l storeLiveness) Live(ctx context.Context, grantID string, now time.Time) error {
+	_, err := l.check(ctx, grantID, now)
+	return err
+}
+
+// check is Live, also returning the grant when it was found.
+func (l storeLiveness) check(ctx context.Context, grantID string, now time.Time) (*store.Grant, error) {
 	g, err := l.st.GetGrant(ctx, grantID)
 	if isNotFound(err) {
-		return fmt.Errorf("%w: grant %s not found", ErrNotLive, grantID)
+		return nil, fmt.Errorf("%w: grant %s not found", ErrNotLive, grantID)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !g.Live(now) {
-		return fmt.Errorf("%w: grant %s revoked or expired", ErrNotLive, grantID)
+		return g, fmt.Errorf("%w: grant %s revoked or expired", ErrNotLive, grantID)
 	}
 	if g.UserID == "" {
-		return nil
+		return g, nil
 	}
 	// Disabling or deleting a user revokes its grants in the store too; the
 	// check here also covers a user disabled by a plain update.
 	u, err := l.st.GetUser(ctx, g.UserID)
 	if isNotFound(err) {
-		return fmt.Errorf("%w: user of grant %s not found", ErrNotLive, grantID)
+		return g, fmt.Errorf("%w: user of grant %s not found", ErrNotLive, grantID)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if u.Disabled {
-		return fmt.Errorf("%w: user of grant %s disabled", ErrNotLive, grantID)
+		return g, fmt.Errorf("%w: user of grant %s disabled", ErrNotLive, grantID)
 	}
-	return nil
+	return g, nil
 }
+
+func isNotLive(err error) bool { return errors.Is(err, ErrNotLive) }
 
 // VerifyBearer implements oauth.BearerVerifier (RFC 6750): the access token
 // from "Authorization: Bearer" or the access_token parameter, a valid

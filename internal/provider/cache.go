@@ -1,0 +1,193 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// Caches in front of the store, correct across instances.
+//
+// The database keeps a revocation epoch (sqlstore.DB.RevocationEpoch): a
+// counter that triggers bump in the same transaction as every grant
+// revocation or deletion, every user disabled, enabled or deleted, and every
+// client change or deletion — whoever makes the change: this instance,
+// another one, or the command line. A cached grant liveness or client is
+// tagged with the epoch read before it was loaded, and is used only while a
+// fresh read of the epoch returns that same value. Any change that committed
+// before the request arrived has moved the epoch, so it is seen: there is no
+// TTL and no window. What the caches save is the look-ups themselves: one
+// tiny read (the epoch, shared by every request waiting at that moment)
+// replaces a grant read, a user read and a client read with its JSON
+// columns.
+//
+// "Fresh" means: the epoch read a caller uses started after the caller
+// asked. Concurrent callers share reads (epochReader), so under load the
+// cost is one point read per round, whatever the number of requests.
+
+// EpochStore is implemented by stores that keep a revocation epoch
+// (*sqlstore.DB). When Config.Store implements it, New caches grant liveness
+// and clients; otherwise every request reads the store.
+type EpochStore interface {
+	RevocationEpoch(ctx context.Context) (int64, error)
+}
+
+// epochReadTimeout bounds one shared epoch read; it serves many requests, so
+// it does not end with the context of the request that started it.
+const epochReadTimeout = 5 * time.Second
+
+// epochReader returns epoch values read after the caller asked, sharing one
+// read among every caller waiting at the same time.
+type epochReader struct {
+	read func(ctx context.Context) (int64, error)
+
+	mu      sync.Mutex
+	running *epochCall // the read in flight
+	pending *epochCall // the next read, started when running ends
+}
+
+type epochCall struct {
+	done chan struct{}
+	v    int64
+	err  error
+}
+
+// get returns the epoch from a read that started after get was called.
+func (r *epochReader) get(ctx context.Context) (int64, error) {
+	r.mu.Lock()
+	var c *epochCall
+	if r.running == nil {
+		c = &epochCall{done: make(chan struct{})}
+		r.running = c
+		r.mu.Unlock()
+		r.run(ctx, c)
+	} else {
+		// The read in flight may have started before we asked: wait for
+		// the next one.
+		if r.pending == nil {
+			r.pending = &epochCall{done: make(chan struct{})}
+		}
+		c = r.pending
+		r.mu.Unlock()
+	}
+	select {
+	case <-c.done:
+		return c.v, c.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// run performs c's read, then starts the pending read, if any.
+func (r *epochReader) run(ctx context.Context, c *epochCall) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), epochReadTimeout)
+	c.v, c.err = r.read(rctx)
+	cancel()
+	close(c.done)
+	r.mu.Lock()
+	next := r.pending
+	r.running, r.pending = next, nil
+	r.mu.Unlock()
+	if next != nil {
+		go r.run(ctx, next)
+	}
+}
+
+// maxCached bounds each cache; a full cache is emptied (entries are cheap to
+// reload, and a bound keeps a flood of distinct tokens from growing memory).
+const maxCached = 50_000
+
+// liveEntry is a grant's liveness as of epoch.
+type liveEntry struct {
+	epoch   int64
+	err     error     // nil: live until expires (zero: no expiry)
+	expires time.Time // the grant's ExpiresAt
+}
+
+// epochLiveness is the Liveness used when the store has an epoch: the
+// store's answer, cached per grant while the epoch does not move.
+type epochLiveness struct {
+	epoch *epochReader
+	load  storeLiveness
+
+	mu sync.RWMutex
+	m  map[string]liveEntry
+}
+
+func (l *epochLiveness) Live(ctx context.Context, grantID string, now time.Time) error {
+	e, err := l.epoch.get(ctx)
+	if err != nil {
+		return err
+	}
+	l.mu.RLock()
+	ent, ok := l.m[grantID]
+	l.mu.RUnlock()
+	if !ok || ent.epoch != e {
+		// Loaded after reading e: whatever committed before e is in it,
+		// and anything later moves the epoch past e.
+		ent = liveEntry{epoch: e}
+		var g *store.Grant
+		g, ent.err = l.load.check(ctx, grantID, now)
+		if ent.err != nil && !isNotLive(ent.err) {
+			return ent.err // store trouble: not cached
+		}
+		if g != nil {
+			ent.expires = g.ExpiresAt
+		}
+		l.mu.Lock()
+		if len(l.m) >= maxCached {
+			clear(l.m)
+		}
+		l.m[grantID] = ent
+		l.mu.Unlock()
+	}
+	if ent.err != nil {
+		return ent.err
+	}
+	if !ent.expires.IsZero() && !now.Before(ent.expires) {
+		return fmt.Errorf("%w: grant %s expired", ErrNotLive, grantID)
+	}
+	return nil
+}
+
+// clientCache caches clients by id while the epoch does not move. Unknown
+// ids are not cached (creating a client does not move the epoch).
+type clientCache struct {
+	epoch *epochReader
+	st    Store
+
+	mu sync.RWMutex
+	m  map[string]clientEntry
+}
+
+type clientEntry struct {
+	epoch int64
+	c     *store.Client // shared: read only
+}
+
+func (cc *clientCache) get(ctx context.Context, id string) (*store.Client, error) {
+	e, err := cc.epoch.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.RLock()
+	ent, ok := cc.m[id]
+	cc.mu.RUnlock()
+	if ok && ent.epoch == e {
+		return ent.c, nil
+	}
+	c, err := cc.st.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if len(cc.m) >= maxCached {
+		clear(cc.m)
+	}
+	cc.m[id] = clientEntry{epoch: e, c: c}
+	cc.mu.Unlock()
+	return c, nil
+}

@@ -1,0 +1,200 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/multinexo/auth/internal/store"
+)
+
+// TestEpochReaderFresh: every value get returns was read after get was
+// called, so a change committed before a request is always seen, however
+// many requests share reads.
+func TestEpochReaderFresh(t *testing.T) {
+	var committed, reads atomic.Int64
+	r := &epochReader{read: func(ctx context.Context) (int64, error) {
+		reads.Add(1)
+		v := committed.Load()
+		time.Sleep(50 * time.Microsecond)
+		return v, nil
+	}}
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				before := committed.Add(1) // a change commits, then a request asks
+				v, err := r.get(t.Context())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if v < before {
+					t.Errorf("got epoch %d, older than the change %d made before asking", v, before)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d gets served by %d reads", 32*200, reads.Load())
+}
+
+func (e *env) bearerWith(p *Provider, tok string) error {
+	req := httptest.NewRequest(http.MethodGet, "/x", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	_, err := p.VerifyBearer(req)
+	return err
+}
+
+// TestCachesSeeEveryChange: with the caches warm, changes made behind the
+// provider's back — by the command line or another instance, straight in the
+// store — take effect on the very next request, on every instance.
+func TestCachesSeeEveryChange(t *testing.T) {
+	e := newEnv(t)
+	// A second instance on the same database.
+	p2, err := New(Config{Issuer: e.issuer, Store: e.st, Keys: e.keys, Now: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.p.live.(*epochLiveness); !ok || e.p.clients == nil {
+		t.Fatalf("caches not enabled on an epoch store: %T", e.p.live)
+	}
+	warm := func(tok string) {
+		t.Helper()
+		for _, p := range []*Provider{e.p, p2} {
+			for range 2 {
+				if err := e.bearerWith(p, tok); err != nil {
+					t.Fatalf("fresh token refused: %v", err)
+				}
+			}
+		}
+	}
+	dead := func(what, tok string) {
+		t.Helper()
+		for i, p := range []*Provider{e.p, p2} {
+			if err := e.bearerWith(p, tok); err == nil {
+				t.Errorf("%s: instance %d still accepts the token", what, i+1)
+			}
+		}
+		if in := e.introspect(tok); in.body["active"] != false {
+			t.Errorf("%s: introspection says %s", what, in.raw)
+		}
+	}
+
+	// A grant revoked in the store (e.g. `users disable`, or another instance).
+	a := e.passwordLogin(e.pw, "openid")
+	warm(a.str("access_token"))
+	c, err := e.keys.VerifyAccess(e.ctx, a.str("access_token"), e.issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.RevokeGrant(e.ctx, c.GrantID, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	dead("grant revoked in the store", a.str("access_token"))
+
+	// Revoked through the other instance's endpoint.
+	b := e.passwordLogin(e.pw, "openid")
+	warm(b.str("access_token"))
+	mux2 := http.NewServeMux()
+	p2.Mount(mux2)
+	form := url.Values{"token": {b.str("refresh_token")}}.Encode()
+	req := httptest.NewRequest(http.MethodPost, PathRevoke, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", basic(e.pw.id, e.pw.secret))
+	rec := httptest.NewRecorder()
+	mux2.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("revoke at instance 2: %d %s", rec.Code, rec.Body)
+	}
+	dead("revoked at another instance", b.str("access_token"))
+
+	// A client secret rotated in the store: the old secret stops at once.
+	ccAuth := []string{"Authorization", basic(e.cc.id, e.cc.secret)}
+	for range 2 {
+		if r := e.form(PathToken, url.Values{"grant_type": {"client_credentials"}}, ccAuth...); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	}
+	if _, err := e.st.UpdateClient(e.ctx, e.cc.id, store.ClientUpdate{SecretHash: store.HashToken("new secret")}, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, e.form(PathToken, url.Values{"grant_type": {"client_credentials"}}, ccAuth...), 401, "invalid_client")
+	if r := e.form(PathToken, url.Values{"grant_type": {"client_credentials"}}, "Authorization", basic(e.cc.id, "new secret")); r.status != 200 {
+		t.Fatalf("new secret: %d %s", r.status, r.raw)
+	}
+	// A client disabled in the store.
+	if _, err := e.st.UpdateClient(e.ctx, e.cc.id, store.ClientUpdate{Disabled: ptrTo(true)}, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, e.form(PathToken, url.Values{"grant_type": {"client_credentials"}}, "Authorization", basic(e.cc.id, "new secret")), 401, "invalid_client")
+
+	// A user disabled by a plain update (no grant revoked by the caller).
+	d := e.passwordLogin(e.pw, "openid")
+	warm(d.str("access_token"))
+	if _, err := e.st.UpdateUser(e.ctx, e.user.ID, store.UserUpdate{Disabled: ptrTo(true)}, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	dead("user disabled", d.str("access_token"))
+}
+
+// TestClientCredentialsGrantReuse: client_credentials tokens share one
+// grant (no write per token); revoking one revokes that grant — every token
+// it issued — and the next request gets a new, working grant.
+func TestClientCredentialsGrantReuse(t *testing.T) {
+	e := newEnv(t)
+	auth := []string{"Authorization", basic(e.cc.id, e.cc.secret)}
+	get := func() (string, string) {
+		t.Helper()
+		r := e.form(PathToken, url.Values{"grant_type": {"client_credentials"}}, auth...)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		c, err := e.keys.VerifyAccess(e.ctx, r.str("access_token"), e.issuer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.str("access_token"), c.GrantID
+	}
+	before := e.counts()
+	t1, g1 := get()
+	t2, g2 := get()
+	if g1 != g2 || t1 == t2 {
+		t.Fatalf("grants %s %s, tokens equal: %v", g1, g2, t1 == t2)
+	}
+	if got := e.counts(); got[0] != before[0]+1 {
+		t.Errorf("grant rows %d → %d, want one", before[0], got[0])
+	}
+	if r := e.form(PathRevoke, url.Values{"token": {t1}}, auth...); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	for _, tok := range []string{t1, t2} {
+		if err := e.bearer(tok); err == nil {
+			t.Error("token of the revoked client_credentials grant still works")
+		}
+	}
+	t3, g3 := get()
+	if g3 == g1 {
+		t.Fatal("revoked grant reused")
+	}
+	if err := e.bearer(t3); err != nil {
+		t.Errorf("new token: %v", err)
+	}
+	// A grant close to its end is not reused for a token that would outlive it.
+	e.clk.Advance(ccGrantLifetime - time.Minute)
+	_, g4 := get()
+	if g4 == g3 {
+		t.Error("grant reused for a token outliving it")
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
