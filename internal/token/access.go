@@ -2,10 +2,12 @@ package token
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -123,34 +125,15 @@ func (m *KeyManager) MintAccess(ctx context.Context, c AccessClaims) (string, er
 // It does not know about revocation: callers that must honour a revoked
 // grant look up GrantID in the store.
 func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud []string) (*AccessClaims, error) {
-	payload, _, err := m.verifySignature(ctx, raw, UseAccess, accessTyp)
+	w, err := m.verifiedAccess(ctx, raw)
 	if err != nil {
 		return nil, err
-	}
-	var w accessWire
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return nil, invalid("claims: %v", err)
 	}
 	now := m.cfg.Now()
 	// RFC 9068 §4: "The issuer identifier for the authorization server [...]
 	// MUST exactly match the value of the iss claim."
 	if w.Issuer == "" || w.Issuer != issuer {
 		return nil, invalid("iss %q is not %q", w.Issuer, issuer)
-	}
-	// RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
-	switch {
-	case w.Expiry == nil:
-		return nil, invalid("no exp")
-	case w.IssuedAt == nil:
-		return nil, invalid("no iat")
-	case len(w.Audience) == 0:
-		return nil, invalid("no aud")
-	case w.Subject == "":
-		return nil, invalid("no sub")
-	case w.ClientID == "":
-		return nil, invalid("no client_id")
-	case w.JTI == "":
-		return nil, invalid("no jti")
 	}
 	// RFC 9068 §4: "The resource server MUST validate that the aud claim
 	// contains a resource indicator value corresponding to an identifier the
@@ -177,7 +160,7 @@ func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud [
 		GrantID:   w.GrantID,
 		GrantType: w.GrantType,
 		JTI:       w.JTI,
-		Audience:  []string(w.Audience),
+		Audience:  slices.Clone([]string(w.Audience)),
 		IssuedAt:  w.IssuedAt.Time(),
 		ExpiresAt: w.Expiry.Time(),
 	}
@@ -185,4 +168,107 @@ func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud [
 		c.AuthTime = w.AuthTime.Time()
 	}
 	return c, nil
+}
+
+// verifiedAccess returns the claims of raw after checking its signature and
+// that the claims RFC 9068 §2.2 requires are present (iss, exp, aud, sub,
+// client_id, iat, jti). Everything that depends on the caller or the clock
+// (issuer, audience, expiry) is left to VerifyAccess, which checks it on
+// every call.
+//
+// The signature check is the dominant cost of every bearer request, so a
+// verified token's claims are cached under the SHA-256 of the whole token
+// until it expires: a cached entry can only be found by presenting exactly
+// the bytes that were verified. The signing key must still be published.
+func (m *KeyManager) verifiedAccess(ctx context.Context, raw string) (*accessWire, error) {
+	if len(raw) > maxTokenLen {
+		return nil, invalid("token longer than %d bytes", maxTokenLen)
+	}
+	sum := sha256.Sum256([]byte(raw))
+	if ent, ok := m.verified.get(sum); ok {
+		st, err := m.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if k := st.byKID[ent.kid]; k != nil && k.published(m.cfg.Now()) {
+			return ent.w, nil
+		}
+		m.verified.remove(sum)
+	}
+	payload, k, err := m.verifySignature(ctx, raw, UseAccess, accessTyp)
+	if err != nil {
+		return nil, err
+	}
+	var w accessWire
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return nil, invalid("claims: %v", err)
+	}
+	// RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat and jti are REQUIRED.
+	switch {
+	case w.Issuer == "":
+		return nil, invalid("no iss")
+	case w.Expiry == nil:
+		return nil, invalid("no exp")
+	case w.IssuedAt == nil:
+		return nil, invalid("no iat")
+	case len(w.Audience) == 0:
+		return nil, invalid("no aud")
+	case w.Subject == "":
+		return nil, invalid("no sub")
+	case w.ClientID == "":
+		return nil, invalid("no client_id")
+	case w.JTI == "":
+		return nil, invalid("no jti")
+	}
+	m.verified.put(sum, verifiedEntry{w: &w, kid: k.id, exp: w.Expiry.Time()}, m.cfg.Now())
+	return &w, nil
+}
+
+// verifiedCache holds the claims of verified access tokens by the SHA-256 of
+// the token. Entries are immutable; a full cache first drops expired entries,
+// then everything.
+type verifiedCache struct {
+	mu sync.RWMutex
+	m  map[[32]byte]verifiedEntry
+}
+
+type verifiedEntry struct {
+	w   *accessWire // read only
+	kid string
+	exp time.Time
+}
+
+// maxVerified bounds the cache (an entry is about half a kilobyte).
+const maxVerified = 32 << 10
+
+func (c *verifiedCache) get(sum [32]byte) (verifiedEntry, bool) {
+	c.mu.RLock()
+	e, ok := c.m[sum]
+	c.mu.RUnlock()
+	return e, ok
+}
+
+func (c *verifiedCache) put(sum [32]byte, e verifiedEntry, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[[32]byte]verifiedEntry)
+	}
+	if len(c.m) >= maxVerified {
+		for k, v := range c.m {
+			if !now.Before(v.exp) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= maxVerified*3/4 {
+			clear(c.m)
+		}
+	}
+	c.m[sum] = e
+}
+
+func (c *verifiedCache) remove(sum [32]byte) {
+	c.mu.Lock()
+	delete(c.m, sum)
+	c.mu.Unlock()
 }

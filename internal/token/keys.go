@@ -103,6 +103,8 @@ type KeyManager struct {
 
 	mu       sync.Mutex // serialises loads and key creation in this process
 	lastMiss time.Time  // guarded by mu
+
+	verified verifiedCache // claims of verified access tokens
 }
 
 // key is one parsed signing key.
