@@ -148,7 +148,10 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err != nil {
 		return nil, err
 	}
-	users := api.NewUsers(accounts, db, prov, api.UsersConfig{})
+	users := api.NewUsers(accounts, db, prov, api.UsersConfig{Now: cfg.Now, Log: cfg.Log})
+	apiCfg := api.Config{Now: cfg.Now, Log: cfg.Log}
+	authClients := api.NewAuthClients(db, prov, apiCfg)
+	tokens := api.NewTokens(db, prov, apiCfg)
 	pages, err := web.New(web.Config{
 		Issuer:    cfg.Serve.Issuer,
 		Store:     db,
@@ -170,6 +173,8 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	mux.Handle("GET /metrics", m.handler())
 	prov.Mount(mux)
 	users.Mount(mux)
+	authClients.Mount(mux)
+	tokens.Mount(mux)
 	pages.Mount(mux)
 	s.handler = httpx.Logging(cfg.Log, m.wrap(mux))
 	return s, nil
