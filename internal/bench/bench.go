@@ -82,7 +82,12 @@ type Config struct {
 	// one is registered through POST /v1/users, or with CreateUser when the
 	// registration is refused (rate limit).
 	Username, Password string
-	CreateUser         func(ctx context.Context, email, password string) error
+	// Scope of the user tokens (password, refresh, introspect, userinfo,
+	// users-me, authorization-code); default "openid profile email". With
+	// openid every token response carries an ID token (RS256 by default,
+	// the costliest signature).
+	Scope      string
+	CreateUser func(ctx context.Context, email, password string) error
 	// OnUser, if set, is told the email of a user the bench registered.
 	OnUser func(email string)
 
@@ -141,6 +146,9 @@ func (c *Config) defaults() error {
 	}
 	if c.FloodConcurrency <= 0 {
 		c.FloodConcurrency = 500
+	}
+	if c.Scope == "" {
+		c.Scope = "openid profile email"
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second

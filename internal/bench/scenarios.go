@@ -31,8 +31,6 @@ const (
 	pathConsent    = "/consent"
 )
 
-const userScope = "openid profile email"
-
 // env is what the scenarios share: the target, the client, the user.
 type env struct {
 	cfg    *Config
@@ -62,7 +60,7 @@ func (e *env) scenario(ctx context.Context, name string) ([]group, error) {
 			return nil, err
 		}
 		req := request("POST", e.target, pathToken, []string{e.basic(), "Content-Type: application/x-www-form-urlencoded"},
-			[]byte(url.Values{"grant_type": {"password"}, "username": {e.cfg.Username}, "password": {e.cfg.Password}, "scope": {userScope}}.Encode()))
+			[]byte(url.Values{"grant_type": {"password"}, "username": {e.cfg.Username}, "password": {e.cfg.Password}, "scope": {e.cfg.Scope}}.Encode()))
 		return []group{{name: name, workers: n, paced: true, newStep: fixed(req, 200),
 			note: "argon2id-bound by design: each request hashes a password"}}, nil
 	case ScenarioRefresh:
@@ -114,7 +112,7 @@ func (e *env) scenario(ctx context.Context, name string) ([]group, error) {
 				user = fmt.Sprintf("nobody-%d@bench.invalid", i)
 			}
 			req := request("POST", e.target, pathToken, []string{e.basic(), "Content-Type: application/x-www-form-urlencoded"},
-				[]byte(url.Values{"grant_type": {"password"}, "username": {user}, "password": {"wrong-password-" + strconv.Itoa(i)}, "scope": {userScope}}.Encode()))
+				[]byte(url.Values{"grant_type": {"password"}, "username": {user}, "password": {"wrong-password-" + strconv.Itoa(i)}, "scope": {e.cfg.Scope}}.Encode()))
 			return func(ctx context.Context, c *conn) (outcome, string) {
 				r, err := c.do(ctx, req)
 				if err != nil {
@@ -227,7 +225,7 @@ func (e *env) codeStep(ctx context.Context, i int) (stepFunc, error) {
 		sum := sha256.Sum256([]byte(verifier))
 		q := url.Values{
 			"response_type": {"code"}, "client_id": {e.cfg.ClientID}, "redirect_uri": {redirect},
-			"scope": {userScope}, "state": {randomString(8)}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
+			"scope": {e.cfg.Scope}, "state": {randomString(8)}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
 			"code_challenge_method": {"S256"},
 		}
 		r, err := c.do(ctx, request("GET", e.target, pathAuthorize+"?"+q.Encode(), []string{"Cookie: " + cookie}, nil))
@@ -284,7 +282,7 @@ func (e *env) session(ctx context.Context) (string, error) {
 	}
 	// Consent once so later flows skip the page.
 	q := url.Values{"response_type": {"code"}, "client_id": {e.cfg.ClientID}, "redirect_uri": {e.cfg.RedirectURI},
-		"scope": {userScope}, "state": {"s"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+		"scope": {e.cfg.Scope}, "state": {"s"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 	req, _ = http.NewRequestWithContext(ctx, "GET", e.url(pathAuthorize)+"?"+q.Encode(), nil)
 	req.Header.Set("Cookie", cookie)
 	resp, err = e.http.Do(req)
@@ -365,7 +363,7 @@ func (e *env) ensureUser(ctx context.Context) error {
 
 // login runs a password grant and returns the access and refresh tokens.
 func (e *env) login(ctx context.Context) (access, refresh string, err error) {
-	form := url.Values{"grant_type": {"password"}, "username": {e.cfg.Username}, "password": {e.cfg.Password}, "scope": {userScope}}
+	form := url.Values{"grant_type": {"password"}, "username": {e.cfg.Username}, "password": {e.cfg.Password}, "scope": {e.cfg.Scope}}
 	req, err := http.NewRequestWithContext(ctx, "POST", e.url(pathToken), strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", "", err

@@ -37,6 +37,7 @@ type BenchCmd struct {
 	RedirectURI      string        `name:"redirect-uri" help:"URI de redirección registrada del cliente (authorization-code)."`
 	Username         string        `help:"Usuario existente; sin él se registra uno (POST /v1/users)."`
 	Password         string        `env:"MULTINEXO_BENCH_PASSWORD" help:"Su contraseña."`
+	Scope            string        `default:"openid profile email" help:"Alcance de los tokens de usuario / scope of the user tokens (with openid each token response carries an RS256 ID token)."`
 	ServerPID        int           `name:"server-pid" help:"PID del servidor, para medir su memoria residente (Linux)."`
 }
 
@@ -57,7 +58,7 @@ func (c *BenchCmd) Run(g *config.Global, env *Env) error {
 		Target: c.Target, Scenarios: c.Scenario, Duration: c.Duration, Warmup: c.Warmup,
 		Concurrency: c.Concurrency, Rate: c.Rate, MaxRequests: c.MaxRequests, FloodConcurrency: c.FloodConcurrency,
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURI: c.RedirectURI,
-		Username: c.Username, Password: c.Password, ServerPID: c.ServerPID,
+		Username: c.Username, Password: c.Password, Scope: c.Scope, ServerPID: c.ServerPID,
 		Progress: env.Stderr, ProgressTTY: isTerminal(env.Stderr),
 	}
 	var db *sqlstore.DB

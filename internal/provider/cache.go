@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
@@ -47,16 +48,34 @@ type epochReader struct {
 	mu      sync.Mutex
 	running *epochCall // the read in flight
 	pending *epochCall // the next read, started when running ends
+
+	last atomic.Pointer[epochCall] // the latest successful read
 }
 
 type epochCall struct {
-	done chan struct{}
-	v    int64
-	err  error
+	done    chan struct{}
+	started time.Time // monotonic
+	v       int64
+	err     error
 }
 
-// get returns the epoch from a read that started after get was called.
+// arrivalKey is the context key of a request's arrival time.
+type arrivalKey struct{}
+
+// withArrival records when a request arrived, so the several cache look-ups
+// of one request can share an epoch read made after that moment.
+func withArrival(ctx context.Context) context.Context {
+	return context.WithValue(ctx, arrivalKey{}, time.Now())
+}
+
+// get returns the epoch from a read that started after get was called, or
+// after the request's arrival (withArrival) when ctx carries it.
 func (r *epochReader) get(ctx context.Context) (int64, error) {
+	if since, ok := ctx.Value(arrivalKey{}).(time.Time); ok {
+		if l := r.last.Load(); l != nil && !l.started.Before(since) {
+			return l.v, nil
+		}
+	}
 	r.mu.Lock()
 	var c *epochCall
 	if r.running == nil {
@@ -84,9 +103,18 @@ func (r *epochReader) get(ctx context.Context) (int64, error) {
 // run performs c's read, then starts the pending read, if any.
 func (r *epochReader) run(ctx context.Context, c *epochCall) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), epochReadTimeout)
+	c.started = time.Now()
 	c.v, c.err = r.read(rctx)
 	cancel()
 	close(c.done)
+	if c.err == nil {
+		for {
+			l := r.last.Load()
+			if l != nil && !l.started.Before(c.started) || r.last.CompareAndSwap(l, c) {
+				break
+			}
+		}
+	}
 	r.mu.Lock()
 	next := r.pending
 	r.running, r.pending = next, nil

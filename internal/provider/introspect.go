@@ -40,6 +40,7 @@ type introspection struct {
 // MUST return an introspection response with the "active" field set to
 // "false"." — and nothing else, so the answer tells nothing about why.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(withArrival(r.Context()))
 	params, client, ok := p.authenticatedRequest(w, r)
 	if !ok {
 		return

@@ -49,7 +49,7 @@ type tokenResponse struct {
 //	parse → authenticate the client → grant allowed for the client →
 //	scope policy → the grant's handler.
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := withArrival(r.Context())
 	params, oerr := readParams(r)
 	if oerr != nil {
 		p.fail(w, r, oerr, false)

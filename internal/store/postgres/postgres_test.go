@@ -13,6 +13,7 @@ import (
 	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/store/sqlstore/epochtest"
+	"github.com/multinexo/auth/internal/store/sqlstore/storebench"
 	"github.com/multinexo/auth/internal/store/storetest"
 	"github.com/multinexo/auth/internal/testenv"
 )
@@ -51,6 +52,10 @@ func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, newStore) }
 
 func TestRevocationEpoch(t *testing.T) { epochtest.Run(t, newDB(t)) }
+
+func BenchmarkRotateRefreshTokenParallel(b *testing.B) { storebench.RotateRefreshToken(b, newDB(b)) }
+func BenchmarkHotReads(b *testing.B)                   { storebench.HotReads(b, newDB(b)) }
+func BenchmarkRevocationEpoch(b *testing.B)            { storebench.RevocationEpoch(b, newDB(b)) }
 
 // TestConcurrentMigrate starts several instances migrating one fresh schema
 // at once, as a scaled-out deployment does; all must succeed.

@@ -145,6 +145,7 @@ func Dialect() sqlstore.Dialect {
 			return hasCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 		},
 		IsForeignKeyViolation: func(err error) bool { return hasCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) },
+		PrepareWrites:         true,
 		Migrate:               migrate,
 	}
 }

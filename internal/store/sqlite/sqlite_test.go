@@ -11,6 +11,7 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/store/sqlstore/epochtest"
+	"github.com/multinexo/auth/internal/store/sqlstore/storebench"
 	"github.com/multinexo/auth/internal/store/storetest"
 )
 
@@ -39,6 +40,10 @@ func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, newStore) }
 
 func TestRevocationEpoch(t *testing.T) { epochtest.Run(t, newDB(t)) }
+
+func BenchmarkRotateRefreshTokenParallel(b *testing.B) { storebench.RotateRefreshToken(b, newDB(b)) }
+func BenchmarkHotReads(b *testing.B)                   { storebench.HotReads(b, newDB(b)) }
+func BenchmarkRevocationEpoch(b *testing.B)            { storebench.RevocationEpoch(b, newDB(b)) }
 
 func TestMigrateTwice(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.db")

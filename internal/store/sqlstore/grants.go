@@ -34,11 +34,11 @@ func scanGrant(r rowScanner) (*store.Grant, error) {
 	return &g, nil
 }
 
-func (db *DB) insertGrant(ctx context.Context, q querier, g *store.Grant) error {
+func (db *DB) insertGrant(ctx context.Context, tx *sql.Tx, g *store.Grant) error {
 	if err := checkWords("scope", g.Scopes); err != nil {
 		return err
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO grants (id, user_id, client_id, grant_type, scopes,
+	_, err := db.txExec(ctx, tx, `INSERT INTO grants (id, user_id, client_id, grant_type, scopes,
 		auth_time, created_at, last_used_at, expires_at, revoked_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		g.ID, nullString(g.UserID), g.ClientID, g.GrantType, joinList(g.Scopes), micros(g.AuthTime),
@@ -49,7 +49,7 @@ func (db *DB) insertGrant(ctx context.Context, q querier, g *store.Grant) error 
 // CreateGrant inserts g. store.ErrConflict when the ID is taken,
 // store.ErrNotFound when its user or client does not exist.
 func (db *DB) CreateGrant(ctx context.Context, g *store.Grant) error {
-	return db.insertGrant(ctx, db.w, g)
+	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertGrant(ctx, tx, g) })
 }
 
 // GetGrant returns the grant with id (revoked or not; the caller checks
@@ -155,14 +155,14 @@ func scanRefresh(r rowScanner) (*store.RefreshToken, error) {
 	return &t, nil
 }
 
-func (db *DB) insertRefresh(ctx context.Context, q querier, t *store.RefreshToken) error {
+func (db *DB) insertRefresh(ctx context.Context, tx *sql.Tx, t *store.RefreshToken) error {
 	if len(t.Hash) == 0 {
 		return errors.New("sqlstore: refresh token without hash")
 	}
 	if err := checkWords("scope", t.Scopes); err != nil {
 		return err
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, grant_id, parent_hash, scopes, created_at, rotated_at)
+	_, err := db.txExec(ctx, tx, `INSERT INTO refresh_tokens (hash, grant_id, parent_hash, scopes, created_at, rotated_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		t.Hash, t.GrantID, blob(t.ParentHash), joinList(t.Scopes), micros(t.CreatedAt), micros(t.RotatedAt))
 	return db.mapErr(err)
@@ -225,12 +225,12 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 	now := micros(r.Now)
 	var grant *store.Grant
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanRefresh(tx.QueryRowContext(ctx,
+		old, err := scanRefresh(db.txQueryRow(ctx, tx,
 			`SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = $1`+db.d.ForUpdate, r.OldHash))
 		if err != nil {
 			return notFound(err)
 		}
-		g, err := scanGrant(tx.QueryRowContext(ctx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, old.GrantID))
+		g, err := scanGrant(db.txQueryRow(ctx, tx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, old.GrantID))
 		if err != nil {
 			return notFound(err)
 		}
@@ -239,7 +239,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 			inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace
 			retired := int64(0)
 			if inGrace {
-				res, err := tx.ExecContext(ctx,
+				res, err := db.txExec(ctx, tx,
 					`DELETE FROM refresh_tokens WHERE parent_hash = $1 AND rotated_at = 0`, r.OldHash)
 				if err != nil {
 					return err
@@ -253,7 +253,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 				// revocation stick. A rotated token is reported as reused
 				// even when its grant was revoked already, so every loser
 				// of a race sees the same answer.
-				if _, err := tx.ExecContext(ctx,
+				if _, err := db.txExec(ctx, tx,
 					`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now); err != nil {
 					return err
 				}
@@ -263,7 +263,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 			if !live {
 				return store.ErrRevoked
 			}
-			if _, err := tx.ExecContext(ctx,
+			if _, err := db.txExec(ctx, tx,
 				`UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1`, r.OldHash, now); err != nil {
 				return err
 			}
@@ -279,7 +279,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 		}
 		// Conditional on the grant still being live: a revocation that
 		// committed after our read wins, and this rotation fails.
-		err = mustAffect(tx.ExecContext(ctx,
+		err = mustAffect(db.txExec(ctx, tx,
 			`UPDATE grants SET last_used_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now))
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrRevoked
@@ -366,7 +366,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		nrt  store.RefreshToken
 	)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		c, err := scanCode(tx.QueryRowContext(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = $1`+db.d.ForUpdate, hash))
+		c, err := scanCode(db.txQueryRow(ctx, tx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = $1`+db.d.ForUpdate, hash))
 		if err != nil {
 			return notFound(err)
 		}
@@ -375,7 +375,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		}
 		if !c.UsedAt.IsZero() {
 			if c.GrantID != "" {
-				if _, err := tx.ExecContext(ctx,
+				if _, err := db.txExec(ctx, tx,
 					`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, c.GrantID, micros(now)); err != nil {
 					return err
 				}
@@ -412,7 +412,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE auth_codes SET used_at = $2, grant_id = $3 WHERE hash = $1`,
+		if _, err := db.txExec(ctx, tx, `UPDATE auth_codes SET used_at = $2, grant_id = $3 WHERE hash = $1`,
 			hash, micros(now), ng.ID); err != nil {
 			return err
 		}

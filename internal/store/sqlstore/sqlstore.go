@@ -35,6 +35,11 @@ type Dialect struct {
 	// IsRetryable reports an error after which the whole transaction may be
 	// run again (PostgreSQL SQLSTATE 40001 and 40P01). Nil: never.
 	IsRetryable func(error) bool
+	// PrepareWrites: run the statements of write transactions through
+	// prepared statements cached on the write pool (SQLite, where preparing
+	// costs about as much as running a point statement). PostgreSQL's pgx
+	// already caches prepared statements per connection.
+	PrepareWrites bool
 	// Migrate applies the backend's migrations using db (the write pool).
 	Migrate func(ctx context.Context, db *sql.DB) error
 }
@@ -51,6 +56,14 @@ type DB struct {
 	// large part of a point query's cost on SQLite.
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+
+	// wstmts caches prepared statements on w for use inside transactions
+	// (Dialect.PrepareWrites). A statement is prepared outside any
+	// transaction — the write pool may have a single connection, which the
+	// transaction holds — so a statement first seen inside one runs
+	// unprepared and is queued in wwant, to be prepared before the next.
+	wstmts map[string]*sql.Stmt
+	wwant  map[string]bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -66,7 +79,8 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if read == nil {
 		read = write
 	}
-	return &DB{r: read, w: write, d: d, stmts: make(map[string]*sql.Stmt)}
+	return &DB{r: read, w: write, d: d, stmts: make(map[string]*sql.Stmt),
+		wstmts: make(map[string]*sql.Stmt), wwant: make(map[string]bool)}
 }
 
 // readRow runs the single-row read q on the read pool through a cached
@@ -94,6 +108,68 @@ func (db *DB) readRow(ctx context.Context, q string, args ...any) rowScanner {
 		}
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// txExec runs a write statement in tx, prepared when the dialect asks.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := db.writeStmt(q); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+// txQueryRow runs a single-row query in tx, prepared when the dialect asks.
+func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := db.writeStmt(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
+
+// writeStmt returns q prepared on the write pool, or nil (not prepared yet:
+// it is queued for preparation before the next transaction).
+func (db *DB) writeStmt(q string) *sql.Stmt {
+	if !db.d.PrepareWrites {
+		return nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	st := db.wstmts[q]
+	if st == nil {
+		db.wwant[q] = true
+	}
+	return st
+}
+
+// prepareWanted prepares the queued write statements. Called outside any
+// transaction; a failure (e.g. the schema is not migrated yet) leaves the
+// statement to run unprepared.
+func (db *DB) prepareWanted(ctx context.Context) {
+	db.mu.Lock()
+	if len(db.wwant) == 0 {
+		db.mu.Unlock()
+		return
+	}
+	var qs []string
+	for q := range db.wwant {
+		qs = append(qs, q)
+	}
+	clear(db.wwant)
+	db.mu.Unlock()
+	for _, q := range qs {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		db.mu.Lock()
+		if db.wstmts[q] == nil {
+			db.wstmts[q], st = st, nil
+		}
+		db.mu.Unlock()
+		if st != nil {
+			_ = st.Close()
+		}
+	}
 }
 
 // errRow is a row whose Scan reports err.
@@ -131,6 +207,10 @@ func (db *DB) Close() error {
 	for q, st := range db.stmts {
 		err = errors.Join(err, st.Close())
 		delete(db.stmts, q)
+	}
+	for q, st := range db.wstmts {
+		err = errors.Join(err, st.Close())
+		delete(db.wstmts, q)
 	}
 	db.mu.Unlock()
 	err = errors.Join(err, db.w.Close())
@@ -172,6 +252,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	db.prepareWanted(ctx)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
