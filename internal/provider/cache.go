@@ -25,15 +25,29 @@ import (
 // replaces a grant read, a user read and a client read with its JSON
 // columns.
 //
-// "Fresh" means: the epoch read a caller uses started after the caller
-// asked. Concurrent callers share reads (epochReader), so under load the
-// cost is one point read per round, whatever the number of requests.
+// "Fresh" means: the epoch read a request uses started after the request
+// arrived, or at most Config.EpochMaxAge (default 1 ms) before. Concurrent
+// callers share reads (epochReader), so under load the cost is at most one
+// point read per EpochMaxAge, whatever the number of requests. A change is
+// therefore seen by every request that arrives more than EpochMaxAge after
+// it committed — on any instance — which is less than the network jitter
+// between a client and the server; EpochMaxAge 0 (set a negative value)
+// makes the reads strictly after each request's arrival. Changes this
+// process makes through the store (LocalChanger) are seen at once: a read
+// that started before one of them is never reused.
 
 // EpochStore is implemented by stores that keep a revocation epoch
 // (*sqlstore.DB). When Config.Store implements it, New caches grant liveness
 // and clients; otherwise every request reads the store.
 type EpochStore interface {
 	RevocationEpoch(ctx context.Context) (int64, error)
+}
+
+// LocalChanger is implemented by stores that count their own epoch-moving
+// changes (*sqlstore.DB): this instance then sees its own revocations at
+// once even within EpochMaxAge.
+type LocalChanger interface {
+	LocalChanges() int64
 }
 
 // epochReadTimeout bounds one shared epoch read; it serves many requests, so
@@ -44,6 +58,12 @@ const epochReadTimeout = 5 * time.Second
 // read among every caller waiting at the same time.
 type epochReader struct {
 	read func(ctx context.Context) (int64, error)
+	// local, if set, counts this process's own epoch-moving changes
+	// (LocalChanger); a read older than the last of them is never reused.
+	local func() int64
+	// maxAge: a read that started at most maxAge before the caller asked
+	// (or before its request arrived) may be reused; 0: strictly after.
+	maxAge time.Duration
 
 	mu      sync.Mutex
 	running *epochCall // the read in flight
@@ -55,6 +75,7 @@ type epochReader struct {
 type epochCall struct {
 	done    chan struct{}
 	started time.Time // monotonic
+	local   int64     // epochReader.local() before the read
 	v       int64
 	err     error
 }
@@ -71,8 +92,12 @@ func withArrival(ctx context.Context) context.Context {
 // get returns the epoch from a read that started after get was called, or
 // after the request's arrival (withArrival) when ctx carries it.
 func (r *epochReader) get(ctx context.Context) (int64, error) {
-	if since, ok := ctx.Value(arrivalKey{}).(time.Time); ok {
-		if l := r.last.Load(); l != nil && !l.started.Before(since) {
+	since, ok := ctx.Value(arrivalKey{}).(time.Time)
+	if !ok && r.maxAge > 0 {
+		since = time.Now()
+	}
+	if !since.IsZero() {
+		if l := r.last.Load(); l != nil && !l.started.Before(since.Add(-r.maxAge)) && (r.local == nil || l.local == r.local()) {
 			return l.v, nil
 		}
 	}
@@ -103,6 +128,9 @@ func (r *epochReader) get(ctx context.Context) (int64, error) {
 // run performs c's read, then starts the pending read, if any.
 func (r *epochReader) run(ctx context.Context, c *epochCall) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), epochReadTimeout)
+	if r.local != nil {
+		c.local = r.local()
+	}
 	c.started = time.Now()
 	c.v, c.err = r.read(rctx)
 	cancel()

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/store/sqlite"
 )
 
-// TestEpochReaderFresh: every value get returns was read after get was
-// called, so a change committed before a request is always seen, however
-// many requests share reads.
+// TestEpochReaderFresh: with maxAge 0, every value get returns was read
+// after get was called, so a change committed before a request is always
+// seen, however many requests share reads.
 func TestEpochReaderFresh(t *testing.T) {
 	var committed, reads atomic.Int64
 	r := &epochReader{read: func(ctx context.Context) (int64, error) {
@@ -61,13 +62,58 @@ func (e *env) bearerWith(p *Provider, tok string) error {
 	return err
 }
 
+// TestEpochReaderMaxAge: a read is reused for at most maxAge.
+func TestEpochReaderMaxAge(t *testing.T) {
+	var committed, reads atomic.Int64
+	r := &epochReader{maxAge: 20 * time.Millisecond, read: func(ctx context.Context) (int64, error) {
+		reads.Add(1)
+		return committed.Load(), nil
+	}}
+	for range 50 {
+		if _, err := r.get(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads.Load(); n >= 50 {
+		t.Errorf("%d reads for 50 gets in a burst: none shared", n)
+	}
+	committed.Add(1)
+	time.Sleep(25 * time.Millisecond)
+	if v, err := r.get(t.Context()); err != nil || v != 1 {
+		t.Errorf("after maxAge: epoch %d, %v; want the change seen", v, err)
+	}
+}
+
+// TestEpochReaderLocalChange: this process's own changes are seen at once,
+// whatever maxAge.
+func TestEpochReaderLocalChange(t *testing.T) {
+	var committed, local atomic.Int64
+	r := &epochReader{maxAge: time.Hour, local: local.Load, read: func(ctx context.Context) (int64, error) {
+		return committed.Load(), nil
+	}}
+	for i := range int64(5) {
+		if v, err := r.get(t.Context()); err != nil || v != i {
+			t.Fatalf("epoch %d, %v; want %d", v, err, i)
+		}
+		committed.Add(1) // a local change commits,
+		local.Add(1)     // then the store counts it
+	}
+}
+
 // TestCachesSeeEveryChange: with the caches warm, changes made behind the
 // provider's back — by the command line or another instance, straight in the
 // store — take effect on the very next request, on every instance.
 func TestCachesSeeEveryChange(t *testing.T) {
 	e := newEnv(t)
-	// A second instance on the same database.
-	p2, err := New(Config{Issuer: e.issuer, Store: e.st, Keys: e.keys, Now: e.clk.Now})
+	// A second instance: its own store on the same database file, strict
+	// epoch reads. Changes made through e.st are local to the first
+	// instance (seen at once) and remote to the second.
+	st2, err := sqlite.Open(e.ctx, e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st2.Close() })
+	p2, err := New(Config{Issuer: e.issuer, Store: st2, Keys: e.keys, Now: e.clk.Now, EpochMaxAge: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +168,9 @@ func TestCachesSeeEveryChange(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("revoke at instance 2: %d %s", rec.Code, rec.Body)
 	}
+	// A remote change reaches an instance sharing epoch reads within
+	// EpochMaxAge (1 ms by default): wait it out.
+	time.Sleep(2 * time.Millisecond)
 	dead("revoked at another instance", b.str("access_token"))
 
 	// A client secret rotated in the store: the old secret stops at once.

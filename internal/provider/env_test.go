@@ -61,6 +61,7 @@ type env struct {
 	srv    *httptest.Server
 	clk    *clock
 	issuer string
+	path   string // the SQLite file
 
 	user     *store.User
 	email    string
@@ -132,7 +133,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	e := &env{t: t, ctx: ctx, st: st, raw: raw, keys: keys, acct: acct, p: p, srv: srv, clk: clk, issuer: issuer,
+	e := &env{t: t, ctx: ctx, st: st, raw: raw, path: path, keys: keys, acct: acct, p: p, srv: srv, clk: clk, issuer: issuer,
 		email: "ana@example.com", password: "correcto caballo bateria grapa"}
 	e.user, err = acct.Register(ctx, account.RegisterInput{Email: e.email, Password: e.password, FirstName: "Ana", LastName: "Núñez"})
 	if err != nil {

@@ -71,6 +71,10 @@ type Config struct {
 	// every call. Any other cache must likewise be invalidated on every
 	// change (a revoked grant must never keep working for a TTL).
 	Liveness Liveness
+	// EpochMaxAge is how old (relative to a request's arrival) a shared read
+	// of the revocation epoch may be; see cache.go. 0: 1 ms; negative:
+	// strictly after the arrival.
+	EpochMaxAge time.Duration
 }
 
 // Provider serves the protocol endpoints. Build it with New.
@@ -136,7 +140,14 @@ func New(cfg Config) (*Provider, error) {
 		p.audience = []string{cfg.Issuer}
 	}
 	if es, ok := cfg.Store.(EpochStore); ok {
-		epoch := &epochReader{read: es.RevocationEpoch}
+		maxAge := cfg.EpochMaxAge
+		if maxAge == 0 {
+			maxAge = time.Millisecond
+		}
+		epoch := &epochReader{read: es.RevocationEpoch, maxAge: max(maxAge, 0)}
+		if lc, ok := cfg.Store.(LocalChanger); ok {
+			epoch.local = lc.LocalChanges
+		}
 		p.clients = &clientCache{epoch: epoch, st: cfg.Store, m: map[string]clientEntry{}}
 		if p.live == nil {
 			p.live = &epochLiveness{epoch: epoch, load: storeLiveness{st: cfg.Store}, m: map[string]liveEntry{}}

@@ -72,6 +72,7 @@ func (db *DB) GetClient(ctx context.Context, id string) (*store.Client, error) {
 // stored; store.ErrNotFound for an unknown id. A non-nil but empty
 // SecretHash removes the secret.
 func (db *DB) UpdateClient(ctx context.Context, id string, upd store.ClientUpdate, now time.Time) (*store.Client, error) {
+	defer db.changed()
 	var a args
 	var set []string
 	add := func(col string, v any) { set = append(set, col+" = "+a.add(v)) }
@@ -123,6 +124,7 @@ func (db *DB) UpdateClient(ctx context.Context, id string, upd store.ClientUpdat
 // its grants, their refresh tokens, its codes and consents.
 // store.ErrNotFound for an unknown id.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
+	defer db.changed()
 	return mustAffect(db.w.ExecContext(ctx, `DELETE FROM clients WHERE id = $1`, id))
 }
 

@@ -68,6 +68,7 @@ func (db *DB) TouchGrant(ctx context.Context, id string, now time.Time) error {
 // Idempotent: a revoked grant keeps its first RevokedAt. store.ErrNotFound
 // for an unknown id.
 func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	defer db.changed()
 	return mustAffect(db.w.ExecContext(ctx, `UPDATE grants
 		SET revoked_at = CASE WHEN revoked_at = 0 THEN $2 ELSE revoked_at END WHERE id = $1`, id, micros(now)))
 }
@@ -76,6 +77,7 @@ func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 // user, i.e. client credentials) for clientID ("" for every client) and
 // returns how many it revoked.
 func (db *DB) RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error) {
+	defer db.changed()
 	var a args
 	q := `UPDATE grants SET revoked_at = ` + a.add(micros(now)) + ` WHERE revoked_at = 0`
 	if userID == "" {
@@ -291,6 +293,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 		grant = g
 		return nil
 	})
+	if errors.Is(err, store.ErrReused) {
+		db.changed()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -420,6 +425,9 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		code = c
 		return nil
 	})
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		db.changed()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -200,3 +200,12 @@ func (db *DB) RevocationEpoch(ctx context.Context) (int64, error) {
 	err := db.readRow(ctx, `SELECT epoch FROM revocation_epoch WHERE id = 1`).Scan(&n)
 	return n, err
 }
+
+// LocalChanges counts the changes this DB made that move the revocation
+// epoch (revocations, users disabled or deleted, client changes), counted
+// after their transaction committed. A cache sharing epoch reads over a
+// short window uses it to see this process's own changes at once: a read
+// that started before the last local change is not reused.
+func (db *DB) LocalChanges() int64 { return db.local.Load() }
+
+func (db *DB) changed() { db.local.Add(1) }

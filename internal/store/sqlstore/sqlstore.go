@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
@@ -64,6 +65,8 @@ type DB struct {
 	// unprepared and is queued in wwant, to be prepared before the next.
 	wstmts map[string]*sql.Stmt
 	wwant  map[string]bool
+
+	local atomic.Int64 // see LocalChanges
 }
 
 var _ store.Store = (*DB)(nil)

@@ -54,6 +54,9 @@ func (db *DB) GetUserByEmailKey(ctx context.Context, emailKey string) (*store.Us
 // (grants revoked, sessions and pending codes deleted) in the same
 // transaction, so an account can never be disabled while its tokens live on.
 func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error) {
+	if upd.Disabled != nil {
+		defer db.changed()
+	}
 	var a args
 	var set []string
 	add := func(col string, v any) { set = append(set, col+" = "+a.add(v)) }
@@ -116,6 +119,7 @@ func revokeUser(ctx context.Context, tx *sql.Tx, id string, now time.Time) error
 // every grant, deletes every session and every unredeemed authorization code
 // of the user. store.ErrNotFound for an unknown id.
 func (db *DB) DisableUser(ctx context.Context, id string, now time.Time) error {
+	defer db.changed()
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		err := mustAffect(tx.ExecContext(ctx, `UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1`, id, true, micros(now)))
 		if err != nil {
@@ -129,6 +133,7 @@ func (db *DB) DisableUser(ctx context.Context, id string, now time.Time) error {
 // its grants, their refresh tokens, its sessions, consents and codes.
 // store.ErrNotFound for an unknown id.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	defer db.changed()
 	return mustAffect(db.w.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id))
 }
 
