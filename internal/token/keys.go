@@ -113,6 +113,7 @@ type key struct {
 	public       any // *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey
 	publicJSON   []byte
 	signer       jose.Signer // nil when the private key could not be read
+	fast         *fastES256  // ES256 access keys: the signer without go-jose
 	sealed       []byte      // the stored encrypted private key, to reuse parses
 	createdAt    time.Time
 	retiredAt    time.Time
@@ -387,7 +388,7 @@ func (m *KeyManager) parse(r *store.SigningKey, prev *key) (*key, error) {
 	}
 	if prev != nil && prev.signer != nil && prev.alg == k.alg && prev.use == k.use &&
 		bytes.Equal(prev.sealed, r.Private) && bytes.Equal(prev.publicJSON, r.Public) {
-		k.public, k.publicJSON, k.signer = prev.public, prev.publicJSON, prev.signer
+		k.public, k.publicJSON, k.signer, k.fast = prev.public, prev.publicJSON, prev.signer, prev.fast
 		return k, nil
 	}
 	if !validAlg(r.Algorithm) {
@@ -430,6 +431,11 @@ func (m *KeyManager) parse(r *store.SigningKey, prev *key) (*key, error) {
 		return k, fmt.Errorf("token: signing key %s: %w", r.ID, err)
 	}
 	k.signer = signer
+	if ec, ok := priv.Key.(*ecdsa.PrivateKey); ok && r.Algorithm == ES256 && r.Use == UseAccess {
+		if k.fast, err = newFastES256(ec, r.ID, typ); err != nil {
+			return k, fmt.Errorf("token: signing key %s: %w", r.ID, err)
+		}
+	}
 	return k, nil
 }
 
