@@ -39,7 +39,12 @@ func (e *ThrottledError) Error() string {
 // Config configures a Service. Zero values take the defaults.
 type Config struct {
 	Now func() time.Time
-	// MaxConcurrentHashes: argon2 computations at once (default 2*GOMAXPROCS).
+	// MaxConcurrentHashes: argon2 computations at once (default
+	// GOMAXPROCS/2, at least 1). Each holds 19 MiB and a whole CPU, and one
+	// argon2id computation uses one CPU (p=1): more at once than this adds
+	// memory and takes CPU from every other request without hashing any
+	// faster, so a flood of logins cannot starve token refreshes or push
+	// memory up.
 	MaxConcurrentHashes int
 	// MaxQueuedHashes: callers waiting for a hash slot before ErrBusy
 	// (default 64; negative: none may wait).
@@ -71,6 +76,7 @@ type Service struct {
 	params argonParams
 	hashes *hashLimiter
 	dummy  func() string // a valid hash of a random password, made once
+	locks  lockCache
 }
 
 // NewService builds a Service on st.
@@ -79,7 +85,7 @@ func NewService(st store.Store, cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	if cfg.MaxConcurrentHashes <= 0 {
-		cfg.MaxConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
+		cfg.MaxConcurrentHashes = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if cfg.MaxQueuedHashes == 0 {
 		cfg.MaxQueuedHashes = 64
@@ -230,11 +236,20 @@ func (s *Service) throttle(ctx context.Context, acctKey, ipKey string, userID, i
 		}
 	}
 	if n >= s.cfg.LockAfter || nip >= s.cfg.IPLockAfter {
+		// One event per locked key and window per instance: a flood of
+		// attempts on a locked account must not become a flood of writes.
+		first := false
+		if n >= s.cfg.LockAfter {
+			first = s.locks.lock(acctKey, end) || first
+		}
 		detail := "account"
 		if nip >= s.cfg.IPLockAfter {
 			detail = "address"
+			first = s.locks.lock(ipKey, end) || first
 		}
-		s.event(ctx, "login.throttled", userID, ip, detail)
+		if first {
+			s.event(ctx, "login.throttled", userID, ip, detail)
+		}
 		return &ThrottledError{RetryAfter: end.Sub(now)}
 	}
 	if n >= s.cfg.SlowAfter {
@@ -283,6 +298,9 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	ipKey := ""
 	if ip != "" {
 		ipKey = counterKey("ip", ip)
+	}
+	if err := s.lockedHere(ctx, acctKey, ipKey); err != nil {
+		return nil, err
 	}
 	var u *store.User
 	if err == nil {
@@ -463,4 +481,72 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 	}
 	s.event(ctx, "user.deleted", userID, "", "")
 	return nil
+}
+
+// lockCache remembers, in this instance, the keys (account, address) found
+// locked, until their window ends. Counters only grow within a window and a
+// locked account cannot log in to reset its own, so the lock holds: further
+// attempts are refused without touching the store.
+type lockCache struct {
+	mu sync.Mutex
+	m  map[string]time.Time // key → end of the locked window
+}
+
+// maxLocks bounds the cache; when full it is emptied (the store still has
+// the counters, so nothing is lost but the shortcut).
+const maxLocks = 100_000
+
+// lock records key as locked until end; true the first time.
+func (l *lockCache) lock(key string, end time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil || len(l.m) >= maxLocks {
+		l.m = make(map[string]time.Time)
+	}
+	if e, ok := l.m[key]; ok && !e.Before(end) {
+		return false
+	}
+	l.m[key] = end
+	return true
+}
+
+// until returns the end of the lock of the first locked key at now.
+func (l *lockCache) until(now time.Time, keys ...string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if e, ok := l.m[k]; ok {
+			if now.Before(e) {
+				return e, true
+			}
+			delete(l.m, k)
+		}
+	}
+	return time.Time{}, false
+}
+
+// lockedHere refuses, before any store access or hashing, an attempt on an
+// account or from an address this instance already found locked. The
+// refusal waits up to MaxDelay first (less if the lock ends sooner): a
+// client retrying a refused login in a loop — a credential-stuffing flood —
+// then costs the server one cheap request per MaxDelay per connection
+// instead of all its CPU, and the other grants keep theirs.
+func (s *Service) lockedHere(ctx context.Context, keys ...string) error {
+	now := s.cfg.Now()
+	end, ok := s.locks.until(now, keys...)
+	if !ok {
+		return nil
+	}
+	wait := min(end.Sub(now), s.cfg.MaxDelay)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return &ThrottledError{RetryAfter: end.Sub(now)}
 }
