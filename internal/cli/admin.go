@@ -30,6 +30,15 @@ func open(g *config.Global, env *Env) (*sqlstore.DB, config.Backend, error) {
 	return db, b, nil
 }
 
+// event records an operator action for the admin panel's security events.
+// A failure to record is reported but does not undo the action.
+func event(env *Env, db *sqlstore.DB, typ, userID, clientID string) {
+	err := db.RecordEvent(env.Ctx, &store.Event{Time: time.Now(), Type: typ, UserID: userID, ClientID: clientID, Detail: "multinexo command line"})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "multinexo: warning: could not record the %s event: %v\n", typ, err)
+	}
+}
+
 // ClientsCmd groups the client commands.
 type ClientsCmd struct {
 	Create       ClientsCreateCmd `cmd:"" help:"Crea una aplicación; imprime client_id y, si es confidencial, client_secret (una sola vez)."`
@@ -106,6 +115,7 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 	if err != nil {
 		return err
 	}
+	event(env, db, "client.created", owner, cl.ID)
 	return printJSON(env.Stdout, toClientJSON(cl, secret))
 }
 
@@ -151,6 +161,7 @@ func (c *ClientsDeleteCmd) Run(g *config.Global, env *Env) error {
 		}
 		return err
 	}
+	event(env, db, "client.deleted", "", c.ID)
 	fmt.Fprintf(env.Stdout, "aplicación %s borrada / client deleted\n", c.ID)
 	return nil
 }
@@ -177,6 +188,7 @@ func (c *ClientsRotateCmd) Run(g *config.Global, env *Env) error {
 	if err != nil {
 		return err
 	}
+	event(env, db, "client.secret_rotated", "", cl.ID)
 	return printJSON(env.Stdout, map[string]string{"client_id": cl.ID, "client_secret": secret})
 }
 
@@ -277,6 +289,7 @@ func (c *UsersDisableCmd) Run(g *config.Global, env *Env) error {
 	if err := db.DisableUser(env.Ctx, u.ID, time.Now()); err != nil {
 		return err
 	}
+	event(env, db, "user.disabled", u.ID, "")
 	fmt.Fprintf(env.Stdout, "usuario %s desactivado; sus sesiones y tokens quedaron revocados / user disabled\n", u.ID)
 	return nil
 }

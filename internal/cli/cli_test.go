@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/store/sqlite"
 )
 
 type result struct {
@@ -175,5 +178,35 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+func TestOperatorActionsAreRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db := "sqlite:" + path
+	r := run(t, "", "--db", db, "clients", "create", "--name", "App", "--grant", "client_credentials")
+	var c struct {
+		ClientID string `json:"client_id"`
+	}
+	if r.status != 0 || json.Unmarshal([]byte(r.stdout), &c) != nil {
+		t.Fatalf("create: %+v", r)
+	}
+	run(t, "", "--db", db, "clients", "rotate-secret", c.ClientID)
+	run(t, "", "--db", db, "clients", "delete", c.ClientID)
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, _, err := st.ListEvents(t.Context(), store.ListOptions{Sort: "time"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if strings.Join(types, " ") != "client.created client.secret_rotated client.deleted" {
+		t.Fatalf("events %v", types)
 	}
 }
