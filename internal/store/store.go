@@ -183,6 +183,54 @@ type AuthCode struct {
 	GrantID string
 }
 
+// Device authorization states (RFC 8628).
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+)
+
+// DeviceCode is a pending RFC 8628 device authorization. The device code
+// (≥ 256 bits, polled by the device) and the user code (short, typed by the
+// person on /activate) are both stored only as hashes; the user code is
+// normalised (upper case, no separators) before hashing.
+type DeviceCode struct {
+	DeviceHash   []byte
+	UserCodeHash []byte
+	ClientID     string
+	Scopes       []string
+	Status       string // DevicePending, DeviceApproved or DeviceDenied
+	UserID       string // set on approval
+	AuthTime     time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	Interval     time.Duration // minimum polling interval
+	LastPolledAt time.Time
+	// Set when the approved authorization was redeemed by the device.
+	UsedAt  time.Time
+	GrantID string
+}
+
+// DeviceStore keeps RFC 8628 device authorizations. (Being added to Store.)
+type DeviceStore interface {
+	CreateDeviceCode(ctx context.Context, d *DeviceCode) error
+	// GetDeviceCodeByUserCode finds a pending, unexpired authorization by
+	// the hash of its normalised user code (ErrNotFound otherwise).
+	GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte, now time.Time) (*DeviceCode, error)
+	// DecideDeviceCode approves (userID set) or denies a pending, unexpired
+	// authorization; ErrNotFound when it is not pending any more.
+	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
+	// PollDeviceCode is the device's poll, one transaction: ErrNotFound for an
+	// unknown code; ErrExpired past ExpiresAt; ErrAlreadyUsed when redeemed
+	// before. Otherwise it records the poll and returns the code as it was
+	// before this poll (so the caller can apply slow_down from LastPolledAt);
+	// when it is approved it is marked used and g (with rt, if not nil) is
+	// issued in the same transaction, its ClientID, UserID, Scopes and
+	// AuthTime filled from the code when empty.
+	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time, g *Grant, rt *RefreshToken) (*DeviceCode, error)
+
+}
+
 // Session is a browser session: the cookie carries ID and a secret whose hash
 // is SecretHash.
 type Session struct {
