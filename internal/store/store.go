@@ -228,7 +228,6 @@ type DeviceStore interface {
 	// issued in the same transaction, its ClientID, UserID, Scopes and
 	// AuthTime filled from the code when empty.
 	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time, g *Grant, rt *RefreshToken) (*DeviceCode, error)
-
 }
 
 // Session is a browser session: the cookie carries ID and a secret whose hash
