@@ -12,7 +12,7 @@ import (
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlstore"
-	"github.com/multinexo/auth/internal/store/sqlstore/epochtest"
+	"github.com/multinexo/auth/internal/store/sqlstore/sqlstoretest"
 	"github.com/multinexo/auth/internal/store/sqlstore/storebench"
 	"github.com/multinexo/auth/internal/store/storetest"
 	"github.com/multinexo/auth/internal/testenv"
@@ -51,7 +51,9 @@ func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestConcurrency(t *testing.T) { storetest.RunConcurrency(t, newStore) }
 
-func TestRevocationEpoch(t *testing.T) { epochtest.Run(t, newDB(t)) }
+func TestRevocationEpoch(t *testing.T) { sqlstoretest.Epoch(t, newDB(t)) }
+
+func TestRefreshRead(t *testing.T) { sqlstoretest.RefreshRead(t, newDB(t)) }
 
 func BenchmarkRotateRefreshTokenParallel(b *testing.B) { storebench.RotateRefreshToken(b, newDB(b)) }
 func BenchmarkHotReads(b *testing.B)                   { storebench.HotReads(b, newDB(b)) }

@@ -18,6 +18,17 @@ const grantCols = `g.id, g.user_id, g.client_id, g.grant_type, g.scopes, g.auth_
 // client (ON DELETE CASCADE), so the inner join loses nothing.
 const grantFrom = ` FROM grants g JOIN clients c ON c.id = g.client_id`
 
+// scanPrefix is a rowScanner that scans dest first, then the columns the
+// wrapped scanner's caller asks for (a joined row read by two scanners).
+func scanPrefix(r rowScanner, dest ...any) rowScanner { return prefixScanner{r, dest} }
+
+type prefixScanner struct {
+	r    rowScanner
+	dest []any
+}
+
+func (p prefixScanner) Scan(rest ...any) error { return p.r.Scan(append(p.dest, rest...)...) }
+
 func scanGrant(r rowScanner) (*store.Grant, error) {
 	var g store.Grant
 	var userID sql.NullString
@@ -198,6 +209,53 @@ func (db *DB) GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshT
 	return t, notFound(err)
 }
 
+// GetRefreshTokenGrant returns, in one read, the token stored under hash
+// (rotated or not), its grant (with ClientName) and the grant's user (nil
+// for grants without one, or when the user is gone): the three look-ups of
+// a refresh request. store.ErrNotFound when the token is unknown.
+func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error) {
+	row := db.readRow(ctx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+grantCols+`,
+		u.id, u.email, u.email_key, u.first_name, u.last_name, u.password_hash, u.avatar_url, u.admin, u.disabled,
+		u.activated, u.created_at, u.updated_at
+		FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
+		LEFT JOIN users u ON u.id = g.user_id WHERE t.hash = $1`, hash)
+	var (
+		t                                     store.RefreshToken
+		g                                     store.Grant
+		tScopes, gScopes                      string
+		tCreated, tRotated                    int64
+		gUser                                 sql.NullString
+		authTime, created, lastUsed, exp, rev int64
+		uID, uEmail, uKey, uFirst, uLast      sql.NullString
+		uHash, uAvatar                        sql.NullString
+		uAdmin, uDisabled, uActivated         sql.NullBool
+		uCreated, uUpdated                    sql.NullInt64
+	)
+	err := row.Scan(&t.Hash, &t.GrantID, &t.ParentHash, &tScopes, &tCreated, &tRotated,
+		&g.ID, &gUser, &g.ClientID, &g.GrantType, &gScopes, &authTime, &created, &lastUsed, &exp, &rev, &g.ClientName,
+		&uID, &uEmail, &uKey, &uFirst, &uLast, &uHash, &uAvatar, &uAdmin, &uDisabled, &uActivated, &uCreated, &uUpdated)
+	if err != nil {
+		return nil, nil, nil, notFound(err)
+	}
+	if len(t.ParentHash) == 0 {
+		t.ParentHash = nil
+	}
+	t.Scopes = splitList(tScopes)
+	t.CreatedAt, t.RotatedAt = fromMicros(tCreated), fromMicros(tRotated)
+	g.UserID = gUser.String
+	g.Scopes = splitList(gScopes)
+	g.AuthTime, g.CreatedAt, g.LastUsedAt = fromMicros(authTime), fromMicros(created), fromMicros(lastUsed)
+	g.ExpiresAt, g.RevokedAt = fromMicros(exp), fromMicros(rev)
+	var u *store.User
+	if uID.Valid {
+		u = &store.User{ID: uID.String, Email: uEmail.String, EmailKey: uKey.String, FirstName: uFirst.String,
+			LastName: uLast.String, PasswordHash: uHash.String, AvatarURL: uAvatar.String, Admin: uAdmin.Bool,
+			Disabled: uDisabled.Bool, Activated: uActivated.Bool,
+			CreatedAt: fromMicros(uCreated.Int64), UpdatedAt: fromMicros(uUpdated.Int64)}
+	}
+	return &t, &g, u, nil
+}
+
 // RotateRefreshToken retires r.OldHash and stores r.New in one transaction
 // and returns the grant (RFC 9700 §4.14.2, refresh token rotation):
 //
@@ -227,15 +285,24 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 	now := micros(r.Now)
 	var grant *store.Grant
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanRefresh(db.txQueryRow(ctx, tx,
-			`SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = $1`+db.d.ForUpdate, r.OldHash))
+		// One read: the token, locked (FOR UPDATE OF t on PostgreSQL: the
+		// token row only, not its grant or client, which other rotations
+		// of the same client or grant must not queue on), and its grant.
+		forUpdate := ""
+		if db.d.ForUpdate != "" {
+			forUpdate = db.d.ForUpdate + " OF t"
+		}
+		var old store.RefreshToken
+		var oldScopes string
+		var oldCreated, oldRotated int64
+		g, err := scanGrant(scanPrefix(db.txQueryRow(ctx, tx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+
+			grantCols+` FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
+			WHERE t.hash = $1`+forUpdate, r.OldHash), &old.Hash, &old.GrantID, &old.ParentHash, &oldScopes, &oldCreated, &oldRotated))
 		if err != nil {
 			return notFound(err)
 		}
-		g, err := scanGrant(db.txQueryRow(ctx, tx, `SELECT `+grantCols+grantFrom+` WHERE g.id = $1`, old.GrantID))
-		if err != nil {
-			return notFound(err)
-		}
+		old.Scopes = splitList(oldScopes)
+		old.CreatedAt, old.RotatedAt = fromMicros(oldCreated), fromMicros(oldRotated)
 		live := g.Live(r.Now)
 		if !old.RotatedAt.IsZero() {
 			inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace

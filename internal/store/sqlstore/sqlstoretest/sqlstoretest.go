@@ -1,10 +1,13 @@
-// Package epochtest checks a backend's revocation epoch
-// (sqlstore.DB.RevocationEpoch): every change that can end a token or a
-// client authentication moves it, and the hot paths (a refresh rotation, a
-// grant touched, a profile edit) do not. Both backends' tests run it.
-package epochtest
+// Package sqlstoretest checks what sqlstore.DB offers beyond store.Store,
+// on both backends: the revocation epoch (every change that can end a token
+// or a client authentication moves it, and the hot paths — a refresh
+// rotation, a grant touched, a profile edit — do not) and the one-query
+// read of a refresh token with its grant and user.
+package sqlstoretest
 
 import (
+	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -12,8 +15,8 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlstore"
 )
 
-// Run checks db, a migrated empty store.
-func Run(t *testing.T, db *sqlstore.DB) {
+// Epoch checks the revocation epoch on db, a migrated empty store.
+func Epoch(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	epoch := func() int64 {
@@ -114,3 +117,38 @@ func Run(t *testing.T, db *sqlstore.DB) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// RefreshRead checks GetRefreshTokenGrant on db, a migrated empty store.
+func RefreshRead(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(db.CreateUser(ctx, &store.User{ID: "u1", Email: "Ana@example.com", EmailKey: "ana@example.com", FirstName: "Ana",
+		LastName: "Núñez", Activated: true, CreatedAt: now, UpdatedAt: now}))
+	must(db.CreateClient(ctx, &store.Client{ID: "c1", Name: "Uno", Type: store.ClientConfidential, SecretHash: store.HashToken("s"), CreatedAt: now}))
+	must(db.IssueGrant(ctx, &store.Grant{ID: "g1", UserID: "u1", ClientID: "c1", GrantType: store.GrantPassword,
+		Scopes: []string{"openid", "profile"}, AuthTime: now, CreatedAt: now, LastUsedAt: now},
+		&store.RefreshToken{Hash: store.HashToken("rt1"), Scopes: []string{"openid"}, CreatedAt: now}))
+	must(db.IssueGrant(ctx, &store.Grant{ID: "g2", ClientID: "c1", GrantType: store.GrantClientCredentials, CreatedAt: now},
+		&store.RefreshToken{Hash: store.HashToken("rt2"), CreatedAt: now}))
+
+	rt, g, u, err := db.GetRefreshTokenGrant(ctx, store.HashToken("rt1"))
+	must(err)
+	wantRT, _ := db.GetRefreshToken(ctx, store.HashToken("rt1"))
+	wantG, _ := db.GetGrant(ctx, "g1")
+	wantU, _ := db.GetUser(ctx, "u1")
+	if !reflect.DeepEqual(rt, wantRT) || !reflect.DeepEqual(g, wantG) || !reflect.DeepEqual(u, wantU) {
+		t.Errorf("GetRefreshTokenGrant:\n%+v\n%+v\n%+v\nwant\n%+v\n%+v\n%+v", rt, g, u, wantRT, wantG, wantU)
+	}
+	if _, g, u, err := db.GetRefreshTokenGrant(ctx, store.HashToken("rt2")); err != nil || g.ID != "g2" || u != nil {
+		t.Errorf("grant without a user: %+v %+v %v", g, u, err)
+	}
+	if _, _, _, err := db.GetRefreshTokenGrant(ctx, store.HashToken("nope")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown token: %v", err)
+	}
+}
