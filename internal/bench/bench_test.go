@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/server"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // start runs the real server (server.New on SQLite) on a loopback port and
@@ -122,6 +124,60 @@ func TestPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res[0].Requests != 4 || res[0].Errors != 0 {
+		t.Fatalf("%+v", res[0])
+	}
+}
+
+// startWithPages is start with the pages (internal/web) mounted beside the
+// server's handler, as the composition root does not mount them yet, and a
+// client that may also use the authorization-code grant.
+func startWithPages(t *testing.T) (target, id, secret, redirect string) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	srv, err := server.New(t.Context(), server.Config{
+		Global: config.Global{DB: "sqlite:" + filepath.Join(t.TempDir(), "b.db"), Secret: strings.Repeat("s3cr3t-", 6), LogLevel: "error"},
+		Serve:  config.Serve{Issuer: issuer, AccessTTL: 900 * time.Second, AccessAlg: "ES256", IDAlg: "RS256"},
+		Log:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := web.New(web.Config{Issuer: issuer, Store: srv.Store, Keys: srv.Keys, Accounts: srv.Accounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	pages.Mount(mux)
+	mux.Handle("/", srv.Handler())
+	ts.Config.Handler = mux
+	ts.Start()
+	t.Cleanup(func() { ts.Close(); srv.Close() })
+	redirect = "http://127.0.0.1/bench-callback"
+	c, secret, err := clients.Create(t.Context(), srv.Store, clients.CreateInput{
+		Name: "bench", Type: store.ClientConfidential, RedirectURIs: []string{redirect},
+		Grants: []string{store.GrantAuthorizationCode, store.GrantPassword, store.GrantRefreshToken, store.GrantClientCredentials},
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issuer, c.ID, secret, redirect
+}
+
+// TestAuthorizationCode runs the browser-less authorization-code flow
+// against the server with the pages mounted (internal/web; mounted here
+// until the composition root does it): log in, consent once, then
+// authorize → code → token per iteration.
+func TestAuthorizationCode(t *testing.T) {
+	issuer, id, secret, redirect := startWithPages(t)
+	res, err := bench.Run(t.Context(), bench.Config{
+		Target: issuer, Scenarios: []string{bench.ScenarioAuthorizationCode}, Duration: time.Minute, MaxRequests: 20,
+		Concurrency: 2, ClientID: id, ClientSecret: secret, RedirectURI: redirect,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Requests != 20 || res[0].Errors != 0 {
 		t.Fatalf("%+v", res[0])
 	}
 }

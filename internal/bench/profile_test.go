@@ -8,8 +8,10 @@ import (
 	"github.com/multinexo/auth/internal/bench"
 )
 
-// TestProfile runs one scenario against an in-process server for profiling
-// the server and the load generator together:
+// TestProfile runs one scenario against an in-process server (with the
+// pages mounted, so authorization-code works) for profiling the server and
+// the load generator together, or for measuring authorization-code until
+// the composition root mounts the pages:
 //
 //	MULTINEXO_BENCH_PROFILE=refresh go test -run TestProfile -cpuprofile cpu.out ./internal/bench
 //	go tool pprof -top -cum cpu.out
@@ -20,10 +22,14 @@ func TestProfile(t *testing.T) {
 	if sc == "" {
 		t.Skip("set MULTINEXO_BENCH_PROFILE to a scenario name")
 	}
-	target, id, secret := start(t)
+	target, id, secret, redirect := startWithPages(t)
+	d := 5 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("MULTINEXO_BENCH_DURATION")); err == nil {
+		d = v
+	}
 	res, err := bench.Run(t.Context(), bench.Config{
-		Target: target, Scenarios: []string{sc}, Duration: 5 * time.Second, Warmup: time.Second,
-		ClientID: id, ClientSecret: secret, Scope: os.Getenv("MULTINEXO_BENCH_SCOPE"),
+		Target: target, Scenarios: []string{sc}, Duration: d, Warmup: time.Second,
+		ClientID: id, ClientSecret: secret, RedirectURI: redirect, Scope: os.Getenv("MULTINEXO_BENCH_SCOPE"),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -221,7 +221,7 @@ func (e *env) codeStep(ctx context.Context, i int) (stepFunc, error) {
 	redirect := e.cfg.RedirectURI
 	tokenHead := e.basic() + "\r\nContent-Type: application/x-www-form-urlencoded"
 	return func(ctx context.Context, c *conn) (outcome, string) {
-		verifier := randomString(32)
+		verifier := randomString(43) // RFC 7636 §4.1: 43 to 128 characters
 		sum := sha256.Sum256([]byte(verifier))
 		q := url.Values{
 			"response_type": {"code"}, "client_id": {e.cfg.ClientID}, "redirect_uri": {redirect},
