@@ -72,7 +72,7 @@ func (db *DB) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
 
 // TouchGrant sets the grant's LastUsedAt; store.ErrNotFound for an unknown id.
 func (db *DB) TouchGrant(ctx context.Context, id string, now time.Time) error {
-	return mustAffect(db.w.ExecContext(ctx, `UPDATE grants SET last_used_at = $2 WHERE id = $1`, id, micros(now)))
+	return mustAffect(db.wExec(ctx, `UPDATE grants SET last_used_at = $2 WHERE id = $1`, id, micros(now)))
 }
 
 // RevokeGrant revokes the grant (and so every token hanging from it).
@@ -398,7 +398,7 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	if err := checkWords("scope", c.Scopes); err != nil {
 		return err
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri,
+	_, err := db.wExec(ctx, `INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri,
 		scopes, nonce, code_challenge, code_challenge_method, auth_time, session_id, created_at,
 		expires_at, used_at, grant_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,

@@ -59,7 +59,7 @@ func (db *DB) RetireSigningKeys(ctx context.Context, use string, now time.Time, 
 // RETURNING), so the count is exact under any concurrency, across instances.
 func (db *DB) Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error) {
 	var n int
-	err := db.w.QueryRowContext(ctx, `INSERT INTO counters (counter_key, window_start, hits, expires_at)
+	err := db.wQueryRow(ctx, `INSERT INTO counters (counter_key, window_start, hits, expires_at)
 		VALUES ($1, $2, 1, $3)
 		ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = counters.hits + 1
 		RETURNING hits`, key, micros(windowStart), micros(expires)).Scan(&n)
@@ -88,7 +88,7 @@ func (db *DB) ResetCounter(ctx context.Context, key string) error {
 
 // RecordEvent inserts e and sets e.ID.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
-	return db.w.QueryRowContext(ctx, `INSERT INTO events (time, type, user_id, client_id, ip, detail)
+	return db.wQueryRow(ctx, `INSERT INTO events (time, type, user_id, client_id, ip, detail)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		micros(e.Time), e.Type, e.UserID, e.ClientID, e.IP, e.Detail).Scan(&e.ID)
 }
@@ -155,7 +155,8 @@ func (db *DB) SetMetaIfAbsent(ctx context.Context, key, value string) (string, e
 const defaultJanitorLimit = 1000
 
 // DeleteExpired deletes, at most limit rows from each table per call:
-// authorization codes with ExpiresAt ≤ now, sessions and rate counters whose
+// authorization codes and device authorizations with ExpiresAt ≤ now,
+// sessions and rate counters whose
 // non-zero ExpiresAt ≤ now, and the refresh tokens of grants that are revoked
 // or whose non-zero ExpiresAt ≤ now (such tokens can never be used again;
 // grants themselves are kept). It returns the number of rows deleted; call
@@ -185,7 +186,8 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 		}
 		total += int(n)
 	}
-	return total, nil
+	n, err := db.deleteExpiredDevices(ctx, now, limit)
+	return total + n, err
 }
 
 // RevocationEpoch returns the revocation epoch: a counter that the database

@@ -16,7 +16,7 @@ const sessionCols = `id, secret_hash, user_id, auth_time, created_at, last_seen_
 // CreateSession inserts s. store.ErrConflict when the ID is taken,
 // store.ErrNotFound when its user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+	_, err := db.wExec(ctx, `INSERT INTO sessions (`+sessionCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		s.ID, blob(s.SecretHash), s.UserID, micros(s.AuthTime), micros(s.CreatedAt),
 		micros(s.LastSeenAt), micros(s.ExpiresAt))
@@ -42,7 +42,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (*store.Session, error)
 // TouchSession records activity: LastSeenAt = now, ExpiresAt = expires.
 // store.ErrNotFound for an unknown id.
 func (db *DB) TouchSession(ctx context.Context, id string, now, expires time.Time) error {
-	return mustAffect(db.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1`,
+	return mustAffect(db.wExec(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1`,
 		id, micros(now), micros(expires)))
 }
 

@@ -144,6 +144,37 @@ func (db *DB) writeStmt(q string) *sql.Stmt {
 	return st
 }
 
+// wExec runs a single write statement outside any transaction, through a
+// statement prepared on the write pool when the dialect asks (it may be
+// prepared here: no transaction of ours holds the connection).
+func (db *DB) wExec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := db.writeStmtNow(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.w.ExecContext(ctx, q, args...)
+}
+
+// wQueryRow is wExec for a statement that returns one row.
+func (db *DB) wQueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.writeStmtNow(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.w.QueryRowContext(ctx, q, args...)
+}
+
+// writeStmtNow returns q prepared on the write pool, preparing it if
+// needed; nil when the dialect does not prepare writes or preparing fails.
+// Never call it inside a transaction.
+func (db *DB) writeStmtNow(ctx context.Context, q string) *sql.Stmt {
+	if st := db.writeStmt(q); st != nil || !db.d.PrepareWrites {
+		return st
+	}
+	db.prepareWanted(ctx)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.wstmts[q]
+}
+
 // prepareWanted prepares the queued write statements. Called outside any
 // transaction; a failure (e.g. the schema is not migrated yet) leaves the
 // statement to run unprepared.
