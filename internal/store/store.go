@@ -211,7 +211,20 @@ type DeviceCode struct {
 	GrantID string
 }
 
-// DeviceStore keeps RFC 8628 device authorizations. (Being added to Store.)
+// DeviceSlowDown is how much a device's polling interval grows each time it
+// polls too soon (RFC 8628 §3.5: "the interval MUST be increased by 5
+// seconds for this and all subsequent requests").
+const DeviceSlowDown = 5 * time.Second
+
+// PolledTooSoon reports whether a poll at now comes sooner than Interval
+// after the previous one (the first poll never does). A tenth of the
+// interval is tolerated: clients that poll on a ticker (golang.org/x/oauth2)
+// arrive a hair early as often as late.
+func (d *DeviceCode) PolledTooSoon(now time.Time) bool {
+	return !d.LastPolledAt.IsZero() && now.Sub(d.LastPolledAt) < d.Interval-d.Interval/10
+}
+
+// DeviceStore keeps RFC 8628 device authorizations.
 type DeviceStore interface {
 	CreateDeviceCode(ctx context.Context, d *DeviceCode) error
 	// GetDeviceCodeByUserCode finds a pending, unexpired authorization by
@@ -221,12 +234,14 @@ type DeviceStore interface {
 	// authorization; ErrNotFound when it is not pending any more.
 	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
 	// PollDeviceCode is the device's poll, one transaction: ErrNotFound for an
-	// unknown code; ErrExpired past ExpiresAt; ErrAlreadyUsed when redeemed
+	// unknown code (or another client's, when g.ClientID is set; the code is
+	// left untouched); ErrExpired past ExpiresAt; ErrAlreadyUsed when redeemed
 	// before. Otherwise it records the poll and returns the code as it was
-	// before this poll (so the caller can apply slow_down from LastPolledAt);
-	// when it is approved it is marked used and g (with rt, if not nil) is
-	// issued in the same transaction, its ClientID, UserID, Scopes and
-	// AuthTime filled from the code when empty.
+	// before this poll (so the caller can apply slow_down from LastPolledAt;
+	// a pending code PolledTooSoon has its stored Interval raised by
+	// DeviceSlowDown); when it is approved it is marked used and g (with rt,
+	// if not nil) is issued in the same transaction, its ClientID, UserID,
+	// Scopes and AuthTime filled from the code when empty.
 	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time, g *Grant, rt *RefreshToken) (*DeviceCode, error)
 }
 
@@ -399,6 +414,9 @@ type Store interface {
 	// Janitor: delete expired codes, sessions, counters and revoked-grant
 	// tokens older than before, at most limit rows each call.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// Device authorizations (RFC 8628).
+	DeviceStore
 }
 
 // List fields each list accepts in ListOptions.Filters and Sort. Backends map

@@ -63,6 +63,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SetMetaIfAbsent", concMeta},
 		{"SaveConsent", concConsent},
 	}
+	tests = append(tests, deviceConcurrencyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(newFixture(t, newStore))

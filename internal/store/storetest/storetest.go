@@ -190,6 +190,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteExpired", testDeleteExpired},
 		{"Times", testTimes},
 	}
+	tests = append(tests, deviceTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(newFixture(t, newStore))
