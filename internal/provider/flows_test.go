@@ -469,8 +469,8 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		if r.body["authorization_response_iss_parameter_supported"] != true || r.body["request_parameter_supported"] != false || r.body["request_uri_parameter_supported"] != false {
 			t.Errorf("%s: flags %s", path, r.raw)
 		}
-		if r.body["device_authorization_endpoint"] != nil {
-			t.Errorf("device endpoint advertised before it exists")
+		if r.str("device_authorization_endpoint") != e.issuer+PathDevice {
+			t.Errorf("%s device_authorization_endpoint = %v, want %s", path, r.body["device_authorization_endpoint"], e.issuer+PathDevice)
 		}
 	}
 	res, err := http.Get(e.srv.URL + PathJWKS)

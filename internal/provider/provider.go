@@ -164,6 +164,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Accounts != nil {
 		p.register(store.GrantPassword, p.grantPassword)
 	}
+	p.registerDevice()
 	return p, nil
 }
 
@@ -197,6 +198,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	for _, path := range []string{PathToken, PathTokenAlias, PathRevoke, PathIntrospect, PathUserinfo, PathJWKS, PathOIDCDiscovery, PathOAuthDiscovery} {
 		mux.Handle("OPTIONS "+path, p.cors(http.HandlerFunc(noContent)))
 	}
+	p.mountDevice(mux)
 }
 
 // cors lets browser applications (single-page apps with PKCE, seed
