@@ -28,7 +28,7 @@ func safeContinue(s string) string {
 	}
 	switch {
 	case u.Path == PathAuthorize, u.Path == PathAuthorization, u.Path == PathAccount, strings.HasPrefix(u.Path, PathAccount+"/"),
-		u.Path == PathAdmin, strings.HasPrefix(u.Path, PathAdmin+"/"):
+		u.Path == PathAdmin, strings.HasPrefix(u.Path, PathAdmin+"/"), u.Path == PathActivate:
 		return s
 	}
 	return PathAccount

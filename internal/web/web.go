@@ -143,7 +143,8 @@ const maxBody = 64 << 10
 
 var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error",
 	"applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events"}
+	"admin_users", "admin_user", "admin_clients", "admin_events",
+	"activate", "activate_confirm", "activate_done"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -246,6 +247,7 @@ func (w *Web) Mount(mux *http.ServeMux) {
 	w.mountApplications(mux, page)
 	w.mountConnections(mux, page)
 	w.mountAdmin(mux, page)
+	w.mountDevice(mux, page)
 
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
