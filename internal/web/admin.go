@@ -378,7 +378,7 @@ func (w *Web) adminClientDisabled(disabled bool) handlerFunc {
 // eventTypes are offered in the events filter; any other type can be typed.
 var eventTypes = []string{
 	"login.failed", "login.succeeded", "login.throttled", "logout",
-	"refresh.reused", "consent.given", "consent.denied", "consent.revoked",
+	"refresh.reused", "consent.given", "consent.denied", "consent.revoked", "device.approved", "device.denied",
 	"client.created", "client.updated", "client.secret_rotated", "client.deleted", "client.disabled", "client.enabled",
 	"user.disabled", "user.enabled",
 }
