@@ -61,7 +61,20 @@ type User struct {
 	Activated    bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// The second factor (TOTP, RFC 6238), changed only through MFAStore.
+	// TOTPSecret is the shared secret sealed with the server secret (nil:
+	// none); while TOTPEnabledAt is zero it is an enrolment not yet
+	// confirmed. TOTPLastStep is the last time step accepted, so a code is
+	// never accepted twice. (GetRefreshTokenGrant leaves these zero.)
+	TOTPSecret    []byte
+	TOTPEnabledAt time.Time
+	TOTPLastStep  int64
 }
+
+// HasTOTP reports whether logging in as u needs a TOTP code (or a
+// recovery code) after the password.
+func (u *User) HasTOTP() bool { return !u.TOTPEnabledAt.IsZero() && len(u.TOTPSecret) > 0 }
 
 // UserUpdate changes some fields of a user; nil fields are left alone.
 type UserUpdate struct {
@@ -245,6 +258,41 @@ type DeviceStore interface {
 	PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Time, g *Grant, rt *RefreshToken) (*DeviceCode, error)
 }
 
+// MFAStore keeps users' second factors: a TOTP secret (sealed by the
+// caller) and hashed single-use recovery codes. Every change that decides
+// whether a code is accepted is one conditional statement or transaction,
+// so of two concurrent uses of one code exactly one wins.
+type MFAStore interface {
+	// SetPendingTOTP stores sealed as the user's TOTP secret for an
+	// enrolment not yet confirmed, replacing any earlier pending one.
+	// ErrConflict when TOTP is already enabled; ErrNotFound for an unknown
+	// user.
+	SetPendingTOTP(ctx context.Context, userID string, sealed []byte, now time.Time) error
+	// EnableTOTP confirms the pending secret sealed — which must still be
+	// the stored one, not yet enabled — records step as the last accepted
+	// one and replaces the user's recovery codes by recovery (hashes), in
+	// one transaction. ErrNotFound when there is no such pending secret
+	// (enabled meanwhile, replaced by another enrolment, or unknown user).
+	EnableTOTP(ctx context.Context, userID string, sealed []byte, step int64, recovery [][]byte, now time.Time) error
+	// DisableTOTP removes the secret and every recovery code of the user.
+	// ErrNotFound for an unknown user.
+	DisableTOTP(ctx context.Context, userID string, now time.Time) error
+	// UseTOTPStep accepts time step step of the enabled secret sealed:
+	// only if step is later than the last accepted one (one conditional
+	// UPDATE). ErrAlreadyUsed otherwise (a replay, an older code, or the
+	// secret changed or was disabled meanwhile).
+	UseTOTPStep(ctx context.Context, userID string, sealed []byte, step int64) error
+	// UseRecoveryCode consumes the user's recovery code with hash hash
+	// (deletes it). ErrNotFound when the user has no such code (never had
+	// it, or it was used).
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte) error
+	// ReplaceRecoveryCodes replaces every recovery code of a user with
+	// TOTP enabled; ErrNotFound when TOTP is not enabled.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, recovery [][]byte, now time.Time) error
+	// CountRecoveryCodes returns how many unused recovery codes the user has.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+}
+
 // Session is a browser session: the cookie carries ID and a secret whose hash
 // is SecretHash.
 type Session struct {
@@ -417,6 +465,9 @@ type Store interface {
 
 	// Device authorizations (RFC 8628).
 	DeviceStore
+
+	// Second factors.
+	MFAStore
 }
 
 // List fields each list accepts in ListOptions.Filters and Sort. Backends map

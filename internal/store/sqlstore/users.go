@@ -11,20 +11,24 @@ import (
 )
 
 const userCols = `u.id, u.email, u.email_key, u.first_name, u.last_name, u.password_hash,
-	u.avatar_url, u.admin, u.disabled, u.activated, u.created_at, u.updated_at`
+	u.avatar_url, u.admin, u.disabled, u.activated, u.created_at, u.updated_at,
+	u.totp_secret, u.totp_enabled_at, u.totp_last_step`
 
 func scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
-	var created, updated int64
+	var created, updated, totpEnabled int64
 	if err := r.Scan(&u.ID, &u.Email, &u.EmailKey, &u.FirstName, &u.LastName, &u.PasswordHash,
-		&u.AvatarURL, &u.Admin, &u.Disabled, &u.Activated, &created, &updated); err != nil {
+		&u.AvatarURL, &u.Admin, &u.Disabled, &u.Activated, &created, &updated,
+		&u.TOTPSecret, &totpEnabled, &u.TOTPLastStep); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+	u.TOTPEnabledAt = fromMicros(totpEnabled)
 	return &u, nil
 }
 
-// CreateUser inserts u. A taken EmailKey (or ID) is store.ErrConflict; the
+// CreateUser inserts u (without a second factor: the TOTP fields are set
+// only through the MFAStore methods). A taken EmailKey (or ID) is store.ErrConflict; the
 // unique index decides, so two concurrent registrations cannot both win.
 func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO users (id, email, email_key, first_name, last_name,

@@ -64,6 +64,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SaveConsent", concConsent},
 	}
 	tests = append(tests, deviceConcurrencyTests...)
+	tests = append(tests, mfaConcurrencyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(newFixture(t, newStore))
