@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
 )
 
 var (
@@ -65,6 +66,14 @@ type Config struct {
 	// IPLockAfter: failures from one address after which its attempts are
 	// refused until the window ends (default 100).
 	IPLockAfter int
+
+	// Secret is the server secret (MULTINEXO_SECRET): TOTP secrets are
+	// sealed with a key derived from it. Empty: second factors are
+	// unavailable (ErrMFAUnavailable).
+	Secret string
+	// TOTPIssuer names the service in authenticator apps (default
+	// "Multinexo").
+	TOTPIssuer string
 }
 
 // Service manages accounts. It keeps no state of its own beyond the hash
@@ -77,6 +86,9 @@ type Service struct {
 	hashes *hashLimiter
 	dummy  func() string // a valid hash of a random password, made once
 	locks  lockCache
+
+	// Second factors (totp.go); nil without Config.Secret.
+	totpSealer, loginSealer *token.Sealer
 }
 
 // NewService builds a Service on st.
@@ -113,12 +125,24 @@ func NewService(st store.Store, cfg Config) *Service {
 	if cfg.IPLockAfter <= 0 {
 		cfg.IPLockAfter = 100
 	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = "Multinexo"
+	}
 	s := &Service{
 		st:     st,
 		cfg:    cfg,
 		log:    cfg.Log,
 		params: defaultParams,
 		hashes: &hashLimiter{slots: make(chan struct{}, cfg.MaxConcurrentHashes), maxQueue: int64(cfg.MaxQueuedHashes)},
+	}
+	if cfg.Secret != "" {
+		ts, err1 := token.NewSealer(cfg.Secret, sealTOTP)
+		ls, err2 := token.NewSealer(cfg.Secret, sealLogin)
+		if err := errors.Join(err1, err2); err != nil {
+			cfg.Log.Error("second factors unavailable", "error", err)
+		} else {
+			s.totpSealer, s.loginSealer = ts, ls
+		}
 	}
 	s.dummy = sync.OnceValue(func() string {
 		var pw [32]byte
@@ -286,7 +310,9 @@ func (s *Service) event(ctx context.Context, typ, userID, ip, detail string) {
 }
 
 // Authenticate checks an email and password from client address ip (may be
-// ""). Unknown, disabled and wrong-password logins all return
+// ""). For an account with a second factor a right password returns the
+// user and ErrSecondFactorRequired: not a login until VerifySecondFactor
+// accepts a code. Unknown, disabled and wrong-password logins all return
 // ErrInvalidCredentials after the same argon2 work. Too many failures return
 // *ThrottledError before any hashing; a full hash queue returns ErrBusy.
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (*store.User, error) {
@@ -347,9 +373,6 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 		s.event(ctx, "login.failed", userID, ip, reason)
 		return nil, ErrInvalidCredentials
 	}
-	if err := s.st.ResetCounter(ctx, acctKey); err != nil {
-		s.log.ErrorContext(ctx, "resetting a login counter", "error", err)
-	}
 	if rehash {
 		if phc, err := s.hashPassword(ctx, password, s.params); err == nil {
 			if nu, err := s.st.UpdateUser(ctx, u.ID, store.UserUpdate{PasswordHash: &phc}, s.cfg.Now().UTC()); err == nil {
@@ -358,6 +381,16 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 				s.log.ErrorContext(ctx, "rehashing a password", "user_id", u.ID, "error", err)
 			}
 		}
+	}
+	if u.HasTOTP() {
+		// Not logged in yet, and the failure counter stays: resetting it on
+		// a right password would let whoever knows the password guess
+		// codes without limit (totp.go).
+		s.event(ctx, "login.second_factor", u.ID, ip, "password accepted")
+		return u, ErrSecondFactorRequired
+	}
+	if err := s.st.ResetCounter(ctx, acctKey); err != nil {
+		s.log.ErrorContext(ctx, "resetting a login counter", "error", err)
 	}
 	s.event(ctx, "login.succeeded", u.ID, ip, "")
 	return u, nil
@@ -546,7 +579,8 @@ func (s *Service) lockedHere(ctx context.Context, keys ...string) error {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-		return ctx.Err()
+		// The client left; the answer is the same (and is not a server
+		// error to log).
 	}
 	return &ThrottledError{RetryAfter: end.Sub(now)}
 }
