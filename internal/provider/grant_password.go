@@ -20,7 +20,19 @@ func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*token
 	if username == "" || password == "" {
 		return nil, oauth.InvalidRequest("faltan username o password")
 	}
-	u, err := p.cfg.Accounts.Authenticate(ctx, username, password, req.ip)
+	var u *store.User
+	var err error
+	if oa, ok := p.cfg.Accounts.(otpAccounts); ok {
+		// The second factor, for accounts that have one: otp (or totp, as
+		// Keycloak's direct grant names it).
+		otp := req.params.Get("otp")
+		if otp == "" {
+			otp = req.params.Get("totp")
+		}
+		u, err = oa.AuthenticateOTP(ctx, username, password, otp, req.ip)
+	} else {
+		u, err = p.cfg.Accounts.Authenticate(ctx, username, password, req.ip)
+	}
 	if err != nil {
 		return nil, passwordError(err)
 	}
@@ -50,6 +62,13 @@ func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*token
 	return response(t, refresh, g.Scopes, u), nil
 }
 
+// otpAccounts is the password grant's login with a second factor;
+// *account.Service implements it. Without it an account with a second
+// factor cannot use the password grant (Authenticate refuses it).
+type otpAccounts interface {
+	AuthenticateOTP(ctx context.Context, email, password, otp, ip string) (*store.User, error)
+}
+
 // passwordError maps the account service's errors.
 //
 // Wrong password, unknown user and disabled user are one invalid_grant (the
@@ -66,11 +85,20 @@ func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*token
 //
 // A full password-hash queue is the server's problem, not the user's: 503
 // temporarily_unavailable with Retry-After.
+//
+// An account with a second factor and no otp parameter: invalid_grant
+// saying what to send (no token is issued, and the description reveals
+// only that the password was right, which the client already knew). A
+// wrong or already used code: invalid_grant, counted as a failed login.
 func passwordError(err error) *oauth.Error {
 	var th *account.ThrottledError
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		return oauth.InvalidGrant("credenciales inválidas").WithCause(err)
+	case errors.Is(err, account.ErrSecondFactorRequired):
+		return oauth.InvalidGrant("se requiere el segundo factor: repita la solicitud con el código de la aplicación de autenticación (o un código de recuperación) en el parámetro otp").WithCause(err)
+	case errors.Is(err, account.ErrInvalidCode):
+		return oauth.InvalidGrant("código del segundo factor incorrecto o ya usado").WithCause(err)
 	case errors.As(err, &th):
 		e := oauth.InvalidGrant("demasiados intentos fallidos; reintente más tarde").WithCause(err)
 		e.Status = http.StatusTooManyRequests
