@@ -192,7 +192,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		if err != nil {
 			return out, fmt.Errorf("%s: setup: %w", name, err)
 		}
-		if cfg.Warmup > 0 {
+		// No warm-up for the flood: it would lock the address before the
+		// refreshing workers log in.
+		if cfg.Warmup > 0 && name != ScenarioPasswordFlood {
 			e.run(ctx, name+" (warm-up)", groups, cfg.Warmup, nil)
 		}
 		res := e.run(ctx, name, groups, cfg.Duration, cfg.Progress)
@@ -208,7 +210,20 @@ const (
 	ok outcome = iota
 	refused
 	failed
+	stop // the worker ends; nothing is recorded
 )
+
+// once returns s for the first call and stop afterwards.
+func once(s stepFunc) stepFunc {
+	done := false
+	return func(ctx context.Context, c *conn) (outcome, string) {
+		if done {
+			return stop, ""
+		}
+		done = true
+		return s(ctx, c)
+	}
+}
 
 // stepFunc sends one request on c. kind names a failure ("401", "connect:
 // ...") for the error summary.
@@ -250,7 +265,11 @@ func (e *env) run(ctx context.Context, name string, groups []group, d time.Durat
 		for i := range g.workers {
 			s, err := g.newStep(ctx, i)
 			if err != nil {
-				s = func(context.Context, *conn) (outcome, string) { return failed, "setup: " + err.Error() }
+				// Reported once; the worker stops (errSetup) instead of
+				// failing in a loop.
+				msg := "setup: " + errKind(err)
+				s = func(context.Context, *conn) (outcome, string) { return failed, msg }
+				s = once(s)
 			}
 			ss = append(ss, s)
 			gr.stats = append(gr.stats, &workerStats{kinds: map[string]int64{}})
@@ -324,6 +343,9 @@ func (e *env) run(ctx context.Context, name string, groups []group, d time.Durat
 						t0 = sched
 					}
 					o, kind := step(rctx, c)
+					if o == stop {
+						return
+					}
 					if o == failed && over() {
 						return // cut off by the end of the run: not the server's fault
 					}

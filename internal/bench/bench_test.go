@@ -182,6 +182,22 @@ func TestAuthorizationCode(t *testing.T) {
 	}
 }
 
+// TestSetupFailureStops: a worker whose setup fails reports it once and
+// stops, instead of failing in a loop until the run ends.
+func TestSetupFailureStops(t *testing.T) {
+	target, id, _ := start(t)
+	res, err := bench.Run(t.Context(), bench.Config{
+		Target: target, Scenarios: []string{bench.ScenarioRefresh}, Duration: 200 * time.Millisecond,
+		Concurrency: 3, ClientID: id, ClientSecret: "wrong secret", Username: "nobody@example.com", Password: "whatever password",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Requests != 3 || res[0].Errors != 3 {
+		t.Fatalf("%+v", res[0])
+	}
+}
+
 // TestBadConfig: unknown scenarios and missing clients are refused before
 // any load.
 func TestBadConfig(t *testing.T) {
