@@ -137,7 +137,8 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	if err := e.keys.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.accts = account.NewService(db, account.Config{Now: e.clock.Now, LockAfter: 4, SlowAfter: 100})
+	e.accts = account.NewService(db, account.Config{Now: e.clock.Now, LockAfter: 4, SlowAfter: 100,
+		Secret: "test secret that is long enough for hkdf"})
 	e.user, err = e.accts.Register(ctx, account.RegisterInput{Email: testEmail, Password: testPassword, FirstName: "Ana", LastName: "Pérez"})
 	if err != nil {
 		t.Fatal(err)

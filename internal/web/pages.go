@@ -123,6 +123,9 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, account.ErrBusy):
 		setRetryAfter(rw, time.Second)
 		return again(http.StatusServiceUnavailable, "login.busy")
+	case errors.Is(err, account.ErrSecondFactorRequired):
+		// No session yet: the second step (mfa.go) creates it.
+		return w.startSecondStep(rw, r, user, cont)
 	default:
 		return err
 	}
@@ -308,6 +311,7 @@ func (w *Web) accountView(r *http.Request, user *store.User) *view {
 	return &view{
 		Lang: w.lang(r, ""), Title: "account.title", User: user,
 		Email: user.Email, FirstName: user.FirstName, LastName: user.LastName,
+		Data: w.mfaStatus(r, user),
 	}
 }
 
@@ -322,6 +326,10 @@ func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request) error {
 		v.Notice = translate(v.Lang, "account.saved")
 	case "password":
 		v.Notice = translate(v.Lang, "account.pwchanged")
+	case "mfaoff":
+		v.Notice = translate(v.Lang, "mfa.disabled")
+	case "mfaon":
+		v.Notice = translate(v.Lang, "mfa.enabled")
 	}
 	w.render(rw, r, http.StatusOK, "account", v)
 	return nil

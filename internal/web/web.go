@@ -70,6 +70,8 @@ type Accounts interface {
 	Authenticate(ctx context.Context, email, password, ip string) (*store.User, error)
 	Register(ctx context.Context, in account.RegisterInput) (*store.User, error)
 	UpdateProfile(ctx context.Context, userID string, upd account.ProfileUpdate) (*store.User, error)
+	// The second factor (mfa.go).
+	SecondFactors
 }
 
 // ScopeText describes a scope on the consent page, in each language, as a
@@ -144,7 +146,8 @@ const maxBody = 64 << 10
 var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error",
 	"applications", "application", "secret", "confirm", "connections",
 	"admin_users", "admin_user", "admin_clients", "admin_events",
-	"activate", "activate_confirm", "activate_done"}
+	"activate", "activate_confirm", "activate_done",
+	"login_verify", "mfa", "mfa_codes"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -248,6 +251,7 @@ func (w *Web) Mount(mux *http.ServeMux) {
 	w.mountConnections(mux, page)
 	w.mountAdmin(mux, page)
 	w.mountDevice(mux, page)
+	w.mountMFA(mux, page)
 
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
