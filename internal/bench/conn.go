@@ -18,8 +18,7 @@ import (
 // generator shares the CPUs with the server it measures, so it must cost as
 // little as possible per request: requests are pre-formatted bytes and the
 // response parser reads only the status, Content-Length, Transfer-Encoding,
-// Connection, Location and Set-Cookie. net/http's client costs several times
-// more per request.
+// Connection, Location and Set-Cookie.
 type conn struct {
 	addr    string // host:port
 	tls     *tls.Config
