@@ -339,7 +339,7 @@ func recoveryForm(code string) (string, bool) {
 // RegenerateRecoveryCodes replaces userID's recovery codes after checking
 // a current code (TOTP or recovery), and returns the new ones.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code, ip string) ([]string, error) {
-	u, err := s.VerifySecondFactor(ctx, userID, code, ip)
+	u, err := s.verifySecondFactor(ctx, userID, code, ip, false)
 	if err != nil {
 		return nil, err
 	}
@@ -407,6 +407,13 @@ func (s *Service) useCode(ctx context.Context, u *store.User, code string) (meth
 // ErrInvalidCredentials. On success the failure counter is reset and the
 // current user returned.
 func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip string) (*store.User, error) {
+	return s.verifySecondFactor(ctx, userID, code, ip, true)
+}
+
+// verifySecondFactor is VerifySecondFactor; login says whether a success
+// is a login (recorded as login.succeeded) or the check before a change
+// to the second factor itself.
+func (s *Service) verifySecondFactor(ctx context.Context, userID, code, ip string, login bool) (*store.User, error) {
 	if _, _, err := s.sealers(); err != nil {
 		return nil, err
 	}
@@ -434,7 +441,11 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 	method, err := s.useCode(ctx, u, code)
 	if errors.Is(err, ErrInvalidCode) {
 		s.failed(ctx, acctKey, ipKey)
-		s.event(ctx, "login.failed", u.ID, ip, "wrong second factor")
+		typ := "login.failed"
+		if !login {
+			typ = "mfa.change_failed"
+		}
+		s.event(ctx, typ, u.ID, ip, "wrong second factor")
 		return nil, err
 	}
 	if err != nil {
@@ -446,7 +457,9 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 	if method == "recovery code" {
 		s.event(ctx, "mfa.recovery_used", u.ID, ip, "")
 	}
-	s.event(ctx, "login.succeeded", u.ID, ip, method)
+	if login {
+		s.event(ctx, "login.succeeded", u.ID, ip, method)
+	}
 	return u, nil
 }
 
@@ -477,10 +490,10 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, code, ip st
 	if !u.HasTOTP() {
 		return ErrMFADisabled
 	}
-	if err := s.checkCurrentPassword(ctx, u, password, "mfa.disable_failed"); err != nil {
+	if err := s.checkCurrentPassword(ctx, u, password, "mfa.change_failed"); err != nil {
 		return err
 	}
-	if _, err := s.VerifySecondFactor(ctx, u.ID, code, ip); err != nil {
+	if _, err := s.verifySecondFactor(ctx, u.ID, code, ip, false); err != nil {
 		return err
 	}
 	if err := s.st.DisableTOTP(ctx, u.ID, s.cfg.Now().UTC()); err != nil {

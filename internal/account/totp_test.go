@@ -345,8 +345,13 @@ func TestDisableTOTP(t *testing.T) {
 	if err := s.DisableTOTP(ctx, u.ID, "caballo correcto batería", "", ""); !errors.Is(err, ErrMFADisabled) {
 		t.Fatalf("DisableTOTP twice: %v", err)
 	}
-	if ev := events(t, st); !slices.Contains(ev, "mfa.disabled") {
+	ev := events(t, st)
+	if !slices.Contains(ev, "mfa.disabled") || !slices.Contains(ev, "mfa.change_failed") {
 		t.Errorf("events %v", ev)
+	}
+	// Checking the code before a change is not a login.
+	if i, j := slices.Index(ev, "mfa.enabled"), slices.Index(ev, "mfa.disabled"); slices.Contains(ev[i:j], "login.succeeded") {
+		t.Errorf("disabling recorded a login: %v", ev)
 	}
 }
 

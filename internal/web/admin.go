@@ -381,7 +381,7 @@ var eventTypes = []string{
 	"refresh.reused", "consent.given", "consent.denied", "consent.revoked", "device.approved", "device.denied",
 	"client.created", "client.updated", "client.secret_rotated", "client.deleted", "client.disabled", "client.enabled",
 	"user.disabled", "user.enabled",
-	"login.second_factor", "mfa.enabled", "mfa.disabled", "mfa.recovery_used", "mfa.recovery_regenerated",
+	"login.second_factor", "mfa.enabled", "mfa.disabled", "mfa.recovery_used", "mfa.recovery_regenerated", "mfa.change_failed",
 }
 
 // eventRow is an event with the names behind its ids.
