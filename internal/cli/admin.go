@@ -194,9 +194,35 @@ func (c *ClientsRotateCmd) Run(g *config.Global, env *Env) error {
 
 // UsersCmd groups the user commands.
 type UsersCmd struct {
-	Create  UsersCreateCmd  `cmd:"" help:"Crea un usuario; la contraseña se lee de la entrada estándar."`
-	List    UsersListCmd    `cmd:"" help:"Lista los usuarios."`
-	Disable UsersDisableCmd `cmd:"" help:"Desactiva un usuario y revoca todo lo que tiene."`
+	Create   UsersCreateCmd   `cmd:"" help:"Crea un usuario; la contraseña se lee de la entrada estándar."`
+	List     UsersListCmd     `cmd:"" help:"Lista los usuarios."`
+	Disable  UsersDisableCmd  `cmd:"" help:"Desactiva un usuario y revoca todo lo que tiene."`
+	ResetMFA UsersResetMFACmd `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos de un usuario que perdió su teléfono y sus códigos de recuperación."`
+}
+
+// UsersResetMFACmd removes a user's second factor and recovery codes, for a
+// person who lost both the authenticator and the recovery codes. The
+// operator must have checked who is asking.
+type UsersResetMFACmd struct {
+	User string `arg:"" help:"ID o email del usuario."`
+}
+
+func (c *UsersResetMFACmd) Run(g *config.Global, env *Env) error {
+	db, _, err := open(g, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u, err := findUser(env, db, c.User)
+	if err != nil {
+		return err
+	}
+	if err := db.DisableTOTP(env.Ctx, u.ID, time.Now()); err != nil {
+		return err
+	}
+	event(env, db, "mfa.reset", u.ID, "")
+	fmt.Fprintf(env.Stdout, "verificación en dos pasos quitada a %s; podrá activarla de nuevo en /account / second factor removed\n", u.Email)
+	return nil
 }
 
 // UsersCreateCmd creates a user.

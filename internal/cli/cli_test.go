@@ -210,3 +210,36 @@ func TestOperatorActionsAreRecorded(t *testing.T) {
 		t.Fatalf("events %v", types)
 	}
 }
+
+func TestResetMFA(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db := "sqlite:" + path
+	if r := run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "a@example.com", "--first-name", "A", "--last-name", "B"); r.status != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUserByEmailKey(t.Context(), "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetPendingTOTP(t.Context(), u.ID, []byte("sealed"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnableTOTP(t.Context(), u.ID, []byte("sealed"), 1, [][]byte{[]byte("h")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "", "--db", db, "users", "reset-mfa", "a@example.com"); r.status != 0 {
+		t.Fatalf("reset-mfa: %+v", r)
+	}
+	u, err = st.GetUser(t.Context(), u.ID)
+	if err != nil || u.TOTPSecret != nil || !u.TOTPEnabledAt.IsZero() {
+		t.Fatalf("second factor still there: %+v %v", u, err)
+	}
+	if r := run(t, "", "--db", db, "users", "reset-mfa", "nobody@example.com"); r.status != 1 {
+		t.Fatalf("unknown user: %+v", r)
+	}
+}

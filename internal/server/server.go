@@ -134,7 +134,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	accounts := account.NewService(db, account.Config{Now: cfg.Now, Log: cfg.Log})
+	accounts := account.NewService(db, account.Config{Now: cfg.Now, Log: cfg.Log, Secret: secret})
 	prov, err := provider.New(provider.Config{
 		Issuer:       cfg.Serve.Issuer,
 		Store:        db,
