@@ -349,8 +349,16 @@ func TestAuthClientsRevoke(t *testing.T) {
 	created := decode[resourceDoc](t, e.do("POST", "/v1/auth_clients", anaTok.AccessToken, clientDoc(`"name":"App","redirect":"`+redirect+`"`)), 201)
 	id, secret := created.Data.ID, attr[string](t, created, "secret")
 	appTok := e.authorize(bob, id, secret, redirect)
+	if resp := e.do("GET", "/v1/users/me", appTok.AccessToken, ""); resp.Code != 200 {
+		t.Fatalf("the app's access token before revocation: %d", resp.Code)
+	}
 
 	got := decode[resourceDoc](t, e.do("PATCH", "/v1/auth_clients/"+id, anaTok.AccessToken, clientDoc(`"revoked":true`)), 200)
+	// Revoking the application revokes its grants: the access token it
+	// already holds stops working at once.
+	if resp := e.do("GET", "/v1/users/me", appTok.AccessToken, ""); resp.Code != 401 {
+		t.Errorf("the app's access token after revocation: %d, want 401", resp.Code)
+	}
 	if !attr[bool](t, got, "revoked") {
 		t.Errorf("not revoked: %v", got.Data.Attributes)
 	}

@@ -48,10 +48,10 @@
 //     line or space separated, or a JSON array; it is shown one per line.
 //     The secret appears once: in the 201 of POST and in the answer of
 //     POST /v1/auth_clients/{id}/secret, which replaces it (the old one
-//     fails at once). PATCH revoked:true disables the application (its
-//     client authentication fails, so its refresh tokens are useless;
-//     access tokens it already holds still pass bearer checks until they
-//     expire, because the store cannot yet revoke every grant of a client);
+//     fails at once). PATCH revoked:true disables the application: its
+//     client authentication fails and the store revokes every grant issued
+//     to it in the same transaction, so its refresh and access tokens stop
+//     working at once;
 //     revoked:false on a revoked one is 422 — re-enabling is an
 //     operator's call. DELETE removes it with every grant, token, code
 //     and consent issued to it. Events: client.created, client.revoked,

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -113,9 +114,29 @@ func (db *DB) UpdateClient(ctx context.Context, id string, upd store.ClientUpdat
 	}
 	add("updated_at", micros(now))
 	q := `UPDATE clients SET ` + strings.Join(set, ", ") + ` WHERE id = ` + a.add(id) + ` RETURNING ` + strings.ReplaceAll(clientCols, "c.", "")
-	c, err := scanClient(db.w.QueryRowContext(ctx, q, a...))
+	if upd.Disabled == nil || !*upd.Disabled {
+		c, err := scanClient(db.w.QueryRowContext(ctx, q, a...))
+		if err != nil {
+			return nil, db.mapErr(notFound(err))
+		}
+		return c, nil
+	}
+	// Disabling a client revokes every grant issued to it in the same
+	// transaction, as disabling a user does: its refresh tokens and the
+	// access tokens that name those grants stop working at once (a
+	// re-enabled client starts from nothing).
+	defer db.changed()
+	var c *store.Client
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if c, err = scanClient(tx.QueryRowContext(ctx, q, a...)); err != nil {
+			return notFound(err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE grants SET revoked_at = $2 WHERE client_id = $1 AND revoked_at = 0`, id, micros(now))
+		return err
+	})
 	if err != nil {
-		return nil, db.mapErr(notFound(err))
+		return nil, db.mapErr(err)
 	}
 	return c, nil
 }

@@ -148,6 +148,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserUpdateConflictWritesNothing", testUserUpdateConflict},
 		{"UserUpdateDisableRevokes", testUserUpdateDisable},
 		{"DisableUser", testDisableUser},
+		{"DisableClient", testDisableClient},
 		{"DeleteUserCascades", testDeleteUser},
 		{"CountUsers", testCountUsers},
 		{"ListUsersPaging", testListUsersPaging},
@@ -296,6 +297,50 @@ func testUserUpdateDisable(f *fixture) {
 	if g := f.getGrant("g1"); !g.RevokedAt.Equal(later) {
 		f.t.Fatalf("grant RevokedAt = %v, want %v", g.RevokedAt, later)
 	}
+}
+
+// testDisableClient: disabling a client revokes every grant issued to it,
+// in the same operation; other clients' grants and re-enabling change
+// nothing else.
+func testDisableClient(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.user("u2", "b@example.com")
+	f.client("c1", "App")
+	f.client("c2", "Other")
+	f.grant("g1", "u1", "c1", "rt1")
+	f.grant("g2", "u2", "c1", "")
+	f.grant("g3", "u1", "c2", "rt3")
+	wantErr(f.t, "RevokeGrant g2", f.s.RevokeGrant(f.ctx, "g2", t0), nil)
+	later := t0.Add(time.Hour)
+	yes, no := true, false
+	name := "Renamed"
+	// A change that does not disable revokes nothing.
+	_, err := f.s.UpdateClient(f.ctx, "c1", store.ClientUpdate{Name: &name, Disabled: &no}, later)
+	wantErr(f.t, "UpdateClient rename", err, nil)
+	if g := f.getGrant("g1"); !g.RevokedAt.IsZero() {
+		f.t.Errorf("g1 revoked by a rename")
+	}
+	c, err := f.s.UpdateClient(f.ctx, "c1", store.ClientUpdate{Disabled: &yes}, later)
+	wantErr(f.t, "UpdateClient disable", err, nil)
+	if c == nil || !c.Disabled {
+		f.t.Fatalf("client after disabling: %+v", c)
+	}
+	if g := f.getGrant("g1"); !g.RevokedAt.Equal(later) {
+		f.t.Errorf("g1 RevokedAt = %v, want %v", g.RevokedAt, later)
+	}
+	if g := f.getGrant("g2"); !g.RevokedAt.Equal(t0) {
+		f.t.Errorf("g2 RevokedAt = %v, want the first revocation %v", g.RevokedAt, t0)
+	}
+	if g := f.getGrant("g3"); !g.RevokedAt.IsZero() {
+		f.t.Errorf("another client's grant was revoked")
+	}
+	_, err = f.s.UpdateClient(f.ctx, "c1", store.ClientUpdate{Disabled: &no}, later.Add(time.Hour))
+	wantErr(f.t, "UpdateClient enable", err, nil)
+	if g := f.getGrant("g1"); g.Live(later.Add(2 * time.Hour)) {
+		f.t.Errorf("re-enabling the client revived its grant")
+	}
+	_, err = f.s.UpdateClient(f.ctx, "nope", store.ClientUpdate{Disabled: &yes}, later)
+	wantErr(f.t, "UpdateClient disable unknown", err, store.ErrNotFound)
 }
 
 func testDisableUser(f *fixture) {
