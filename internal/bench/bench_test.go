@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/server"
 	"github.com/multinexo/auth/internal/store"
-	"github.com/multinexo/auth/internal/web"
 )
 
 // start runs the real server (server.New on SQLite) on a loopback port and
@@ -128,9 +126,8 @@ func TestPassword(t *testing.T) {
 	}
 }
 
-// startWithPages is start with the pages (internal/web) mounted beside the
-// server's handler, as the composition root does not mount them yet, and a
-// client that may also use the authorization-code grant.
+// startWithPages is start with a client that may also use the
+// authorization-code grant (the server serves the login and consent pages).
 func startWithPages(t *testing.T) (target, id, secret, redirect string) {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
@@ -143,14 +140,7 @@ func startWithPages(t *testing.T) (target, id, secret, redirect string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, err := web.New(web.Config{Issuer: issuer, Store: srv.Store, Keys: srv.Keys, Accounts: srv.Accounts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	pages.Mount(mux)
-	mux.Handle("/", srv.Handler())
-	ts.Config.Handler = mux
+	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(func() { ts.Close(); srv.Close() })
 	redirect = "http://127.0.0.1/bench-callback"
@@ -165,9 +155,8 @@ func startWithPages(t *testing.T) (target, id, secret, redirect string) {
 }
 
 // TestAuthorizationCode runs the browser-less authorization-code flow
-// against the server with the pages mounted (internal/web; mounted here
-// until the composition root does it): log in, consent once, then
-// authorize → code → token per iteration.
+// against the real server: log in, consent once, then authorize → code →
+// token per iteration.
 func TestAuthorizationCode(t *testing.T) {
 	issuer, id, secret, redirect := startWithPages(t)
 	res, err := bench.Run(t.Context(), bench.Config{

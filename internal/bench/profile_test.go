@@ -8,10 +8,8 @@ import (
 	"github.com/multinexo/auth/internal/bench"
 )
 
-// TestProfile runs one scenario against an in-process server (with the
-// pages mounted, so authorization-code works) for profiling the server and
-// the load generator together, or for measuring authorization-code until
-// the composition root mounts the pages:
+// TestProfile runs one scenario against an in-process server for profiling
+// the server and the load generator together:
 //
 //	MULTINEXO_BENCH_PROFILE=refresh go test -run TestProfile -cpuprofile cpu.out ./internal/bench
 //	go tool pprof -top -cum cpu.out
