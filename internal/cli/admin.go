@@ -208,21 +208,28 @@ type UsersResetMFACmd struct {
 }
 
 func (c *UsersResetMFACmd) Run(g *config.Global, env *Env) error {
+	return onUser(g, env, c.User, func(db *sqlstore.DB, u *store.User) error {
+		if err := db.DisableTOTP(env.Ctx, u.ID, time.Now()); err != nil {
+			return err
+		}
+		event(env, db, "mfa.reset", u.ID, "")
+		fmt.Fprintf(env.Stdout, "verificación en dos pasos quitada a %s; podrá activarla de nuevo en /account / second factor removed\n", u.Email)
+		return nil
+	})
+}
+
+// onUser opens the store, finds the user named by idOrEmail and runs act.
+func onUser(g *config.Global, env *Env, idOrEmail string, act func(*sqlstore.DB, *store.User) error) error {
 	db, _, err := open(g, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	u, err := findUser(env, db, c.User)
+	u, err := findUser(env, db, idOrEmail)
 	if err != nil {
 		return err
 	}
-	if err := db.DisableTOTP(env.Ctx, u.ID, time.Now()); err != nil {
-		return err
-	}
-	event(env, db, "mfa.reset", u.ID, "")
-	fmt.Fprintf(env.Stdout, "verificación en dos pasos quitada a %s; podrá activarla de nuevo en /account / second factor removed\n", u.Email)
-	return nil
+	return act(db, u)
 }
 
 // UsersCreateCmd creates a user.
@@ -303,21 +310,14 @@ type UsersDisableCmd struct {
 }
 
 func (c *UsersDisableCmd) Run(g *config.Global, env *Env) error {
-	db, _, err := open(g, env)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	u, err := findUser(env, db, c.User)
-	if err != nil {
-		return err
-	}
-	if err := db.DisableUser(env.Ctx, u.ID, time.Now()); err != nil {
-		return err
-	}
-	event(env, db, "user.disabled", u.ID, "")
-	fmt.Fprintf(env.Stdout, "usuario %s desactivado; sus sesiones y tokens quedaron revocados / user disabled\n", u.ID)
-	return nil
+	return onUser(g, env, c.User, func(db *sqlstore.DB, u *store.User) error {
+		if err := db.DisableUser(env.Ctx, u.ID, time.Now()); err != nil {
+			return err
+		}
+		event(env, db, "user.disabled", u.ID, "")
+		fmt.Fprintf(env.Stdout, "usuario %s desactivado; sus sesiones y tokens quedaron revocados / user disabled\n", u.ID)
+		return nil
+	})
 }
 
 // findUser looks a user up by id or email.
