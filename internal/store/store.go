@@ -149,6 +149,9 @@ type Grant struct {
 	ExpiresAt  time.Time // zero: until revoked
 	RevokedAt  time.Time // zero: live
 	ClientName string    // read-only: filled from the client by Get/List
+	// Claims is the OIDC claims request (Core §5.5) the grant was
+	// authorized with, normalised JSON (oauth.ClaimsRequest); "" for none.
+	Claims string
 }
 
 // Live reports whether the grant may still be used at now.
@@ -190,6 +193,7 @@ type AuthCode struct {
 	SessionID           string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
+	Claims              string // normalised OIDC claims request; "" for none; copied to the grant
 	// Set when redeemed: the grant the redemption created, so a replay can
 	// revoke it (RFC 6749 §4.1.2).
 	UsedAt  time.Time

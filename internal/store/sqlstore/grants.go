@@ -12,7 +12,7 @@ import (
 )
 
 const grantCols = `g.id, g.user_id, g.client_id, g.grant_type, g.scopes, g.auth_time, g.created_at,
-	g.last_used_at, g.expires_at, g.revoked_at, c.name`
+	g.last_used_at, g.expires_at, g.revoked_at, c.name, g.claims`
 
 // grantFrom joins the client for ClientName; a grant cannot outlive its
 // client (ON DELETE CASCADE), so the inner join loses nothing.
@@ -34,11 +34,13 @@ func scanGrant(r rowScanner) (*store.Grant, error) {
 	var userID sql.NullString
 	var scopes string
 	var authTime, created, lastUsed, expires, revoked int64
+	var claims sql.NullString
 	if err := r.Scan(&g.ID, &userID, &g.ClientID, &g.GrantType, &scopes, &authTime, &created,
-		&lastUsed, &expires, &revoked, &g.ClientName); err != nil {
+		&lastUsed, &expires, &revoked, &g.ClientName, &claims); err != nil {
 		return nil, err
 	}
 	g.UserID = userID.String
+	g.Claims = claims.String
 	g.Scopes = splitList(scopes)
 	g.AuthTime, g.CreatedAt, g.LastUsedAt = fromMicros(authTime), fromMicros(created), fromMicros(lastUsed)
 	g.ExpiresAt, g.RevokedAt = fromMicros(expires), fromMicros(revoked)
@@ -50,10 +52,10 @@ func (db *DB) insertGrant(ctx context.Context, tx *sql.Tx, g *store.Grant) error
 		return err
 	}
 	_, err := db.txExec(ctx, tx, `INSERT INTO grants (id, user_id, client_id, grant_type, scopes,
-		auth_time, created_at, last_used_at, expires_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		auth_time, created_at, last_used_at, expires_at, revoked_at, claims)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		g.ID, nullString(g.UserID), g.ClientID, g.GrantType, joinList(g.Scopes), micros(g.AuthTime),
-		micros(g.CreatedAt), micros(g.LastUsedAt), micros(g.ExpiresAt), micros(g.RevokedAt))
+		micros(g.CreatedAt), micros(g.LastUsedAt), micros(g.ExpiresAt), micros(g.RevokedAt), nullString(g.Claims))
 	return db.mapErr(err)
 }
 
@@ -224,7 +226,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 		g                                     store.Grant
 		tScopes, gScopes                      string
 		tCreated, tRotated                    int64
-		gUser                                 sql.NullString
+		gUser, gClaims                        sql.NullString
 		authTime, created, lastUsed, exp, rev int64
 		uID, uEmail, uKey, uFirst, uLast      sql.NullString
 		uHash, uAvatar                        sql.NullString
@@ -232,7 +234,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 		uCreated, uUpdated                    sql.NullInt64
 	)
 	err := row.Scan(&t.Hash, &t.GrantID, &t.ParentHash, &tScopes, &tCreated, &tRotated,
-		&g.ID, &gUser, &g.ClientID, &g.GrantType, &gScopes, &authTime, &created, &lastUsed, &exp, &rev, &g.ClientName,
+		&g.ID, &gUser, &g.ClientID, &g.GrantType, &gScopes, &authTime, &created, &lastUsed, &exp, &rev, &g.ClientName, &gClaims,
 		&uID, &uEmail, &uKey, &uFirst, &uLast, &uHash, &uAvatar, &uAdmin, &uDisabled, &uActivated, &uCreated, &uUpdated)
 	if err != nil {
 		return nil, nil, nil, notFound(err)
@@ -243,6 +245,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 	t.Scopes = splitList(tScopes)
 	t.CreatedAt, t.RotatedAt = fromMicros(tCreated), fromMicros(tRotated)
 	g.UserID = gUser.String
+	g.Claims = gClaims.String
 	g.Scopes = splitList(gScopes)
 	g.AuthTime, g.CreatedAt, g.LastUsedAt = fromMicros(authTime), fromMicros(created), fromMicros(lastUsed)
 	g.ExpiresAt, g.RevokedAt = fromMicros(exp), fromMicros(rev)
@@ -372,17 +375,19 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 // Authorization codes.
 
 const codeCols = `hash, client_id, user_id, redirect_uri, scopes, nonce, code_challenge,
-	code_challenge_method, auth_time, session_id, created_at, expires_at, used_at, grant_id`
+	code_challenge_method, auth_time, session_id, created_at, expires_at, used_at, grant_id, claims`
 
 func scanCode(r rowScanner) (*store.AuthCode, error) {
 	var c store.AuthCode
 	var scopes string
 	var authTime, created, expires, used int64
+	var claims sql.NullString
 	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &scopes, &c.Nonce,
 		&c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.GrantID); err != nil {
+		&used, &c.GrantID, &claims); err != nil {
 		return nil, err
 	}
+	c.Claims = claims.String
 	c.Scopes = splitList(scopes)
 	c.AuthTime, c.CreatedAt = fromMicros(authTime), fromMicros(created)
 	c.ExpiresAt, c.UsedAt = fromMicros(expires), fromMicros(used)
@@ -400,11 +405,11 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	}
 	_, err := db.wExec(ctx, `INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri,
 		scopes, nonce, code_challenge, code_challenge_method, auth_time, session_id, created_at,
-		expires_at, used_at, grant_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		expires_at, used_at, grant_id, claims)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, joinList(c.Scopes), c.Nonce, c.CodeChallenge,
 		c.CodeChallengeMethod, micros(c.AuthTime), c.SessionID, micros(c.CreatedAt),
-		micros(c.ExpiresAt), micros(c.UsedAt), c.GrantID)
+		micros(c.ExpiresAt), micros(c.UsedAt), c.GrantID, nullString(c.Claims))
 	return db.mapErr(err)
 }
 
@@ -425,7 +430,7 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 //     not nil); the code, with UsedAt and GrantID set, is returned.
 //
 // Fields of g the caller leaves empty are filled from the code: ClientID,
-// UserID, Scopes (nil), AuthTime (zero); rt.GrantID is set to g.ID and nil
+// UserID, Scopes (nil), AuthTime (zero), Claims (""); rt.GrantID is set to g.ID and nil
 // rt.Scopes default to g.Scopes. The caller still checks the returned code
 // (redirect URI, PKCE) and revokes g.ID if a check fails.
 //
@@ -470,6 +475,9 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		}
 		if ng.AuthTime.IsZero() {
 			ng.AuthTime = c.AuthTime
+		}
+		if ng.Claims == "" {
+			ng.Claims = c.Claims
 		}
 		if err := db.insertGrant(ctx, tx, &ng); err != nil {
 			return err

@@ -1156,6 +1156,41 @@ func testRedeem(f *fixture) {
 	_, err = f.s.RedeemAuthCode(f.ctx, store.HashToken("code2"), now, g2, nil)
 	wantErr(f.t, "RedeemAuthCode without refresh token", err, nil)
 	diff(f.t, "explicit scopes kept", f.getGrant("g2").Scopes, []string{"openid"})
+	if sg.Claims != "" || got.Claims != "" {
+		f.t.Errorf("no claims request: code %q grant %q", got.Claims, sg.Claims)
+	}
+
+	// The OIDC claims request travels from the code to the grant, and is
+	// read back by every grant reader.
+	const claims = `{"id_token":{"email":{"essential":true}},"userinfo":{"name":null}}`
+	c3 := &store.AuthCode{Hash: store.HashToken("code3"), ClientID: "c1", UserID: "u1", Scopes: []string{"openid"},
+		Claims: claims, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+	if err := f.s.CreateAuthCode(f.ctx, c3); err != nil {
+		f.t.Fatalf("CreateAuthCode with claims: %v", err)
+	}
+	g3 := &store.Grant{ID: "g3", GrantType: store.GrantAuthorizationCode, CreatedAt: now, LastUsedAt: now}
+	got3, err := f.s.RedeemAuthCode(f.ctx, store.HashToken("code3"), now, g3, &store.RefreshToken{Hash: store.HashToken("rt3"), CreatedAt: now})
+	wantErr(f.t, "RedeemAuthCode with claims", err, nil)
+	if got3.Claims != claims || g3.Claims != claims {
+		f.t.Errorf("claims: code %q, caller's grant %q", got3.Claims, g3.Claims)
+	}
+	if g := f.getGrant("g3"); g.Claims != claims {
+		f.t.Errorf("stored grant claims %q", g.Claims)
+	}
+	if rr, ok := f.s.(interface {
+		GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error)
+	}); ok {
+		_, g, _, err := rr.GetRefreshTokenGrant(f.ctx, store.HashToken("rt3"))
+		wantErr(f.t, "GetRefreshTokenGrant", err, nil)
+		if g.Claims != claims {
+			f.t.Errorf("GetRefreshTokenGrant claims %q", g.Claims)
+		}
+	}
+	rg, err := f.s.RotateRefreshToken(f.ctx, rotation("rt3", "rt4", now, 0))
+	wantErr(f.t, "RotateRefreshToken", err, nil)
+	if rg.Claims != claims {
+		f.t.Errorf("RotateRefreshToken grant claims %q", rg.Claims)
+	}
 }
 
 func testRedeemUnknown(f *fixture) {
