@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,6 +54,12 @@ type authzRequest struct {
 	loginHint       string
 	uiLocales       string
 	hintSubject     string // sub of a valid id_token_hint
+	// claims is the OIDC claims request (Core §5.5), restricted to claims
+	// the client may have by scope; claimScopes are the scopes covering
+	// them that the scope parameter did not ask for: the consent page
+	// lists them too.
+	claims      *oauth.ClaimsRequest
+	claimScopes []string
 }
 
 // fail sends e back to the client's validated redirect URI.
@@ -242,9 +247,21 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 		return nil, q.fail(oauth.InvalidRequest("nonce es demasiado largo"))
 	}
 	if c := vals.Get("claims"); c != "" {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(c), &obj); err != nil {
-			return nil, q.fail(oauth.InvalidRequest("claims no es un objeto JSON"))
+		cr, e := oauth.ParseClaims(c)
+		if e != nil {
+			return nil, q.fail(e)
+		}
+		// OIDC Core §5.5 lets a request ask for individual claims beyond
+		// its scopes, but only in an OpenID request (and the ID token is
+		// issued only by the code flow), and only claims whose scope the
+		// client may be granted at all.
+		if slices.Contains(q.scopes, oauth.ScopeOpenID) {
+			q.claims = cr.Restrict(func(s string) bool { return slices.Contains(client.Scopes, s) })
+		}
+		for _, s := range q.claims.Scopes() {
+			if !slices.Contains(q.scopes, s) {
+				q.claimScopes = append(q.claimScopes, s)
+			}
 		}
 	}
 	if h := vals.Get("id_token_hint"); h != "" {
@@ -346,12 +363,21 @@ func (w *Web) consented(ctx context.Context, userID string, q *authzRequest) (bo
 		}
 		return false, err
 	}
-	for _, s := range q.scopes {
+	for _, s := range q.consentScopes() {
 		if !slices.Contains(c.Scopes, s) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// consentScopes are the scopes the person consents to: those requested and
+// those covering the claims the claims parameter asked for beyond them.
+func (q *authzRequest) consentScopes() []string {
+	if len(q.claimScopes) == 0 {
+		return q.scopes
+	}
+	return append(slices.Clone(q.scopes), q.claimScopes...)
 }
 
 // renderConsent shows the consent page. Its form posts the original
@@ -370,7 +396,7 @@ func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzReq
 		Continue:     PathLogin + "?" + url.Values{"continue": {authorizeURL(withoutLoginPrompt(q.raw, true))}}.Encode(),
 		formAction:   []string{formActionSource(q.redirectURI)},
 	}
-	for _, s := range q.scopes {
+	for _, s := range q.consentScopes() {
 		v.Scopes = append(v.Scopes, scopeView{Name: s, Text: w.scopeText(lang, s)})
 	}
 	w.render(rw, r, http.StatusOK, "consent", v)
@@ -392,6 +418,13 @@ func displayHost(uri string) string {
 func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, sess *store.Session, user *store.User) error {
 	ctx := r.Context()
 	now := w.now().UTC()
+	// OIDC Core §5.5.1: a sub requested with a value is answered only for
+	// that End-User. The person signed in on purpose (after any login this
+	// request asked for), so the answer is login_required, not a loop back
+	// to the login page.
+	if sub, ok := q.claims.SubValue(); ok && sub != user.ID {
+		return q.fail(authzError(codeLoginRequired, "la sesion no es la del usuario pedido en claims"))
+	}
 	if q.responseType == "token" {
 		return w.answerImplicit(rw, r, q, sess, user, now)
 	}
@@ -409,6 +442,7 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 		SessionID:           sess.ID,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(w.cfg.CodeTTL),
+		Claims:              q.claims.Encode(),
 	}
 	if err := w.cfg.Store.CreateAuthCode(ctx, ac); err != nil {
 		return q.fail(oauth.ServerError(err))
@@ -436,6 +470,7 @@ func (w *Web) answerImplicit(rw http.ResponseWriter, r *http.Request, q *authzRe
 		ClientID:   q.client.ID,
 		GrantType:  store.GrantImplicit,
 		Scopes:     q.scopes,
+		Claims:     q.claims.Encode(), // userinfo claims
 		AuthTime:   sess.AuthTime,
 		CreatedAt:  now,
 		LastUsedAt: now,

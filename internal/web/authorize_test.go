@@ -160,6 +160,11 @@ func TestErrorsRedirectWithCode(t *testing.T) {
 		{"non-numeric max_age", "invalid_request", authzQuery("max_age", "soon")},
 		{"form_post response mode", "invalid_request", authzQuery("response_mode", "form_post")},
 		{"claims not JSON", "invalid_request", authzQuery("claims", "{not json")},
+		{"claims not an object", "invalid_request", authzQuery("claims", `["email"]`)},
+		{"claims id_token not an object", "invalid_request", authzQuery("claims", `{"id_token":"email"}`)},
+		{"claims request not an object", "invalid_request", authzQuery("claims", `{"userinfo":{"email":true}}`)},
+		{"claims essential not boolean", "invalid_request", authzQuery("claims", `{"id_token":{"email":{"essential":"yes"}}}`)},
+		{"claims values not an array", "invalid_request", authzQuery("claims", `{"id_token":{"email":{"values":"a"}}}`)},
 		{"bad id_token_hint", "invalid_request", authzQuery("id_token_hint", "not.a.jwt")},
 		{"nonce too long", "invalid_request", authzQuery("nonce", strings.Repeat("n", 513))},
 		{"repeated scope", "invalid_request", func() url.Values { q := authzQuery(); q.Add("scope", "email"); return q }()},
@@ -831,4 +836,40 @@ func TestHTTPSIssuer(t *testing.T) {
 	if !strings.Contains(sc, "Secure") {
 		t.Errorf("session cookie without Secure on an https issuer: %q", sc)
 	}
+}
+
+// TestClaimsParameter: the claims request (OIDC Core §5.5) is normalised
+// (unknown members and claim names dropped) and stored on the code; claims
+// beyond the requested scopes are consented to like their scopes.
+func TestClaimsParameter(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login()
+	claims := `{"id_token":{"email":{"essential":true},"shoe_size":null},"userinfo":{"name":null},"other":1}`
+	r := b.authorize(authzQuery("scope", "openid", "claims", claims))
+	// email and profile are beyond scope=openid: the consent page lists them.
+	if r.status != http.StatusOK || !strings.Contains(r.body, "Ver tu dirección de correo") || !strings.Contains(r.body, "Ver tu nombre") {
+		t.Fatalf("consent for claims: %d", r.status)
+	}
+	if r := b.consent(r, "allow"); r.status != http.StatusSeeOther || r.loc.Query().Get("code") == "" {
+		t.Fatalf("allow: %d %v", r.status, r.loc)
+	}
+	c := e.st.lastCode()
+	if want := `{"id_token":{"email":{"essential":true}},"userinfo":{"name":null}}`; c == nil || c.Claims != want {
+		t.Fatalf("stored claims %+v, want %s", c, want)
+	}
+	// Remembered: the same request does not ask again.
+	if r := b.authorize(authzQuery("scope", "openid", "claims", claims)); r.status != http.StatusFound {
+		t.Fatalf("remembered consent for claims: %d", r.status)
+	}
+	// Only unknown claims: nothing stored.
+	if r := b.authorize(authzQuery("scope", "openid", "claims", `{"id_token":{"shoe_size":null}}`)); r.status != http.StatusFound {
+		t.Fatalf("unknown claims: %d", r.status)
+	}
+	if c := e.st.lastCode(); c.Claims != "" {
+		t.Fatalf("unknown claims stored: %q", c.Claims)
+	}
+	// A sub value naming someone else: login_required.
+	r = b.authorize(authzQuery("scope", "openid", "claims", `{"id_token":{"sub":{"value":"someone-else"}}}`))
+	e.wantRedirectError(r, webRedirect, "login_required")
 }

@@ -276,11 +276,11 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 	case "allow":
 		now := w.now().UTC()
 		if err := w.cfg.Store.SaveConsent(r.Context(), &store.Consent{
-			UserID: user.ID, ClientID: q.client.ID, Scopes: q.scopes, CreatedAt: now, UpdatedAt: now,
+			UserID: user.ID, ClientID: q.client.ID, Scopes: q.consentScopes(), CreatedAt: now, UpdatedAt: now,
 		}); err != nil {
 			return q.fail(oauth.ServerError(err))
 		}
-		w.event(r, "consent.given", user.ID, q.client.ID, oauth.FormatScope(q.scopes))
+		w.event(r, "consent.given", user.ID, q.client.ID, oauth.FormatScope(q.consentScopes()))
 		return w.answer(rw, r, q, sess, user)
 	case "deny":
 		w.event(r, "consent.denied", user.ID, q.client.ID, oauth.FormatScope(q.scopes))
