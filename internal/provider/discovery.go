@@ -81,6 +81,9 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		SubjectTypesSupported:                     []string{"public"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
 			"name", "given_name", "family_name", "updated_at", "email", "email_verified"},
+		// OIDC Core §5.5, for the standard claims above (and uid,
+		// first_name, last_name).
+		ClaimsParameterSupported:                   true,
 		AuthorizationResponseIssParameterSupported: true,
 		UILocalesSupported:                         []string{"es", "en"},
 	}

@@ -466,6 +466,9 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 				t.Errorf("%s: %s empty", path, k)
 			}
 		}
+		if r.body["claims_parameter_supported"] != true {
+			t.Errorf("%s claims_parameter_supported = %v", path, r.body["claims_parameter_supported"])
+		}
 		if r.body["authorization_response_iss_parameter_supported"] != true || r.body["request_parameter_supported"] != false || r.body["request_uri_parameter_supported"] != false {
 			t.Errorf("%s: flags %s", path, r.raw)
 		}
@@ -520,5 +523,45 @@ func TestCORS(t *testing.T) {
 	res.Body.Close()
 	if res.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("jwks CORS: %v", res.Header)
+	}
+}
+
+// TestClaimsRequest: claims asked for through the claims parameter (OIDC
+// Core §5.5), stored on the code, appear in the ID token (at the code
+// exchange and at refresh) and in the UserInfo response even when the
+// granted scope (openid alone) would not include them.
+func TestClaimsRequest(t *testing.T) {
+	e := newEnv(t)
+	const cb = "https://app.example.com/cb"
+	raw := token.NewOpaque(token.PrefixCode)
+	now := e.clk.Now()
+	ac := &store.AuthCode{Hash: store.HashToken(raw), ClientID: e.code.id, UserID: e.user.ID, RedirectURI: cb,
+		Scopes: []string{"openid"}, Nonce: "n-1", AuthTime: now.Add(-time.Minute), CreatedAt: now, ExpiresAt: now.Add(time.Minute),
+		CodeChallenge: challengeOf(verifier), CodeChallengeMethod: "S256",
+		Claims: `{"id_token":{"email":{"essential":true},"sub":null},"userinfo":{"given_name":null,"email_verified":null}}`}
+	if err := e.st.CreateAuthCode(e.ctx, ac); err != nil {
+		t.Fatal(err)
+	}
+	r := e.redeem(e.code, raw, cb, verifier)
+	if r.status != 200 || r.str("scope") != "openid" {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	id, err := e.keys.VerifyID(e.ctx, r.str("id_token"), e.issuer)
+	if err != nil || id.Subject != e.user.ID || id.Extra["email"] != e.email || id.Extra["given_name"] != nil {
+		t.Fatalf("id token %+v %v", id, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+PathUserinfo, nil)
+	req.Header.Set("Authorization", "Bearer "+r.str("access_token"))
+	ui := e.do(req)
+	if ui.status != 200 || ui.str("given_name") != "Ana" || ui.body["email_verified"] == nil || ui.body["email"] != nil {
+		t.Fatalf("userinfo %d %s", ui.status, ui.raw)
+	}
+	// Refresh: the grant keeps the request, so the new ID token has it too.
+	rr := e.refresh(e.code, r.str("refresh_token"), "")
+	if rr.status != 200 {
+		t.Fatalf("refresh %d %s", rr.status, rr.raw)
+	}
+	if id, err := e.keys.VerifyID(e.ctx, rr.str("id_token"), e.issuer); err != nil || id.Extra["email"] != e.email {
+		t.Fatalf("refreshed id token %+v %v", id, err)
 	}
 }

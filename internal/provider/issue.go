@@ -59,7 +59,7 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 			ExpiresAt:   exp,
 			AuthTime:    g.AuthTime,
 			AccessToken: access,
-			Extra:       idClaims(u, g.Scopes),
+			Extra:       idClaims(u, g.Scopes, g.Claims),
 		})
 		if err != nil {
 			return nil, err
@@ -68,9 +68,11 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 	return out, nil
 }
 
-// idClaims are the user claims of an ID token, by scope (OIDC Core §5.4).
-func idClaims(u *store.User, scopes []string) map[string]any {
+// idClaims are the user claims of an ID token, by scope (OIDC Core §5.4),
+// plus those the grant's claims request asked for in the ID token (§5.5).
+func idClaims(u *store.User, scopes []string, claims string) map[string]any {
 	m := map[string]any{}
+	addRequested(m, u, claims, oauth.ClaimsIDToken)
 	if slices.Contains(scopes, oauth.ScopeProfile) {
 		m["given_name"] = u.FirstName
 		m["family_name"] = u.LastName
@@ -81,6 +83,46 @@ func idClaims(u *store.User, scopes []string) map[string]any {
 		m["email_verified"] = u.Activated
 	}
 	return m
+}
+
+// addRequested adds to m the claims of the stored claims request's member
+// (oauth.ClaimsIDToken or oauth.ClaimsUserinfo) that u has. The request was
+// restricted at the authorization endpoint to claims the client may have
+// by scope, and consented to like those scopes.
+func addRequested(m map[string]any, u *store.User, claims, member string) {
+	for _, name := range oauth.DecodeClaims(claims).Names(member) {
+		if name == "sub" {
+			continue // always there (a registered ID token claim, set apart)
+		}
+		if v, ok := userClaim(u, name); ok {
+			m[name] = v
+		}
+	}
+}
+
+// userClaim is the value of the standard (or seed 000) claim name for u;
+// false when u has none.
+func userClaim(u *store.User, name string) (any, bool) {
+	switch name {
+	case "sub", "uid":
+		return u.ID, true
+	case "name":
+		return fullName(u), true
+	case "given_name", "first_name":
+		return u.FirstName, true
+	case "family_name", "last_name":
+		return u.LastName, true
+	case "email":
+		return u.Email, true
+	case "email_verified":
+		return u.Activated, true
+	case "updated_at":
+		if u.UpdatedAt.IsZero() {
+			return nil, false
+		}
+		return u.UpdatedAt.Unix(), true
+	}
+	return nil, false
 }
 
 func fullName(u *store.User) string {

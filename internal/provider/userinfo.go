@@ -12,7 +12,8 @@ import (
 // handleUserinfo is the OIDC UserInfo endpoint (OIDC Core §5.3): the claims
 // the access token's scopes allow (§5.4) — sub always; profile: given_name,
 // family_name, name, updated_at; email: email, email_verified — plus
-// seed 000's first_name, last_name (with profile) and uid.
+// seed 000's first_name, last_name (with profile) and uid; plus the claims
+// the grant's claims request (Core §5.5) asked for in the userinfo member.
 func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	acc, err := p.VerifyBearer(r)
 	if err != nil {
@@ -53,6 +54,18 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		claims["email"] = u.Email
 		claims["email_verified"] = u.Activated
 	}
+	// OIDC Core §5.5: the claims the authorization request's claims
+	// parameter asked for in the UserInfo response, kept on the grant.
+	g, err := p.cfg.Store.GetGrant(r.Context(), acc.GrantID)
+	if err != nil {
+		if isNotFound(err) {
+			p.bearerFail(w, r, invalidToken("el token de acceso fue revocado", err))
+			return
+		}
+		p.bearerFail(w, r, err)
+		return
+	}
+	addRequested(claims, u, g.Claims, oauth.ClaimsUserinfo)
 	writeJSON(w, http.StatusOK, claims)
 }
 
