@@ -161,6 +161,8 @@ type liveEntry struct {
 	epoch   int64
 	err     error     // nil: live until expires (zero: no expiry)
 	expires time.Time // the grant's ExpiresAt
+	claims  string    // the grant's OIDC claims request (never changes)
+	loaded  bool      // the grant was read (claims is its value)
 }
 
 // epochLiveness is the Liveness used when the store has an epoch: the
@@ -191,7 +193,7 @@ func (l *epochLiveness) Live(ctx context.Context, grantID string, now time.Time)
 			return ent.err // store trouble: not cached
 		}
 		if g != nil {
-			ent.expires = g.ExpiresAt
+			ent.expires, ent.claims, ent.loaded = g.ExpiresAt, g.Claims, true
 		}
 		l.mu.Lock()
 		if len(l.m) >= maxCached {
@@ -207,6 +209,16 @@ func (l *epochLiveness) Live(ctx context.Context, grantID string, now time.Time)
 		return fmt.Errorf("%w: grant %s expired", ErrNotLive, grantID)
 	}
 	return nil
+}
+
+// grantClaims returns the claims request of a grant this cache has read.
+// A grant's claims request is fixed when the grant is created, so an entry
+// of any epoch answers; liveness is still decided by Live.
+func (l *epochLiveness) grantClaims(grantID string) (string, bool) {
+	l.mu.RLock()
+	ent, ok := l.m[grantID]
+	l.mu.RUnlock()
+	return ent.claims, ok && ent.loaded
 }
 
 // clientCache caches clients by id while the epoch does not move. Unknown

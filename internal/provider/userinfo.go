@@ -56,16 +56,25 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	// OIDC Core §5.5: the claims the authorization request's claims
 	// parameter asked for in the UserInfo response, kept on the grant.
-	g, err := p.cfg.Store.GetGrant(r.Context(), acc.GrantID)
-	if err != nil {
-		if isNotFound(err) {
-			p.bearerFail(w, r, invalidToken("el token de acceso fue revocado", err))
+	// The liveness cache read the grant when the token was verified; its
+	// claims request never changes, so it saves a store read here.
+	requested, cached := "", false
+	if gc, ok := p.live.(interface{ grantClaims(string) (string, bool) }); ok {
+		requested, cached = gc.grantClaims(acc.GrantID)
+	}
+	if !cached {
+		g, err := p.cfg.Store.GetGrant(r.Context(), acc.GrantID)
+		if err != nil {
+			if isNotFound(err) {
+				p.bearerFail(w, r, invalidToken("el token de acceso fue revocado", err))
+				return
+			}
+			p.bearerFail(w, r, err)
 			return
 		}
-		p.bearerFail(w, r, err)
-		return
+		requested = g.Claims
 	}
-	addRequested(claims, u, g.Claims, oauth.ClaimsUserinfo)
+	addRequested(claims, u, requested, oauth.ClaimsUserinfo)
 	writeJSON(w, http.StatusOK, claims)
 }
 
