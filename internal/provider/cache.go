@@ -163,6 +163,7 @@ type liveEntry struct {
 	expires time.Time // the grant's ExpiresAt
 	claims  string    // the grant's OIDC claims request (never changes)
 	loaded  bool      // the grant was read (claims is its value)
+	email   string    // the user's email as of epoch ("" for client grants)
 }
 
 // epochLiveness is the Liveness used when the store has an epoch: the
@@ -188,12 +189,16 @@ func (l *epochLiveness) Live(ctx context.Context, grantID string, now time.Time)
 		// and anything later moves the epoch past e.
 		ent = liveEntry{epoch: e}
 		var g *store.Grant
-		g, ent.err = l.load.check(ctx, grantID, now)
+		var u *store.User
+		g, u, ent.err = l.load.check(ctx, grantID, now)
 		if ent.err != nil && !isNotLive(ent.err) {
 			return ent.err // store trouble: not cached
 		}
 		if g != nil {
 			ent.expires, ent.claims, ent.loaded = g.ExpiresAt, g.Claims, true
+		}
+		if u != nil {
+			ent.email = u.Email
 		}
 		l.mu.Lock()
 		if len(l.m) >= maxCached {
@@ -219,6 +224,21 @@ func (l *epochLiveness) grantClaims(grantID string) (string, bool) {
 	ent, ok := l.m[grantID]
 	l.mu.RUnlock()
 	return ent.claims, ok && ent.loaded
+}
+
+// userEmail returns the email of the user of a grant as of the epoch its
+// entry was loaded at, if that entry is current: a changed email moves the
+// epoch (migration 00006), so a current entry has the email as of that
+// epoch, the same snapshot Live answered from.
+func (l *epochLiveness) userEmail(ctx context.Context, grantID string) (string, bool) {
+	e, err := l.epoch.get(ctx)
+	if err != nil {
+		return "", false
+	}
+	l.mu.RLock()
+	ent, ok := l.m[grantID]
+	l.mu.RUnlock()
+	return ent.email, ok && ent.loaded && ent.err == nil && ent.epoch == e && ent.email != ""
 }
 
 // clientCache caches clients by id while the epoch does not move. Unknown

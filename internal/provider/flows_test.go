@@ -365,6 +365,19 @@ func TestIntrospect(t *testing.T) {
 	if in.header.Get("Cache-Control") != "no-store" {
 		t.Error("no Cache-Control")
 	}
+	// A changed email is the username at once (the cached liveness entry
+	// that carries it is invalidated by the epoch).
+	newEmail, newKey := "ana.nueva@example.com", "ana.nueva@example.com"
+	if _, err := e.st.UpdateUser(e.ctx, e.user.ID, store.UserUpdate{Email: &newEmail, EmailKey: &newKey}, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if in := e.introspect(l.str("access_token")); in.str("username") != newEmail {
+		t.Fatalf("username after an email change: %s", in.raw)
+	}
+	oldEmail, oldKey := e.email, strings.ToLower(e.email)
+	if _, err := e.st.UpdateUser(e.ctx, e.user.ID, store.UserUpdate{Email: &oldEmail, EmailKey: &oldKey}, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
 	in = e.introspect(l.str("refresh_token"))
 	if in.body["active"] != true || in.str("token_type") != "refresh_token" || in.str("username") != e.email || in.str("scope") != "openid email" {
 		t.Fatalf("refresh: %s", in.raw)

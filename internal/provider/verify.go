@@ -39,38 +39,38 @@ type Liveness interface {
 type storeLiveness struct{ st Store }
 
 func (l storeLiveness) Live(ctx context.Context, grantID string, now time.Time) error {
-	_, err := l.check(ctx, grantID, now)
+	_, _, err := l.check(ctx, grantID, now)
 	return err
 }
 
-// check is Live, also returning the grant when it was found.
-func (l storeLiveness) check(ctx context.Context, grantID string, now time.Time) (*store.Grant, error) {
+// check is Live, also returning the grant and its user when they were found.
+func (l storeLiveness) check(ctx context.Context, grantID string, now time.Time) (*store.Grant, *store.User, error) {
 	g, err := l.st.GetGrant(ctx, grantID)
 	if isNotFound(err) {
-		return nil, fmt.Errorf("%w: grant %s not found", ErrNotLive, grantID)
+		return nil, nil, fmt.Errorf("%w: grant %s not found", ErrNotLive, grantID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !g.Live(now) {
-		return g, fmt.Errorf("%w: grant %s revoked or expired", ErrNotLive, grantID)
+		return g, nil, fmt.Errorf("%w: grant %s revoked or expired", ErrNotLive, grantID)
 	}
 	if g.UserID == "" {
-		return g, nil
+		return g, nil, nil
 	}
 	// Disabling or deleting a user revokes its grants in the store too; the
 	// check here also covers a user disabled by a plain update.
 	u, err := l.st.GetUser(ctx, g.UserID)
 	if isNotFound(err) {
-		return g, fmt.Errorf("%w: user of grant %s not found", ErrNotLive, grantID)
+		return g, nil, fmt.Errorf("%w: user of grant %s not found", ErrNotLive, grantID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if u.Disabled {
-		return g, fmt.Errorf("%w: user of grant %s disabled", ErrNotLive, grantID)
+		return g, u, fmt.Errorf("%w: user of grant %s disabled", ErrNotLive, grantID)
 	}
-	return g, nil
+	return g, u, nil
 }
 
 func isNotLive(err error) bool { return errors.Is(err, ErrNotLive) }

@@ -58,7 +58,9 @@ func (db *DB) GetUserByEmailKey(ctx context.Context, emailKey string) (*store.Us
 // (grants revoked, sessions and pending codes deleted) in the same
 // transaction, so an account can never be disabled while its tokens live on.
 func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error) {
-	if upd.Disabled != nil {
+	if upd.Disabled != nil || upd.Email != nil {
+		// Both move the revocation epoch (triggers); count the change so
+		// this process's caches see it at once.
 		defer db.changed()
 	}
 	var a args
