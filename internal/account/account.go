@@ -498,6 +498,12 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 		return nil, err
 	}
 	if su.PasswordHash != nil {
+		// A new password ends every browser session of the account: whoever
+		// knew the old one is logged out everywhere (the caller starts a
+		// new session for the person who changed it).
+		if _, err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
+			return nil, err
+		}
 		s.event(ctx, "password.changed", u.ID, "", "")
 	}
 	if su.Email != nil && *su.Email != u.Email {

@@ -529,12 +529,26 @@ func TestParsePHC(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
-	s, _, _ := newService(t, Config{})
+	s, st, _ := newService(t, Config{})
 	ctx := t.Context()
 	u, err := s.Register(ctx, RegisterInput{Email: "ana@example.com", Password: "caballo correcto"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two browsers are logged in; a failed change leaves them, a successful
+	// one ends both.
+	for _, id := range []string{"browser-1", "browser-2"} {
+		if err := st.CreateSession(ctx, &store.Session{ID: id, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, id := range []string{"browser-1", "browser-2"} {
+			if _, err := st.GetSession(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("session %s survived the password change: %v", id, err)
+			}
+		}
+	}()
 	if err := s.ChangePassword(ctx, u.ID, "equivocada", "batería grapa"); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("wrong current password: %v", err)
 	}
@@ -543,6 +557,9 @@ func TestChangePassword(t *testing.T) {
 	}
 	if got := validationCode(t, s.ChangePassword(ctx, u.ID, "", "batería grapa"), "current_password"); got != "required" {
 		t.Errorf("no current password: %s", got)
+	}
+	if _, err := st.GetSession(ctx, "browser-1"); err != nil {
+		t.Fatalf("a refused change ended a session: %v", err)
 	}
 	if err := s.ChangePassword(ctx, u.ID, "caballo correcto", "batería grapa"); err != nil {
 		t.Fatal(err)

@@ -430,6 +430,9 @@ type Store interface {
 	GetSession(ctx context.Context, id string) (*Session, error)
 	TouchSession(ctx context.Context, id string, now, expires time.Time) error
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions ends every browser session of a user (after a
+	// password change); it returns how many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 
 	// Consents.
 	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error)

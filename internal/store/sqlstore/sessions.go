@@ -53,6 +53,16 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	return err
 }
 
+// DeleteUserSessions deletes every session of userID.
+func (db *DB) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // Consents.
 
 // GetConsent returns the user's consent for the client, or store.ErrNotFound.

@@ -1301,6 +1301,28 @@ func testSessions(f *fixture) {
 	_, err = f.s.GetSession(f.ctx, "s1")
 	wantErr(f.t, "GetSession deleted", err, store.ErrNotFound)
 	wantErr(f.t, "DeleteSession again", f.s.DeleteSession(f.ctx, "s1"), nil)
+
+	f.user("u2", "b@example.com")
+	for _, id := range []string{"a", "b"} {
+		wantErr(f.t, "CreateSession", f.s.CreateSession(f.ctx, &store.Session{ID: id, UserID: "u1", ExpiresAt: exp}), nil)
+	}
+	wantErr(f.t, "CreateSession u2", f.s.CreateSession(f.ctx, &store.Session{ID: "c", UserID: "u2", ExpiresAt: exp}), nil)
+	n, err := f.s.DeleteUserSessions(f.ctx, "u1")
+	wantErr(f.t, "DeleteUserSessions", err, nil)
+	if n != 2 {
+		f.t.Errorf("DeleteUserSessions = %d, want 2", n)
+	}
+	for _, id := range []string{"a", "b"} {
+		_, err = f.s.GetSession(f.ctx, id)
+		wantErr(f.t, "GetSession after DeleteUserSessions", err, store.ErrNotFound)
+	}
+	_, err = f.s.GetSession(f.ctx, "c")
+	wantErr(f.t, "other user's session", err, nil)
+	n, err = f.s.DeleteUserSessions(f.ctx, "u1")
+	wantErr(f.t, "DeleteUserSessions again", err, nil)
+	if n != 0 {
+		f.t.Errorf("DeleteUserSessions again = %d", n)
+	}
 }
 
 // Consents.
