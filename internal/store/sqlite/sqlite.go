@@ -93,7 +93,21 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
-	return sqlstore.New(r, w, Dialect()), nil
+	d := Dialect()
+	// goose has no lock for SQLite: several processes starting on a new
+	// file at once (serve and an operator command, two serve) would race
+	// to apply the same migration. A lock file beside the database makes
+	// them take turns; the later ones then find nothing to do.
+	run := d.Migrate
+	d.Migrate = func(ctx context.Context, db *sql.DB) error {
+		unlock, err := lockFile(ctx, path+".migrate.lock")
+		if err != nil {
+			return fmt.Errorf("sqlite: migration lock: %w", err)
+		}
+		defer unlock()
+		return run(ctx, db)
+	}
+	return sqlstore.New(r, w, d), nil
 }
 
 // dsn builds the driver's name for path: a file: URI with the path escaped
@@ -166,8 +180,8 @@ func hasCode(err error, codes ...int) bool {
 // migrate applies migrations/*.sql with goose. Within one process the
 // single write connection serialises concurrent Migrate calls (goose holds
 // it for the whole run), and each migration is one BEGIN IMMEDIATE
-// transaction. goose has no lock for SQLite across processes: run one
-// migrating process per database file (SQLite deployments are one server).
+// transaction. goose has no lock for SQLite across processes; Open wraps
+// this in a lock file beside the database (lockFile).
 func migrate(ctx context.Context, db *sql.DB) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
