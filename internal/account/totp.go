@@ -292,6 +292,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) ([]strin
 		}
 		return nil, err
 	}
+	// Like a password change: every browser session ends (the caller
+	// starts a new one for the person who made the change).
+	if _, err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
+		return nil, err
+	}
 	s.event(ctx, "mfa.enabled", u.ID, "", "totp")
 	return codes, nil
 }
@@ -497,6 +502,9 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, code, ip st
 		return err
 	}
 	if err := s.st.DisableTOTP(ctx, u.ID, s.cfg.Now().UTC()); err != nil {
+		return err
+	}
+	if _, err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
 		return err
 	}
 	s.event(ctx, "mfa.disabled", u.ID, ip, "")

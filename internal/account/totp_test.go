@@ -415,3 +415,44 @@ func TestMFAUnavailableWithoutSecret(t *testing.T) {
 		t.Fatalf("PendingLogin: %v", err)
 	}
 }
+
+// TestSecondFactorChangesEndSessions: turning the second factor on or off
+// ends every browser session of the account, as a password change does.
+func TestSecondFactorChangesEndSessions(t *testing.T) {
+	s, st, c := newService(t, Config{Secret: testSecret})
+	ctx := t.Context()
+	u, err := s.Register(ctx, RegisterInput{Email: "ana@example.com", Password: "caballo correcto batería"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func(id string) {
+		t.Helper()
+		if err := st.CreateSession(ctx, &store.Session{ID: id, UserID: u.ID, ExpiresAt: c.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := func(when, id string) {
+		t.Helper()
+		if _, err := st.GetSession(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: session %s survived: %v", when, id, err)
+		}
+	}
+	session("before-enable")
+	e, err := s.BeginTOTP(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSession(ctx, "before-enable"); err != nil {
+		t.Fatalf("starting an enrolment ended a session: %v", err)
+	}
+	if _, err := s.ConfirmTOTP(ctx, u.ID, code(t, e.Secret, c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	gone("enable", "before-enable")
+	c.Add(30 * time.Second)
+	session("before-disable")
+	if err := s.DisableTOTP(ctx, u.ID, "caballo correcto batería", code(t, e.Secret, c.Now()), ""); err != nil {
+		t.Fatal(err)
+	}
+	gone("disable", "before-disable")
+}

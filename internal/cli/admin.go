@@ -212,6 +212,9 @@ func (c *UsersResetMFACmd) Run(g *config.Global, env *Env) error {
 		if err := db.DisableTOTP(env.Ctx, u.ID, time.Now()); err != nil {
 			return err
 		}
+		if _, err := db.DeleteUserSessions(env.Ctx, u.ID); err != nil {
+			return err
+		}
 		event(env, db, "mfa.reset", u.ID, "")
 		fmt.Fprintf(env.Stdout, "verificación en dos pasos quitada a %s; podrá activarla de nuevo en /account / second factor removed\n", u.Email)
 		return nil

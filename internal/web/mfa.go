@@ -291,6 +291,11 @@ func (w *Web) mfaConfirm(rw http.ResponseWriter, r *http.Request) error {
 	codes, err := w.cfg.Accounts.ConfirmTOTP(r.Context(), user.ID, code)
 	switch {
 	case err == nil:
+		// Turning the second factor on ended every session; this browser
+		// gets a new one.
+		if _, err := w.startSession(rw, r, user); err != nil {
+			return err
+		}
 		return w.showCodes(rw, r, user, codes, PathAccount+"?saved=mfaon")
 	case errors.Is(err, account.ErrInvalidCode):
 		e, perr := w.cfg.Accounts.PendingTOTP(r.Context(), user.ID)
@@ -365,6 +370,9 @@ func (w *Web) mfaDisable(rw http.ResponseWriter, r *http.Request) error {
 	err = w.cfg.Accounts.DisableTOTP(r.Context(), user.ID, r.PostForm.Get("password"), code, httpx.ClientIP(r))
 	switch {
 	case err == nil:
+		if _, err := w.startSession(rw, r, user); err != nil {
+			return err
+		}
 		w.redirect(rw, r, PathAccount+"?saved=mfaoff")
 		return nil
 	case errors.Is(err, account.ErrMFADisabled):
