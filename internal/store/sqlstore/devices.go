@@ -150,31 +150,10 @@ func (db *DB) PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Ti
 			return errors.New("sqlstore: polling an approved device code needs a grant to issue")
 		}
 
-		ng = *g
-		if ng.ClientID == "" {
-			ng.ClientID = d.ClientID
-		}
-		if ng.UserID == "" {
-			ng.UserID = d.UserID
-		}
-		if ng.Scopes == nil {
-			ng.Scopes = d.Scopes
-		}
-		if ng.AuthTime.IsZero() {
-			ng.AuthTime = d.AuthTime
-		}
-		if err := db.insertGrant(ctx, tx, &ng); err != nil {
+		if ng, nrt, err = db.issueFromCode(ctx, tx, g, rt, store.Grant{
+			ClientID: d.ClientID, UserID: d.UserID, Scopes: d.Scopes, AuthTime: d.AuthTime,
+		}); err != nil {
 			return err
-		}
-		if rt != nil {
-			nrt = *rt
-			nrt.GrantID = ng.ID
-			if nrt.Scopes == nil {
-				nrt.Scopes = ng.Scopes
-			}
-			if err := db.insertRefresh(ctx, tx, &nrt); err != nil {
-				return err
-			}
 		}
 		if _, err := db.txExec(ctx, tx, `UPDATE device_codes SET used_at = $2, grant_id = $3 WHERE device_hash = $1`,
 			deviceHash, micros(now), ng.ID); err != nil {

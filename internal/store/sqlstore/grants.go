@@ -463,34 +463,10 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 			return store.ErrExpired
 		}
 
-		ng = *g
-		if ng.ClientID == "" {
-			ng.ClientID = c.ClientID
-		}
-		if ng.UserID == "" {
-			ng.UserID = c.UserID
-		}
-		if ng.Scopes == nil {
-			ng.Scopes = c.Scopes
-		}
-		if ng.AuthTime.IsZero() {
-			ng.AuthTime = c.AuthTime
-		}
-		if ng.Claims == "" {
-			ng.Claims = c.Claims
-		}
-		if err := db.insertGrant(ctx, tx, &ng); err != nil {
+		if ng, nrt, err = db.issueFromCode(ctx, tx, g, rt, store.Grant{
+			ClientID: c.ClientID, UserID: c.UserID, Scopes: c.Scopes, AuthTime: c.AuthTime, Claims: c.Claims,
+		}); err != nil {
 			return err
-		}
-		if rt != nil {
-			nrt = *rt
-			nrt.GrantID = ng.ID
-			if nrt.Scopes == nil {
-				nrt.Scopes = ng.Scopes
-			}
-			if err := db.insertRefresh(ctx, tx, &nrt); err != nil {
-				return err
-			}
 		}
 		if _, err := db.txExec(ctx, tx, `UPDATE auth_codes SET used_at = $2, grant_id = $3 WHERE hash = $1`,
 			hash, micros(now), ng.ID); err != nil {
@@ -513,4 +489,41 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		*rt = nrt
 	}
 	return code, nil
+}
+
+// issueFromCode inserts, inside tx, the grant that a redeemed authorization
+// or device code authorized: g with its empty ClientID, UserID, Scopes,
+// AuthTime and Claims filled from the code's values in from, and, if rt is
+// not nil, its first refresh token (scopes defaulting to the grant's).
+func (db *DB) issueFromCode(ctx context.Context, tx *sql.Tx, g *store.Grant, rt *store.RefreshToken, from store.Grant) (store.Grant, store.RefreshToken, error) {
+	ng, nrt := *g, store.RefreshToken{}
+	if ng.ClientID == "" {
+		ng.ClientID = from.ClientID
+	}
+	if ng.UserID == "" {
+		ng.UserID = from.UserID
+	}
+	if ng.Scopes == nil {
+		ng.Scopes = from.Scopes
+	}
+	if ng.AuthTime.IsZero() {
+		ng.AuthTime = from.AuthTime
+	}
+	if ng.Claims == "" {
+		ng.Claims = from.Claims
+	}
+	if err := db.insertGrant(ctx, tx, &ng); err != nil {
+		return ng, nrt, err
+	}
+	if rt != nil {
+		nrt = *rt
+		nrt.GrantID = ng.ID
+		if nrt.Scopes == nil {
+			nrt.Scopes = ng.Scopes
+		}
+		if err := db.insertRefresh(ctx, tx, &nrt); err != nil {
+			return ng, nrt, err
+		}
+	}
+	return ng, nrt, nil
 }
