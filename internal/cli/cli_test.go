@@ -136,11 +136,11 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- Main([]string{"--db", "sqlite:" + filepath.Join(dir, "m.db"), "serve", "--addr", "127.0.0.1:0"},
+		done <- Main([]string{"--db", "sqlite:" + filepath.Join(dir, "m.db"), "serve", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0"},
 			Env{Ctx: ctx, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: pw, Environ: []string{"MULTINEXO_TYPO=1"}})
 		pw.Close()
 	}()
-	addr := ""
+	addr, debugAddr := "", ""
 	sc := bufio.NewScanner(pr)
 	var warned bool
 	for sc.Scan() {
@@ -150,6 +150,9 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		}
 		if line["name"] == "MULTINEXO_TYPO" {
 			warned = true
+		}
+		if line["msg"] == "profiles served (pprof)" {
+			debugAddr, _ = line["addr"].(string)
 		}
 		if line["msg"] == "multinexo listening" {
 			addr = line["addr"].(string)
@@ -168,6 +171,17 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("GET %s: %v %v", p, resp, err)
 		}
+		resp.Body.Close()
+	}
+	// Profiles only on the loopback debug listener, never on the public one.
+	if resp, err := http.Get("http://" + debugAddr + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("debug listener %q: %v %v", debugAddr, resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline"); err != nil || resp.StatusCode == 200 {
+		t.Errorf("public listener serves profiles: %v %v", resp, err)
+	} else {
 		resp.Body.Close()
 	}
 	cancel()

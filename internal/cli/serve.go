@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os/signal"
 	"syscall"
 	"time"
@@ -18,7 +19,7 @@ import (
 var knownEnv = []string{
 	"MULTINEXO_DB", "MULTINEXO_SECRET", "MULTINEXO_LOG_LEVEL", "MULTINEXO_ADDR", "MULTINEXO_ISSUER",
 	"MULTINEXO_ACCESS_TTL", "MULTINEXO_REFRESH_GRACE", "MULTINEXO_ACCESS_ALG", "MULTINEXO_ID_ALG",
-	"MULTINEXO_SHUTDOWN_WAIT",
+	"MULTINEXO_SHUTDOWN_WAIT", "MULTINEXO_DEBUG_ADDR",
 }
 
 // ServeCmd runs the server.
@@ -61,6 +62,20 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	if c.DebugAddr != "" {
+		dln, err := net.Listen("tcp", c.DebugAddr)
+		if err != nil {
+			return err
+		}
+		ds := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer ds.Close()
+		log.Info("profiles served (pprof)", "addr", dln.Addr().String())
+		go func() {
+			if err := ds.Serve(dln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("debug listener stopped", "err", err)
+			}
+		}()
+	}
 	log.Info("multinexo listening", "addr", ln.Addr().String(), "issuer", c.Issuer, "database", srv.Backend.Kind, "db", config.Redact(g.DB))
 	srv.FirstRunHint(ctx)
 
@@ -83,6 +98,18 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// debugHandler serves the Go runtime profiles under /debug/pprof/ on the
+// operator's loopback debug listener, never on the public one.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // MigrateCmd runs migrations only.

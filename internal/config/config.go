@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 
 	"path/filepath"
@@ -29,6 +30,7 @@ type Serve struct {
 	AccessAlg    string        `help:"Algoritmo de los access tokens." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
 	IDAlg        string        `help:"Algoritmo de los ID tokens." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
 	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
+	DebugAddr    string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
 }
 
 // Backend is a parsed --db value.
@@ -97,6 +99,13 @@ func (s *Serve) Validate() error {
 	}
 	if s.RefreshGrace < 0 || s.RefreshGrace > 5*time.Minute {
 		return errors.New("--refresh-grace: entre 0 y 5m / between 0 and 5m")
+	}
+	if s.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(s.DebugAddr)
+		ip := net.ParseIP(host)
+		if err != nil || ip == nil || !ip.IsLoopback() {
+			return errors.New("--debug-addr: solo una dirección de loopback, por ejemplo 127.0.0.1:6060 (los perfiles revelan memoria del proceso) / loopback address only, e.g. 127.0.0.1:6060")
+		}
 	}
 	return nil
 }

@@ -39,6 +39,13 @@ func TestServeValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060"} {
+		ok.DebugAddr = addr
+		if err := ok.Validate(); err != nil {
+			t.Errorf("--debug-addr %s: %v", addr, err)
+		}
+	}
+	ok.DebugAddr = ""
 	for _, bad := range []Serve{
 		{Issuer: "auth.example.com", AccessTTL: time.Minute},
 		{Issuer: "https://auth.example.com/", AccessTTL: time.Minute},
@@ -46,6 +53,11 @@ func TestServeValidate(t *testing.T) {
 		{Issuer: "ftp://auth.example.com", AccessTTL: time.Minute},
 		{Issuer: "https://a.example.com", AccessTTL: time.Second},
 		{Issuer: "https://a.example.com", AccessTTL: time.Minute, RefreshGrace: -time.Second},
+		// Profiles expose process memory: loopback only.
+		{Issuer: "https://a.example.com", AccessTTL: time.Minute, DebugAddr: "0.0.0.0:6060"},
+		{Issuer: "https://a.example.com", AccessTTL: time.Minute, DebugAddr: ":6060"},
+		{Issuer: "https://a.example.com", AccessTTL: time.Minute, DebugAddr: "localhost:6060"},
+		{Issuer: "https://a.example.com", AccessTTL: time.Minute, DebugAddr: "10.0.0.1:6060"},
 	} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v accepted", bad)
