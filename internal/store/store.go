@@ -118,8 +118,11 @@ type Client struct {
 	Legacy                 bool   // allows response_type=token (implicit)
 	Disabled               bool
 	AccessTokenTTL         time.Duration // 0: server default
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// IDTokenAlg signs this client's ID tokens (OIDC Dynamic Client
+	// Registration id_token_signed_response_alg); "": the server default.
+	IDTokenAlg string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // ClientUpdate changes some fields of a client; nil fields are left alone.
@@ -131,6 +134,7 @@ type ClientUpdate struct {
 	Grants                 *[]string
 	Scopes                 *[]string
 	Disabled               *bool
+	IDTokenAlg             *string
 }
 
 // Grant is one authorization of a client: by a user (password, authorization

@@ -614,7 +614,7 @@ func testClientCreateGet(f *fixture) {
 		PostLogoutRedirectURIs: []string{"https://app.example/bye"},
 		Grants:                 []string{store.GrantAuthorizationCode, store.GrantDeviceCode},
 		Scopes:                 []string{"openid", "email"}, OwnerID: "dev", Legacy: true, Disabled: true,
-		AccessTokenTTL: 90 * time.Second, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
+		AccessTokenTTL: 90 * time.Second, IDTokenAlg: "ES256", CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
 	}
 	wantErr(f.t, "CreateClient", f.s.CreateClient(f.ctx, c), nil)
 	got, err := f.s.GetClient(f.ctx, "c1")
@@ -649,13 +649,13 @@ func testClientUpdate(f *fixture) {
 	got, err := f.s.UpdateClient(f.ctx, "c1", store.ClientUpdate{
 		Name: ptr("Nueva"), SecretHash: newHash, RedirectURIs: ptr([]string{"https://new.example/cb"}),
 		PostLogoutRedirectURIs: ptr([]string{"https://new.example/bye"}), Grants: ptr([]string{store.GrantClientCredentials}),
-		Scopes: ptr([]string{}), Disabled: ptr(true),
+		Scopes: ptr([]string{}), Disabled: ptr(true), IDTokenAlg: ptr("ES256"),
 	}, later)
 	wantErr(f.t, "UpdateClient", err, nil)
 	want := *c
 	want.Name, want.SecretHash, want.RedirectURIs = "Nueva", newHash, []string{"https://new.example/cb"}
 	want.PostLogoutRedirectURIs, want.Grants, want.Scopes = []string{"https://new.example/bye"}, []string{store.GrantClientCredentials}, nil
-	want.Disabled, want.UpdatedAt = true, later
+	want.Disabled, want.UpdatedAt, want.IDTokenAlg = true, later, "ES256"
 	diff(f.t, "UpdateClient", got, &want)
 	stored, err := f.s.GetClient(f.ctx, "c1")
 	wantErr(f.t, "GetClient", err, nil)
