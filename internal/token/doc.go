@@ -24,8 +24,11 @@
 //     "at+jwt", ES256 by default, naming their grant ("gid") so that revoking
 //     the grant ends them at introspection and userinfo. Not stored.
 //   - ID tokens (MintID, VerifyID): JWTs per OpenID Connect Core, RS256 by
-//     default, with at_hash and c_hash computed for the signing algorithm.
-//     VerifyID exists for id_token_hint, which may be expired.
+//     default; a caller may ask for another of IDAlgorithms (RS256, ES256
+//     and any configured extra) per token, for a client's
+//     id_token_signed_response_alg, and there is an active ID key of each.
+//     at_hash and c_hash are computed for the signing algorithm. VerifyID
+//     exists for id_token_hint, which may be expired.
 //
 // Verification trusts nothing in the token to choose how it is checked: the
 // parser accepts only ES256, RS256 and EdDSA; the kid must name a published

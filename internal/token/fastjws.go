@@ -12,13 +12,14 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// fastES256 signs access tokens with an ES256 key without going through
-// go-jose's generic signer: the protected header is encoded once per key,
-// and the claims are written without reflection when every string in them
-// is plain printable ASCII (otherwise encoding/json writes them). The
-// output is the same compact JWS go-jose produces (same header bytes, same
-// claims bytes, r||s signature, RFC 7518 §3.4), verified by the same code.
-// Minting is the bulk of a client_credentials request.
+// fastES256 signs tokens with an ES256 key without going through go-jose's
+// generic signer: the protected header is encoded once per key. For access
+// tokens the claims are also written without reflection when every string
+// in them is plain printable ASCII (otherwise encoding/json writes them); ID
+// tokens, whose Extra claims are arbitrary, come encoded by encoding/json.
+// The output is the same compact JWS go-jose produces (same header bytes,
+// same claims bytes, r||s signature, RFC 7518 §3.4), verified by the same
+// code. Minting is the bulk of a client_credentials request.
 type fastES256 struct {
 	priv   *ecdsa.PrivateKey
 	header string // base64url of the protected header, then "."

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -32,6 +34,11 @@ type IDClaims struct {
 	// Extra holds every other claim (email, given_name, sid, ...). It may not
 	// repeat a claim this type sets.
 	Extra map[string]any
+	// Alg, when minting, is the algorithm to sign with (the client's
+	// id_token_signed_response_alg): one of KeyManager.IDAlgorithms, or ""
+	// for the configured KeyConfig.IDAlg. Empty in claims returned by
+	// VerifyID.
+	Alg string
 }
 
 // registeredIDClaims are set from IDClaims fields, never from Extra.
@@ -64,11 +71,18 @@ func HalfHash(alg, value string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), nil
 }
 
-// MintID signs an ID token with the current ID key: header typ "JWT", kid and
-// alg per configuration; claims iss, sub, aud, exp, iat, auth_time and nonce
-// (when set), at_hash and c_hash (when AccessToken or Code is set), then
-// Extra. IssuedAt zero means now. Issuer, Subject, Audience and ExpiresAt are
-// required (OIDC Core §2); the lifetime may not exceed KeyConfig.MaxTokenTTL.
+// MintID signs an ID token with the current ID key of c.Alg (KeyConfig.IDAlg
+// when empty): header typ "JWT", kid and alg; claims iss, sub, aud, exp, iat,
+// auth_time and nonce (when set), at_hash and c_hash (when AccessToken or
+// Code is set), then Extra. IssuedAt zero means now. Issuer, Subject,
+// Audience and ExpiresAt are required (OIDC Core §2); the lifetime may not
+// exceed KeyConfig.MaxTokenTTL.
+//
+// A c.Alg that is not one of IDAlgorithms is an error, and so is the lack of
+// a key of that algorithm: a token is never signed with another algorithm
+// than the one asked for. With c.Alg empty, the newest key of IDAlg is used
+// (an active one, else one still published), or failing any (instances
+// configured differently) another ID key, as before c.Alg existed.
 func (m *KeyManager) MintID(ctx context.Context, c IDClaims) (string, error) {
 	if c.IssuedAt.IsZero() {
 		c.IssuedAt = m.cfg.Now()
@@ -84,12 +98,20 @@ func (m *KeyManager) MintID(ctx context.Context, c IDClaims) (string, error) {
 		return "", errors.New("token: ID token expires before it is issued")
 	case c.ExpiresAt.Sub(c.IssuedAt) > m.cfg.MaxTokenTTL:
 		return "", fmt.Errorf("token: ID token lifetime %s exceeds KeyConfig.MaxTokenTTL %s", c.ExpiresAt.Sub(c.IssuedAt), m.cfg.MaxTokenTTL)
+	case c.Alg != "" && !slices.Contains(m.idAlgs, c.Alg):
+		return "", fmt.Errorf("token: ID tokens are not signed with %q (offered: %s)", c.Alg, strings.Join(m.idAlgs, ", "))
 	}
 	st, err := m.current(ctx)
 	if err != nil {
 		return "", err
 	}
 	k := st.signing[UseID]
+	if c.Alg != "" {
+		k = st.idSigning[c.Alg]
+	}
+	if k == nil && c.Alg != "" {
+		return "", fmt.Errorf("token: no %s ID-token signing key (call KeyManager.Ensure at start-up)", c.Alg)
+	}
 	if k == nil {
 		return "", errors.New("token: no ID-token signing key (call KeyManager.Ensure at start-up)")
 	}
@@ -125,6 +147,9 @@ func (m *KeyManager) MintID(ctx context.Context, c IDClaims) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("token: encode claims: %w", err)
+	}
+	if k.fast != nil {
+		return k.fast.sign(payload)
 	}
 	jws, err := k.signer.Sign(payload)
 	if err != nil {

@@ -70,9 +70,13 @@ type KeyConfig struct {
 	Secret string
 	// AccessAlg signs access tokens: ES256 (default), RS256 or EdDSA.
 	AccessAlg string
-	// IDAlg signs ID tokens: RS256 (default; OIDC Core §15.1 requires RS256
-	// support), ES256 or EdDSA.
+	// IDAlg signs ID tokens whose IDClaims.Alg is empty: RS256 (default;
+	// OIDC Core §15.1 requires RS256 support), ES256 or EdDSA.
 	IDAlg string
+	// ExtraIDAlgs lists further algorithms a caller may ask for in
+	// IDClaims.Alg (a client's id_token_signed_response_alg). RS256 and ES256
+	// are always offered; this adds EdDSA, in practice. See IDAlgorithms.
+	ExtraIDAlgs []string
 	// MaxTokenTTL is the longest lifetime of an access or ID token; minting a
 	// longer-lived token is an error, since it could outlive its key's
 	// publication. A retired key stays published for MaxTokenTTL+Refresh (see
@@ -97,6 +101,8 @@ type KeyManager struct {
 	ks   KeyStore
 	cfg  KeyConfig
 	aead cipher.AEAD
+	// idAlgs are the ID-token algorithms, cfg.IDAlg first (see IDAlgorithms).
+	idAlgs []string
 
 	state      atomic.Pointer[keySet]
 	nextReload atomic.Int64 // unix nanoseconds of the next periodic reload
@@ -113,7 +119,7 @@ type key struct {
 	public       any // *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey
 	publicJSON   []byte
 	signer       jose.Signer // nil when the private key could not be read
-	fast         *fastES256  // ES256 access keys: the signer without go-jose
+	fast         *fastES256  // ES256 keys: the signer without go-jose
 	sealed       []byte      // the stored encrypted private key, to reuse parses
 	createdAt    time.Time
 	retiredAt    time.Time
@@ -128,10 +134,15 @@ func (k *key) active() bool { return k.retiredAt.IsZero() }
 
 // keySet is an immutable snapshot of the published keys.
 type keySet struct {
-	keys    []*key // newest first
-	byKID   map[string]*key
-	signing map[string]*key // by use
-	jwks    []byte
+	keys  []*key // newest first
+	byKID map[string]*key
+	// signing holds, by use, the access-token signer and the signer of ID
+	// tokens with no IDClaims.Alg (the configured IDAlg).
+	signing map[string]*key
+	// idSigning holds the ID-token signer of each algorithm of
+	// KeyManager.IDAlgorithms that has a usable key, for IDClaims.Alg.
+	idSigning map[string]*key
+	jwks      []byte
 	// pruneAt is when the first retired key stops being published; the
 	// snapshot is rebuilt without it then. Zero: never.
 	pruneAt time.Time
@@ -149,9 +160,16 @@ func NewKeyManager(ks KeyStore, cfg KeyConfig) (*KeyManager, error) {
 	if cfg.IDAlg == "" {
 		cfg.IDAlg = RS256
 	}
-	for _, a := range []string{cfg.AccessAlg, cfg.IDAlg} {
+	for _, a := range append([]string{cfg.AccessAlg, cfg.IDAlg}, cfg.ExtraIDAlgs...) {
 		if !validAlg(a) {
 			return nil, fmt.Errorf("token: unsupported signing algorithm %q (want ES256, RS256 or EdDSA)", a)
+		}
+	}
+	// The configured default first; RS256 (OIDC Core §15.1) and ES256 always.
+	var idAlgs []string
+	for _, a := range append([]string{cfg.IDAlg, RS256, ES256}, cfg.ExtraIDAlgs...) {
+		if !slices.Contains(idAlgs, a) {
+			idAlgs = append(idAlgs, a)
 		}
 	}
 	if cfg.MaxTokenTTL <= 0 {
@@ -167,14 +185,29 @@ func NewKeyManager(ks KeyStore, cfg KeyConfig) (*KeyManager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KeyManager{ks: ks, cfg: cfg, aead: aead}, nil
+	return &KeyManager{ks: ks, cfg: cfg, aead: aead, idAlgs: idAlgs}, nil
 }
 
 func validAlg(a string) bool { return a == ES256 || a == RS256 || a == EdDSA }
 
-// Algorithms returns the configured signing algorithms (for the discovery
-// document's id_token_signing_alg_values_supported and the like).
+// Algorithms returns the configured signing algorithms: of access tokens,
+// and of ID tokens minted with no IDClaims.Alg.
 func (m *KeyManager) Algorithms() (access, id string) { return m.cfg.AccessAlg, m.cfg.IDAlg }
+
+// IDAlgorithms returns the algorithms ID tokens can be signed with, as
+// IDClaims.Alg, for the discovery document's
+// id_token_signing_alg_values_supported: KeyConfig.IDAlg first, then RS256 and
+// ES256 (always offered), then KeyConfig.ExtraIDAlgs, without repeats. Ensure
+// keeps an active key of each. The caller gets its own copy.
+func (m *KeyManager) IDAlgorithms() []string { return slices.Clone(m.idAlgs) }
+
+// algsFor returns the algorithms that need an active key of use.
+func (m *KeyManager) algsFor(use string) []string {
+	if use == UseID {
+		return m.idAlgs
+	}
+	return []string{m.cfg.AccessAlg}
+}
 
 func (m *KeyManager) algFor(use string) string {
 	if use == UseID {
@@ -183,10 +216,12 @@ func (m *KeyManager) algFor(use string) string {
 	return m.cfg.AccessAlg
 }
 
-// Ensure makes sure an active key of the configured algorithm exists for
-// access tokens and for ID tokens, creating what is missing, and loads every
-// published key. Several instances may start at once: if two both create a
-// key, both are valid and published, and every instance signs with the newest.
+// Ensure makes sure an active key exists for access tokens (of AccessAlg)
+// and for ID tokens of each of IDAlgorithms, creating what is missing, and
+// loads every published key. Keys of other algorithms are left as they are.
+// Several instances may start at once: if two both create a key of one use
+// and algorithm, both are valid and published, and every instance signs with
+// the newest.
 //
 // A stored key that cannot be decrypted is an error (ErrSecretMismatch):
 // the instance runs with a different MULTINEXO_SECRET than the one that made
@@ -197,21 +232,36 @@ func (m *KeyManager) Ensure(ctx context.Context) error {
 	return m.load(ctx, true, true)
 }
 
-// Rotate retires the active keys of both uses and creates new ones. The
-// retired keys stay published until now + MaxTokenTTL + Refresh: MaxTokenTTL
-// for the tokens they signed, plus one reload interval because other
-// instances keep signing with them until their next reload.
+// Rotate retires the active keys of both uses and creates new ones: one
+// access key, and one ID key of each of IDAlgorithms. The retired keys stay
+// published until now + MaxTokenTTL + Refresh: MaxTokenTTL for the tokens
+// they signed, plus one reload interval because other instances keep signing
+// with them until their next reload. The new keys are generated before the
+// old ones are retired, so the time other instances can find no active key
+// is that of a few store writes, not of an RSA key generation.
 func (m *KeyManager) Rotate(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.Now()
 	keep := m.cfg.MaxTokenTTL + m.cfg.Refresh
+	fresh := map[string][]*store.SigningKey{}
+	for _, use := range []string{UseAccess, UseID} {
+		for _, alg := range m.algsFor(use) {
+			rec, err := m.newKeyRecord(use, alg, now)
+			if err != nil {
+				return err
+			}
+			fresh[use] = append(fresh[use], rec)
+		}
+	}
 	for _, use := range []string{UseAccess, UseID} {
 		if err := m.ks.RetireSigningKeys(ctx, use, now, keep); err != nil {
 			return fmt.Errorf("token: retire %s keys: %w", use, err)
 		}
-		if err := m.createKey(ctx, use, now); err != nil {
-			return err
+		for _, rec := range fresh[use] {
+			if err := m.storeKey(ctx, rec); err != nil {
+				return err
+			}
 		}
 	}
 	return m.load(ctx, false, true)
@@ -295,7 +345,7 @@ func (m *KeyManager) lookup(ctx context.Context, st *keySet, kid string) *key {
 }
 
 // load reads the keys from the store and installs a new snapshot. With
-// create, a missing active key of the configured algorithm is created. With
+// create, a missing active key of a configured algorithm is created. With
 // strict, any key that cannot be read is an error; otherwise such keys are
 // left out (or kept for verification only). m.mu must be held.
 func (m *KeyManager) load(ctx context.Context, create, strict bool) error {
@@ -307,13 +357,15 @@ func (m *KeyManager) load(ctx context.Context, create, strict bool) error {
 	if create {
 		made := false
 		for _, use := range []string{UseAccess, UseID} {
-			if st.hasActive(use, m.algFor(use)) {
-				continue
+			for _, alg := range m.algsFor(use) {
+				if st.hasActive(use, alg) {
+					continue
+				}
+				if err := m.createKey(ctx, use, alg, now); err != nil {
+					return err
+				}
+				made = true
 			}
-			if err := m.createKey(ctx, use, now); err != nil {
-				return err
-			}
-			made = true
 		}
 		if made {
 			if st, err = m.read(ctx, now, strict); err != nil {
@@ -431,7 +483,7 @@ func (m *KeyManager) parse(r *store.SigningKey, prev *key) (*key, error) {
 		return k, fmt.Errorf("token: signing key %s: %w", r.ID, err)
 	}
 	k.signer = signer
-	if ec, ok := priv.Key.(*ecdsa.PrivateKey); ok && r.Algorithm == ES256 && r.Use == UseAccess {
+	if ec, ok := priv.Key.(*ecdsa.PrivateKey); ok && r.Algorithm == ES256 {
 		if k.fast, err = newFastES256(ec, r.ID, typ); err != nil {
 			return k, fmt.Errorf("token: signing key %s: %w", r.ID, err)
 		}
@@ -462,7 +514,7 @@ func sameKey(a, b *jose.JSONWebKey) bool {
 // assemble builds a snapshot from keys (newest first), leaving out those whose
 // publication ended by now.
 func (m *KeyManager) assemble(now time.Time, keys []*key) *keySet {
-	st := &keySet{byKID: make(map[string]*key, len(keys)), signing: map[string]*key{}}
+	st := &keySet{byKID: make(map[string]*key, len(keys)), signing: map[string]*key{}, idSigning: map[string]*key{}}
 	var jwks bytes.Buffer
 	jwks.WriteString(`{"keys":[`)
 	for _, k := range keys {
@@ -482,24 +534,40 @@ func (m *KeyManager) assemble(now time.Time, keys []*key) *keySet {
 	jwks.WriteString(`]}`)
 	st.jwks = jwks.Bytes()
 	for _, use := range []string{UseAccess, UseID} {
-		if k := st.pickSigner(use, m.algFor(use)); k != nil {
+		if k := st.pickSigner(use, m.algFor(use), true); k != nil {
 			st.signing[use] = k
+		}
+	}
+	for _, alg := range m.idAlgs {
+		if k := st.pickSigner(UseID, alg, false); k != nil {
+			st.idSigning[alg] = k
 		}
 	}
 	return st
 }
 
-// pickSigner chooses the newest active key of the configured algorithm; failing
-// that (another instance is between retiring and creating keys, or is
-// configured with another algorithm) the newest active key, then the newest
-// still-published one.
-func (st *keySet) pickSigner(use, alg string) *key {
-	for pass := range 3 {
+// pickSigner chooses the newest active key of use and alg; failing that
+// (another instance is between retiring and creating keys) the newest
+// still-published one of alg. With anyAlg, failing those (another instance
+// is configured with another algorithm), the newest active key of use, then
+// the newest still-published one.
+//
+// A key of alg, even retired, comes before an active key of another
+// algorithm: every ID-key algorithm has active keys, and a client that asked
+// nothing must keep getting the default algorithm while another instance
+// rotates.
+func (st *keySet) pickSigner(use, alg string, anyAlg bool) *key {
+	passes := 2
+	if anyAlg {
+		passes = 4
+	}
+	for pass := range passes {
 		for _, k := range st.keys {
 			if k.use != use || k.signer == nil {
 				continue
 			}
-			if pass == 0 && k.active() && k.alg == alg || pass == 1 && k.active() || pass == 2 {
+			if pass == 0 && k.active() && k.alg == alg || pass == 1 && k.alg == alg ||
+				pass == 2 && k.active() || pass == 3 {
 				return k
 			}
 		}
@@ -507,40 +575,51 @@ func (st *keySet) pickSigner(use, alg string) *key {
 	return nil
 }
 
-// createKey generates a key pair for use and stores it, the private JWK
-// encrypted with AES-256-GCM under the key derived from the server secret,
-// with the key id as additional data (a sealed key moved to another row does
-// not open).
-func (m *KeyManager) createKey(ctx context.Context, use string, now time.Time) error {
-	alg := m.algFor(use)
+// createKey generates a key pair of alg for use and stores it.
+func (m *KeyManager) createKey(ctx context.Context, use, alg string, now time.Time) error {
+	rec, err := m.newKeyRecord(use, alg, now)
+	if err != nil {
+		return err
+	}
+	return m.storeKey(ctx, rec)
+}
+
+func (m *KeyManager) storeKey(ctx context.Context, rec *store.SigningKey) error {
+	if err := m.ks.CreateSigningKey(ctx, rec); err != nil {
+		return fmt.Errorf("token: store %s key: %w", rec.Use, err)
+	}
+	return nil
+}
+
+// newKeyRecord generates a key pair of alg for use and returns its store
+// record: the private JWK encrypted with AES-256-GCM under the key derived
+// from the server secret, with the key id as additional data (a sealed key
+// moved to another row does not open).
+func (m *KeyManager) newKeyRecord(use, alg string, now time.Time) (*store.SigningKey, error) {
 	priv, err := generateKey(alg)
 	if err != nil {
-		return fmt.Errorf("token: generate %s key: %w", alg, err)
+		return nil, fmt.Errorf("token: generate %s key: %w", alg, err)
 	}
 	id := NewID()
 	jwk := jose.JSONWebKey{Key: priv, KeyID: id, Algorithm: alg, Use: "sig"}
 	privJSON, err := jwk.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("token: encode key: %w", err)
+		return nil, fmt.Errorf("token: encode key: %w", err)
 	}
 	defer clear(privJSON)
 	pub := jwk.Public()
 	pubJSON, err := pub.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("token: encode public key: %w", err)
+		return nil, fmt.Errorf("token: encode public key: %w", err)
 	}
-	rec := &store.SigningKey{
+	return &store.SigningKey{
 		ID:        id,
 		Algorithm: alg,
 		Use:       use,
 		Private:   seal(m.aead, privJSON, id),
 		Public:    pubJSON,
 		CreatedAt: now,
-	}
-	if err := m.ks.CreateSigningKey(ctx, rec); err != nil {
-		return fmt.Errorf("token: store %s key: %w", use, err)
-	}
-	return nil
+	}, nil
 }
 
 func generateKey(alg string) (crypto.Signer, error) {

@@ -268,22 +268,21 @@ func TestNewKeyManagerConfig(t *testing.T) {
 
 func TestEnsureCreatesOnceAndStoresEncrypted(t *testing.T) {
 	f := newFixture(t)
-	if n := len(f.ks.keys); n != 2 {
-		t.Fatalf("%d keys after Ensure, want 2", n)
+	// One access key (ES256), one ID key of each of IDAlgorithms (RS256, ES256).
+	if n := len(f.ks.keys); n != 3 {
+		t.Fatalf("%d keys after Ensure, want 3", n)
 	}
 	// A second instance, and a second Ensure, create nothing.
 	f.manager(t)
 	if err := f.m.Ensure(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.ks.keys); n != 2 {
-		t.Fatalf("%d keys after more Ensure calls, want 2", n)
+	if n := len(f.ks.keys); n != 3 {
+		t.Fatalf("%d keys after more Ensure calls, want 3", n)
 	}
+	var got []string
 	for _, k := range f.ks.keys {
-		want := map[string]string{UseAccess: ES256, UseID: RS256}[k.Use]
-		if k.Algorithm != want {
-			t.Errorf("%s key alg %s, want %s", k.Use, k.Algorithm, want)
-		}
+		got = append(got, k.Use+" "+k.Algorithm)
 		if strings.Contains(string(k.Private), `"d"`) || json.Valid(k.Private) {
 			t.Errorf("private key stored in clear: %q", k.Private)
 		}
@@ -299,6 +298,10 @@ func TestEnsureCreatesOnceAndStoresEncrypted(t *testing.T) {
 				t.Errorf("public JWK has private member %q", private)
 			}
 		}
+	}
+	slices.Sort(got)
+	if want := []string{"access ES256", "id ES256", "id RS256"}; !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
 	}
 }
 
@@ -354,7 +357,7 @@ func TestWrongSecret(t *testing.T) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
-	if n := len(f.ks.keys); n != 2 {
+	if n := len(f.ks.keys); n != 3 {
 		t.Errorf("a failed Ensure created keys: %d", n)
 	}
 	if _, err := m.MintAccess(t.Context(), f.access()); err == nil {
@@ -416,8 +419,8 @@ func TestRotation(t *testing.T) {
 	if _, err := f.m.VerifyID(ctx, oldID, testIss); err != nil {
 		t.Fatalf("old ID token after rotation: %v", err)
 	}
-	kids := jwksKids(t, f.m)
-	if len(kids) != 4 || !slices.Contains(kids, oldKid) || !slices.Contains(kids, oldIDKid) || !slices.Contains(kids[:2], newKid) {
+	kids := jwksKids(t, f.m) // access, ID RS256, ID ES256; old and new
+	if len(kids) != 6 || !slices.Contains(kids, oldKid) || !slices.Contains(kids, oldIDKid) || !slices.Contains(kids[:3], newKid) {
 		t.Fatalf("JWKS after rotation (newest first): %v", kids)
 	}
 
@@ -427,13 +430,13 @@ func TestRotation(t *testing.T) {
 	if _, err := f.m.VerifyID(ctx, oldID, testIss); err != nil {
 		t.Fatalf("just before the key's end: %v", err)
 	}
-	if kids := jwksKids(t, f.m); len(kids) != 4 {
+	if kids := jwksKids(t, f.m); len(kids) != 6 {
 		t.Fatalf("JWKS just before the key's end: %v", kids)
 	}
 	f.clk.Advance(time.Second)
 	_, err = f.m.VerifyID(ctx, oldID, testIss)
 	wantInvalid(t, err, "")
-	if kids := jwksKids(t, f.m); len(kids) != 2 || slices.Contains(kids, oldKid) || slices.Contains(kids, oldIDKid) {
+	if kids := jwksKids(t, f.m); len(kids) != 3 || slices.Contains(kids, oldKid) || slices.Contains(kids, oldIDKid) {
 		t.Fatalf("JWKS after the old keys' end: %v", kids)
 	}
 	c.IssuedAt = f.clk.Now()
@@ -583,7 +586,7 @@ func TestJWKSIsACopy(t *testing.T) {
 	f := newFixture(t)
 	b, _ := f.m.JWKS(t.Context())
 	clear(b)
-	if kids := jwksKids(t, f.m); len(kids) != 2 {
+	if kids := jwksKids(t, f.m); len(kids) != 3 {
 		t.Fatalf("kids %v", kids)
 	}
 }
