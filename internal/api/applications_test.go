@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -107,6 +108,7 @@ func (e *appEnv) do(method, path, tok, body string) *httptest.ResponseRecorder {
 type tokenResp struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
 	Error        string `json:"error"`
 }
 
@@ -374,6 +376,46 @@ func TestAuthClientsRevoke(t *testing.T) {
 	}
 }
 
+// A developer may choose the algorithm of the application's ID tokens
+// (id_token_signed_response_alg); the token endpoint signs with it, and ""
+// returns to the server default (RS256).
+func TestAuthClientsIDTokenAlg(t *testing.T) {
+	e := newAppEnv(t)
+	ana, anaTok := e.login("ana@example.com")
+	at := anaTok.AccessToken
+	d := decode[resourceDoc](t, e.do("POST", "/v1/auth_clients", at, clientDoc(`"name":"Rápida","redirect":"`+redirect+`","id_token_signed_response_alg":"ES256"`)), 201)
+	if got := attr[string](t, d, "id_token_signed_response_alg"); got != "ES256" {
+		t.Fatalf("id_token_signed_response_alg %q", got)
+	}
+	secret := attr[string](t, d, "secret")
+	headerAlg := func(jwt string) string {
+		t.Helper()
+		h, _, _ := strings.Cut(jwt, ".")
+		raw, err := base64.RawURLEncoding.DecodeString(h)
+		var hdr struct{ Alg, Typ string }
+		if err != nil || json.Unmarshal(raw, &hdr) != nil || hdr.Typ != "JWT" {
+			t.Fatalf("ID token header %q", raw)
+		}
+		return hdr.Alg
+	}
+	tr := e.authorize(ana, d.Data.ID, secret, redirect)
+	if got := headerAlg(tr.IDToken); got != "ES256" {
+		t.Errorf("code exchange ID token alg %s, want ES256", got)
+	}
+	st, tr := e.refresh(d.Data.ID, secret, tr.RefreshToken)
+	if st != 200 || headerAlg(tr.IDToken) != "ES256" {
+		t.Errorf("refresh: %d, ID token alg %s, want ES256", st, headerAlg(tr.IDToken))
+	}
+	d = decode[resourceDoc](t, e.do("PATCH", "/v1/auth_clients/"+d.Data.ID, at, clientDoc(`"id_token_signed_response_alg":""`)), 200)
+	if got := attr[string](t, d, "id_token_signed_response_alg"); got != "" {
+		t.Fatalf("after PATCH: %q", got)
+	}
+	if st, tr = e.refresh(d.Data.ID, secret, tr.RefreshToken); st != 200 || headerAlg(tr.IDToken) != "RS256" {
+		t.Errorf("refresh after PATCH: %d, ID token alg %s, want the default RS256", st, headerAlg(tr.IDToken))
+	}
+	wantError(t, e.do("PATCH", "/v1/auth_clients/"+d.Data.ID, at, clientDoc(`"id_token_signed_response_alg":"PS256"`)), 422, "invalid", "/data/attributes/id_token_signed_response_alg")
+}
+
 func TestAuthClientsCreateRefusals(t *testing.T) {
 	e := newAppEnv(t)
 	_, anaTok := e.login("ana@example.com")
@@ -395,6 +437,9 @@ func TestAuthClientsCreateRefusals(t *testing.T) {
 		{"secret sent", clientDoc(`"name":"x","redirect":"` + redirect + `","secret":"mine"`), 422, "read_only", "/data/attributes/secret"},
 		{"revoked sent", clientDoc(`"name":"x","redirect":"` + redirect + `","revoked":true`), 422, "read_only", "/data/attributes/revoked"},
 		{"unknown", clientDoc(`"name":"x","redirect":"` + redirect + `","legacy":true`), 422, "unknown_attribute", "/data/attributes/legacy"},
+		{"symmetric id alg", clientDoc(`"name":"x","redirect":"` + redirect + `","id_token_signed_response_alg":"HS256"`), 422, "invalid", "/data/attributes/id_token_signed_response_alg"},
+		{"id alg none", clientDoc(`"name":"x","redirect":"` + redirect + `","id_token_signed_response_alg":"none"`), 422, "invalid", "/data/attributes/id_token_signed_response_alg"},
+		{"id alg number", clientDoc(`"name":"x","redirect":"` + redirect + `","id_token_signed_response_alg":256`), 422, "invalid_type", "/data/attributes/id_token_signed_response_alg"},
 		{"author", `{"data":{"type":"auth_clients","attributes":{"name":"x","redirect":"` + redirect + `"},"relationships":{"author":{"data":{"type":"users","id":"someone"}}}}}`, 422, "unknown_relationship", "/data/relationships"},
 		{"client id", `{"data":{"type":"auth_clients","id":"mine","attributes":{"name":"x","redirect":"` + redirect + `"}}}`, 403, "client_id_not_allowed", "/data/id"},
 		{"wrong type", `{"data":{"type":"users","attributes":{"name":"x"}}}`, 409, "type_mismatch", "/data/type"},

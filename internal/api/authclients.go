@@ -21,6 +21,9 @@ import (
 type Config struct {
 	Now func() time.Time
 	Log *slog.Logger
+	// IDTokenAlgs are the ID-token algorithms a client may choose
+	// (token.KeyManager.IDAlgorithms); nil: clients.DefaultIDTokenAlgs.
+	IDTokenAlgs []string
 }
 
 func (c Config) withDefaults() Config {
@@ -75,17 +78,20 @@ var authClientFields = listFields{names: store.ClientFields, times: []string{"cr
 // clientAttributes is the Multinexo auth_clients resource as we show it:
 // never the secret hash; the secret itself only in the answer that made it.
 type clientAttributes struct {
-	Name         string    `json:"name"`
-	UID          string    `json:"uid"`
-	Redirect     string    `json:"redirect"`
-	Revoked      bool      `json:"revoked"`
-	Confidential bool      `json:"confidential"`
-	ClientType   string    `json:"client_type"`
-	GrantTypes   []string  `json:"grant_types"`
-	Scopes       []string  `json:"scopes"`
-	Secret       string    `json:"secret,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Name         string   `json:"name"`
+	UID          string   `json:"uid"`
+	Redirect     string   `json:"redirect"`
+	Revoked      bool     `json:"revoked"`
+	Confidential bool     `json:"confidential"`
+	ClientType   string   `json:"client_type"`
+	GrantTypes   []string `json:"grant_types"`
+	Scopes       []string `json:"scopes"`
+	// IDTokenAlg: id_token_signed_response_alg (OIDC Dynamic Client
+	// Registration §2); "" means the server default.
+	IDTokenAlg string    `json:"id_token_signed_response_alg"`
+	Secret     string    `json:"secret,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 func clientPath(id string) string { return "/v1/auth_clients/" + id }
@@ -110,6 +116,7 @@ func clientResource(c *store.Client, secret string) Resource {
 			ClientType:   c.Type,
 			GrantTypes:   nonNil(c.Grants),
 			Scopes:       nonNil(c.Scopes),
+			IDTokenAlg:   c.IDTokenAlg,
 			Secret:       secret,
 			CreatedAt:    c.CreatedAt.UTC(),
 			UpdatedAt:    c.UpdatedAt.UTC(),
@@ -189,8 +196,8 @@ func (a *AuthClients) get(w http.ResponseWriter, r *http.Request) error {
 
 // Attribute names of the auth_clients resource.
 var (
-	clientCreateAttrs = map[string]bool{"name": true, "redirect": true, "confidential": true, "client_type": true, "grant_types": true}
-	clientUpdateAttrs = map[string]bool{"name": true, "redirect": true, "revoked": true}
+	clientCreateAttrs = map[string]bool{"name": true, "redirect": true, "confidential": true, "client_type": true, "grant_types": true, "id_token_signed_response_alg": true}
+	clientUpdateAttrs = map[string]bool{"name": true, "redirect": true, "revoked": true, "id_token_signed_response_alg": true}
 	// Set by the server, never by the caller. revoked is refused on
 	// creation only.
 	clientReadOnly       = map[string]bool{"id": true, "uid": true, "secret": true, "scopes": true, "created_at": true, "updated_at": true}
@@ -205,6 +212,7 @@ type clientInput struct {
 	redirects, grants *[]string
 	confidential      *bool
 	revoked           *bool
+	idTokenAlg        *string
 }
 
 // readClientAttrs decodes the attributes of an auth_clients request, on
@@ -259,6 +267,8 @@ func readClientAttrs(res *inResource, create bool) (*clientInput, error) {
 			in.confidential = boolean(k)
 		case "revoked":
 			in.revoked = boolean(k)
+		case "id_token_signed_response_alg":
+			in.idTokenAlg = str(k)
 		case "redirect":
 			var s string
 			var list []string
@@ -370,7 +380,10 @@ func (a *AuthClients) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ci := clients.CreateInput{Type: typ, OwnerID: user.ID, SelfService: true}
+	ci := clients.CreateInput{Type: typ, OwnerID: user.ID, SelfService: true, IDTokenAlgs: a.cfg.IDTokenAlgs}
+	if in.idTokenAlg != nil {
+		ci.IDTokenAlg = *in.idTokenAlg
+	}
 	if in.name != nil {
 		ci.Name = *in.name
 	}
@@ -423,7 +436,7 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	upd := clients.UpdateInput{Name: in.name, RedirectURIs: in.redirects}
+	upd := clients.UpdateInput{Name: in.name, RedirectURIs: in.redirects, IDTokenAlg: in.idTokenAlg, IDTokenAlgs: a.cfg.IDTokenAlgs}
 	revoking := false
 	if in.revoked != nil {
 		switch {
@@ -439,7 +452,7 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	nc := c
-	if upd.Name != nil || upd.RedirectURIs != nil || upd.Disabled != nil {
+	if upd.Name != nil || upd.RedirectURIs != nil || upd.Disabled != nil || upd.IDTokenAlg != nil {
 		nc, err = clients.Update(r.Context(), a.st, c, upd, a.cfg.Now())
 		if errors.Is(err, store.ErrNotFound) {
 			return errClientNotFound()

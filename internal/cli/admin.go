@@ -57,6 +57,7 @@ type ClientsCreateCmd struct {
 	Scope         []string `help:"Alcance permitido, repetible (por defecto todos)."`
 	Owner         string   `help:"ID o email del usuario dueño."`
 	Legacy        bool     `help:"Permite response_type=token (implícito, desaconsejado por RFC 9700)."`
+	IDTokenAlg    string   `name:"id-token-alg" help:"Algoritmo de sus ID tokens (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (--id-alg). ES256 firma ~40 veces más rápido que RS256."`
 }
 
 // clientJSON is how commands print a client.
@@ -72,6 +73,7 @@ type clientJSON struct {
 	Owner                  string    `json:"owner,omitempty"`
 	Legacy                 bool      `json:"legacy,omitempty"`
 	Disabled               bool      `json:"disabled,omitempty"`
+	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
 }
 
@@ -79,7 +81,8 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 	return clientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: c.Type,
 		Grants: nonNil(c.Grants), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, Disabled: c.Disabled, CreatedAt: c.CreatedAt,
+		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
+		CreatedAt: c.CreatedAt,
 	}
 }
 
@@ -107,10 +110,15 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
 		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy,
+		IDTokenAlg: c.IDTokenAlg,
 	}, time.Now())
 	var ie *clients.InputError
 	if errors.As(err, &ie) {
-		return usage(fmt.Errorf("--%s: %s", strings.ReplaceAll(ie.Field, "_", "-"), ie.Message))
+		flag := strings.ReplaceAll(ie.Field, "_", "-")
+		if ie.Field == "id_token_signed_response_alg" {
+			flag = "id-token-alg"
+		}
+		return usage(fmt.Errorf("--%s: %s", flag, ie.Message))
 	}
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"bad client type": {"--db", db, "clients", "create", "--name", "x", "--type", "secret"},
 		"bad grant":       {"--db", db, "clients", "create", "--name", "x", "--grant", "magic"},
 		"bad redirect":    {"--db", db, "clients", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"},
+		"bad id alg":      {"--db", db, "clients", "create", "--name", "x", "--id-token-alg", "HS256"},
 		"missing email":   {"--db", db, "users", "create", "--first-name", "a", "--last-name", "b"},
 		"bad log level":   {"--log-level", "loud", "version"},
 	} {
@@ -94,6 +95,10 @@ func TestClientsAndUsersCommands(t *testing.T) {
 	}
 	if r = run(t, "", "--db", db, "clients", "delete", c.ClientID); r.status != 1 {
 		t.Fatalf("delete twice: %+v", r)
+	}
+	es := run(t, "", "--db", db, "clients", "create", "--name", "Rápida", "--grant", "password", "--id-token-alg", "ES256")
+	if es.status != 0 || !strings.Contains(es.stdout, `"id_token_signed_response_alg": "ES256"`) {
+		t.Fatalf("clients create --id-token-alg ES256: %+v", es)
 	}
 	pub := run(t, "", "--db", db, "clients", "create", "--name", "SPA", "--type", "public", "--redirect-uri", "https://spa.example.com/cb")
 	if pub.status != 0 || strings.Contains(pub.stdout, "client_secret") {

@@ -65,6 +65,13 @@ type CreateInput struct {
 	Legacy                 bool
 	// KnownScopes lists the scopes the server accepts; nil means BuiltinScopes.
 	KnownScopes []string
+	// IDTokenAlg signs the client's ID tokens (OIDC Dynamic Client
+	// Registration id_token_signed_response_alg): "" for the server default,
+	// else one of IDTokenAlgs.
+	IDTokenAlg string
+	// IDTokenAlgs lists the ID-token algorithms the server signs with
+	// (token.KeyManager.IDAlgorithms); nil means DefaultIDTokenAlgs.
+	IDTokenAlgs []string
 	// SelfService: the owner creates the client for themself ("Mis
 	// Aplicaciones"): OwnerID is required, only DeveloperGrants may be given
 	// and Legacy (implicit) may not.
@@ -184,6 +191,10 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	idAlg, err := checkIDTokenAlg(in.IDTokenAlg, in.IDTokenAlgs)
+	if err != nil {
+		return nil, err
+	}
 	return &store.Client{
 		ID:                     token.NewID(),
 		Name:                   name,
@@ -194,9 +205,27 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		Scopes:                 scopes,
 		OwnerID:                in.OwnerID,
 		Legacy:                 in.Legacy,
+		IDTokenAlg:             idAlg,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}, nil
+}
+
+// DefaultIDTokenAlgs are the ID-token algorithms every server offers: RS256,
+// which OIDC Core §15.1 requires, and ES256.
+var DefaultIDTokenAlgs = []string{"RS256", "ES256"}
+
+// checkIDTokenAlg accepts "" (the server default) or one of offered.
+func checkIDTokenAlg(alg string, offered []string) (string, error) {
+	if offered == nil {
+		offered = DefaultIDTokenAlgs
+	}
+	if alg == "" || slices.Contains(offered, alg) {
+		return alg, nil
+	}
+	return "", inputError("id_token_signed_response_alg",
+		fmt.Sprintf("algoritmo de ID token no admitido %q; use uno de %s", alg, strings.Join(offered, ", ")),
+		fmt.Sprintf("unsupported ID-token algorithm %q; use one of %s", alg, strings.Join(offered, ", ")))
 }
 
 // UpdateInput changes some fields of a client; nil fields are left alone.
@@ -204,6 +233,9 @@ type UpdateInput struct {
 	Name         *string
 	RedirectURIs *[]string
 	Disabled     *bool
+	// IDTokenAlg: "" returns to the server default; see CreateInput.
+	IDTokenAlg  *string
+	IDTokenAlgs []string
 }
 
 // Update validates in as Create does and changes c in the store. A client
@@ -226,6 +258,13 @@ func Update(ctx context.Context, st Store, c *store.Client, in UpdateInput, now 
 			redirects = []string{}
 		}
 		upd.RedirectURIs = &redirects
+	}
+	if in.IDTokenAlg != nil {
+		alg, err := checkIDTokenAlg(*in.IDTokenAlg, in.IDTokenAlgs)
+		if err != nil {
+			return nil, err
+		}
+		upd.IDTokenAlg = &alg
 	}
 	upd.Disabled = in.Disabled
 	return st.UpdateClient(ctx, c.ID, upd, now)

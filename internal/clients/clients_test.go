@@ -70,6 +70,9 @@ func (m *memStore) UpdateClient(_ context.Context, id string, upd store.ClientUp
 	if upd.Disabled != nil {
 		c.Disabled = *upd.Disabled
 	}
+	if upd.IDTokenAlg != nil {
+		c.IDTokenAlg = *upd.IDTokenAlg
+	}
 	return c, nil
 }
 
@@ -107,6 +110,9 @@ func TestCreate(t *testing.T) {
 		"public cc":       {Name: "x", Type: "public", Grants: []string{"client_credentials"}},
 		"bad redirect":    {Name: "x", RedirectURIs: []string{"http://evil.com/cb"}},
 		"bad post logout": {Name: "x", Grants: []string{"password"}, PostLogoutRedirectURIs: []string{"x"}},
+		"symmetric alg":   {Name: "x", Grants: []string{"password"}, IDTokenAlg: "HS256"},
+		"none alg":        {Name: "x", Grants: []string{"password"}, IDTokenAlg: "none"},
+		"alg not offered": {Name: "x", Grants: []string{"password"}, IDTokenAlg: "EdDSA"},
 	} {
 		n := len(st.clients)
 		if _, _, err := Create(t.Context(), st, in, now); !errors.As(err, &ie) {
@@ -115,6 +121,32 @@ func TestCreate(t *testing.T) {
 		if len(st.clients) != n {
 			t.Errorf("%s: a client was stored", name)
 		}
+	}
+}
+
+func TestIDTokenAlg(t *testing.T) {
+	st := &memStore{clients: map[string]*store.Client{}}
+	now := time.Unix(1700000000, 0)
+	c, _, err := Create(t.Context(), st, CreateInput{Name: "App", Grants: []string{"password"}}, now)
+	if err != nil || c.IDTokenAlg != "" {
+		t.Fatalf("default: %v %q, want the server default (\"\")", err, c.IDTokenAlg)
+	}
+	c, _, err = Create(t.Context(), st, CreateInput{Name: "App", Grants: []string{"password"}, IDTokenAlg: "ES256"}, now)
+	if err != nil || c.IDTokenAlg != "ES256" {
+		t.Fatalf("ES256: %v %q", err, c.IDTokenAlg)
+	}
+	ed := CreateInput{Name: "App", Grants: []string{"password"}, IDTokenAlg: "EdDSA", IDTokenAlgs: []string{"EdDSA", "RS256", "ES256"}}
+	if c, _, err := Create(t.Context(), st, ed, now); err != nil || c.IDTokenAlg != "EdDSA" {
+		t.Fatalf("EdDSA offered: %v", err)
+	}
+	back, bad := "", "PS256"
+	got, err := Update(t.Context(), st, c, UpdateInput{IDTokenAlg: &back}, now)
+	if err != nil || got.IDTokenAlg != "" {
+		t.Fatalf("back to default: %v %q", err, got.IDTokenAlg)
+	}
+	var ie *InputError
+	if _, err := Update(t.Context(), st, c, UpdateInput{IDTokenAlg: &bad}, now); !errors.As(err, &ie) || ie.Field != "id_token_signed_response_alg" {
+		t.Fatalf("PS256: %v", err)
 	}
 }
 

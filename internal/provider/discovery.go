@@ -58,7 +58,6 @@ type metadata struct {
 // the configured issuer, never from Host or X-Forwarded-* (a forged header
 // must not redirect clients' tokens elsewhere).
 func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
-	_, idAlg := p.cfg.Keys.Algorithms()
 	m := metadata{
 		Issuer:                                 p.issuer,
 		AuthorizationEndpoint:                  p.url(PathAuthorize),
@@ -77,8 +76,10 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		// Introspection needs a confidential client.
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:             []string{oauth.PKCEMethodS256},
-		IDTokenSigningAlgValuesSupported:          []string{idAlg},
-		SubjectTypesSupported:                     []string{"public"},
+		// The default first (RS256 unless --id-alg says otherwise); a
+		// client registered with id_token_signed_response_alg gets its own.
+		IDTokenSigningAlgValuesSupported: p.cfg.Keys.IDAlgorithms(),
+		SubjectTypesSupported:            []string{"public"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
 			"name", "given_name", "family_name", "updated_at", "email", "email_verified"},
 		// OIDC Core §5.5, for the standard claims above (and uid,

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -478,6 +479,11 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			if l, _ := r.body[k].([]any); len(l) == 0 {
 				t.Errorf("%s: %s empty", path, k)
 			}
+		}
+		// RS256 first: OIDC Core §15.1 requires it, and it is what a client
+		// that registered no id_token_signed_response_alg gets.
+		if algs, _ := r.body["id_token_signing_alg_values_supported"].([]any); len(algs) < 2 || algs[0] != "RS256" || !slices.Contains(algs, any("ES256")) {
+			t.Errorf("%s id_token_signing_alg_values_supported = %v, want RS256 first, then ES256", path, algs)
 		}
 		if r.body["claims_parameter_supported"] != true {
 			t.Errorf("%s claims_parameter_supported = %v", path, r.body["claims_parameter_supported"])

@@ -54,6 +54,7 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 			Issuer:      p.issuer,
 			Subject:     u.ID,
 			Audience:    c.ID,
+			Alg:         c.IDTokenAlg, // "" the server default
 			Nonce:       nonce,
 			IssuedAt:    now,
 			ExpiresAt:   exp,

@@ -33,7 +33,8 @@ type Keys interface {
 	VerifyAccess(ctx context.Context, raw, issuer string, aud []string) (*token.AccessClaims, error)
 	MintID(ctx context.Context, c token.IDClaims) (string, error)
 	JWKS(ctx context.Context) ([]byte, error)
-	Algorithms() (access, id string)
+	// IDAlgorithms lists the ID-token algorithms, the default first.
+	IDAlgorithms() []string
 }
 
 // Accounts checks a user's password; *account.Service implements it.

@@ -149,7 +149,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		return nil, err
 	}
 	users := api.NewUsers(accounts, db, prov, api.UsersConfig{Now: cfg.Now, Log: cfg.Log})
-	apiCfg := api.Config{Now: cfg.Now, Log: cfg.Log}
+	apiCfg := api.Config{Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()}
 	authClients := api.NewAuthClients(db, prov, apiCfg)
 	tokens := api.NewTokens(db, prov, apiCfg)
 	pages, err := web.New(web.Config{
