@@ -43,9 +43,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	sqlite "modernc.org/sqlite"
@@ -119,6 +121,8 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Pages read through a memory map instead of one pread each.
+	q.Add("_pragma", "mmap_size(268435456)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
@@ -143,11 +147,29 @@ func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) 
 	// pragmas); keep them for the life of the pool.
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), db.Close())
+	// The first connection's pragmas may find the file locked by another
+	// process switching it to WAL or migrating it; SQLite then answers
+	// SQLITE_BUSY without waiting busy_timeout. Try again for a while.
+	deadline := time.Now().Add(openBusyWait)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil {
+			return db, nil
+		}
+		if !hasCode(err, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) || time.Now().After(deadline) {
+			return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), db.Close())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), ctx.Err(), db.Close())
+		case <-time.After(time.Duration(5+rand.IntN(20)) * time.Millisecond):
+		}
 	}
-	return db, nil
 }
+
+// openBusyWait bounds how long Open retries a database another process
+// holds locked while setting it up.
+const openBusyWait = 10 * time.Second
 
 // Dialect returns the SQLite dialect of sqlstore.
 func Dialect() sqlstore.Dialect {
@@ -160,6 +182,7 @@ func Dialect() sqlstore.Dialect {
 		},
 		IsForeignKeyViolation: func(err error) bool { return hasCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) },
 		PrepareWrites:         true,
+		GroupCommit:           true,
 		Migrate:               migrate,
 	}
 }

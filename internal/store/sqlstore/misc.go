@@ -59,10 +59,10 @@ func (db *DB) RetireSigningKeys(ctx context.Context, use string, now time.Time, 
 // RETURNING), so the count is exact under any concurrency, across instances.
 func (db *DB) Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error) {
 	var n int
-	err := db.wQueryRow(ctx, `INSERT INTO counters (counter_key, window_start, hits, expires_at)
+	err := db.wScan(ctx, `INSERT INTO counters (counter_key, window_start, hits, expires_at)
 		VALUES ($1, $2, 1, $3)
 		ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = counters.hits + 1
-		RETURNING hits`, key, micros(windowStart), micros(expires)).Scan(&n)
+		RETURNING hits`, []any{key, micros(windowStart), micros(expires)}, &n)
 	return n, err
 }
 
@@ -88,9 +88,9 @@ func (db *DB) ResetCounter(ctx context.Context, key string) error {
 
 // RecordEvent inserts e and sets e.ID.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
-	return db.wQueryRow(ctx, `INSERT INTO events (time, type, user_id, client_id, ip, detail)
+	return db.wScan(ctx, `INSERT INTO events (time, type, user_id, client_id, ip, detail)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		micros(e.Time), e.Type, e.UserID, e.ClientID, e.IP, e.Detail).Scan(&e.ID)
+		[]any{micros(e.Time), e.Type, e.UserID, e.ClientID, e.IP, e.Detail}, &e.ID)
 }
 
 // ListEvents lists events with opt (fields: store.EventFields; default order

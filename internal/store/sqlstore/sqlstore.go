@@ -41,6 +41,10 @@ type Dialect struct {
 	// costs about as much as running a point statement). PostgreSQL's pgx
 	// already caches prepared statements per connection.
 	PrepareWrites bool
+	// GroupCommit: run transactions through one writer goroutine that
+	// commits the bodies queued meanwhile together, each in its own
+	// savepoint (SQLite: one writer at a time anyway; see batch.go).
+	GroupCommit bool
 	// Migrate applies the backend's migrations using db (the write pool).
 	Migrate func(ctx context.Context, db *sql.DB) error
 }
@@ -67,6 +71,8 @@ type DB struct {
 	wwant  map[string]bool
 
 	local atomic.Int64 // see LocalChanges
+
+	batch *batcher // Dialect.GroupCommit; nil otherwise
 }
 
 var _ store.Store = (*DB)(nil)
@@ -82,8 +88,12 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if read == nil {
 		read = write
 	}
-	return &DB{r: read, w: write, d: d, stmts: make(map[string]*sql.Stmt),
+	db := &DB{r: read, w: write, d: d, stmts: make(map[string]*sql.Stmt),
 		wstmts: make(map[string]*sql.Stmt), wwant: make(map[string]bool)}
+	if d.GroupCommit {
+		db.batch = newBatcher(db)
+	}
+	return db
 }
 
 // readRow runs the single-row read q on the read pool through a cached
@@ -146,20 +156,36 @@ func (db *DB) writeStmt(q string) *sql.Stmt {
 
 // wExec runs a single write statement outside any transaction, through a
 // statement prepared on the write pool when the dialect asks (it may be
-// prepared here: no transaction of ours holds the connection).
+// prepared here: no transaction of ours holds the connection). With group
+// commit it joins the next batch instead, as its own savepoint.
 func (db *DB) wExec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if db.batch != nil {
+		var res sql.Result
+		err := db.batch.do(ctx, func(tx *sql.Tx) error {
+			var err error
+			res, err = db.txExec(ctx, tx, q, args...)
+			return err
+		})
+		return res, err
+	}
 	if st := db.writeStmtNow(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return db.w.ExecContext(ctx, q, args...)
 }
 
-// wQueryRow is wExec for a statement that returns one row.
-func (db *DB) wQueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := db.writeStmtNow(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+// wScan runs a single write statement that returns one row (RETURNING) and
+// scans it into dest; like wExec, in the next batch with group commit.
+func (db *DB) wScan(ctx context.Context, q string, args []any, dest ...any) error {
+	if db.batch != nil {
+		return db.batch.do(ctx, func(tx *sql.Tx) error {
+			return db.txQueryRow(ctx, tx, q, args...).Scan(dest...)
+		})
 	}
-	return db.w.QueryRowContext(ctx, q, args...)
+	if st := db.writeStmtNow(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...).Scan(dest...)
+	}
+	return db.w.QueryRowContext(ctx, q, args...).Scan(dest...)
 }
 
 // writeStmtNow returns q prepared on the write pool, preparing it if
@@ -236,6 +262,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the cached statements and the pools.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.shutdown()
+	}
 	var err error
 	db.mu.Lock()
 	for q, st := range db.stmts {
@@ -267,6 +296,9 @@ func (c commitThen) Unwrap() error { return c.err }
 // failure or deadlock runs fn again, so fn must not leave side effects
 // outside the transaction that a second run would duplicate.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.batch != nil {
+		return db.batch.do(ctx, fn)
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = db.tryTx(ctx, fn)

@@ -62,6 +62,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Hit", concHit},
 		{"SetMetaIfAbsent", concMeta},
 		{"SaveConsent", concConsent},
+		{"IssueGrantAllOrNothing", concIssueAllOrNothing},
 	}
 	tests = append(tests, deviceConcurrencyTests...)
 	tests = append(tests, mfaConcurrencyTests...)
@@ -244,5 +245,43 @@ func concConsent(f *fixture) {
 	wantErr(f.t, "GetConsent", err, nil)
 	if len(c.Scopes) != workers {
 		f.t.Errorf("consent has %d scopes, want %d: %v", len(c.Scopes), workers, c.Scopes)
+	}
+}
+
+// concIssueAllOrNothing: many two-statement transactions at once, every
+// other one failing at its second statement (its refresh token collides with
+// an existing one). Each failure leaves nothing (not its grant either) and
+// does not disturb the successes committed alongside it — on SQLite they
+// share group commits, each in its own savepoint.
+func concIssueAllOrNothing(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	f.grant("g-taken", "u1", "c1", "rt-taken")
+	const n = 4 * workers
+	errs := race(n, func(i int) error {
+		rt := fmt.Sprintf("rt%d", i)
+		if i%2 == 1 {
+			rt = "rt-taken"
+		}
+		g := &store.Grant{ID: fmt.Sprintf("g%d", i), UserID: "u1", ClientID: "c1", GrantType: store.GrantPassword,
+			Scopes: []string{"openid"}, AuthTime: t0, CreatedAt: t0, LastUsedAt: t0}
+		return f.s.IssueGrant(f.ctx, g, &store.RefreshToken{Hash: store.HashToken(rt), CreatedAt: t0})
+	})
+	for i, err := range errs {
+		_, gerr := f.s.GetGrant(f.ctx, fmt.Sprintf("g%d", i))
+		if i%2 == 1 {
+			wantErr(f.t, fmt.Sprintf("IssueGrant #%d (duplicate token)", i), err, store.ErrConflict)
+			wantErr(f.t, fmt.Sprintf("grant #%d of a failed issue", i), gerr, store.ErrNotFound)
+			continue
+		}
+		wantErr(f.t, fmt.Sprintf("IssueGrant #%d", i), err, nil)
+		wantErr(f.t, fmt.Sprintf("grant #%d", i), gerr, nil)
+		rt, terr := f.s.GetRefreshToken(f.ctx, store.HashToken(fmt.Sprintf("rt%d", i)))
+		if wantErr(f.t, fmt.Sprintf("token #%d", i), terr, nil); rt.GrantID != fmt.Sprintf("g%d", i) {
+			f.t.Errorf("token #%d belongs to %s", i, rt.GrantID)
+		}
+	}
+	if rt, err := f.s.GetRefreshToken(f.ctx, store.HashToken("rt-taken")); err != nil || rt.GrantID != "g-taken" {
+		f.t.Errorf("the existing token changed: %+v %v", rt, err)
 	}
 }
