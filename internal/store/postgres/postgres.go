@@ -77,8 +77,9 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 // Dialect returns the PostgreSQL dialect of sqlstore.
 func Dialect() sqlstore.Dialect {
 	return sqlstore.Dialect{
-		Name:      "postgres",
-		ForUpdate: " FOR UPDATE",
+		Name:        "postgres",
+		ForUpdate:   " FOR UPDATE",
+		WritableCTE: true,
 		// lower() follows the database's LC_CTYPE; with a UTF-8 locale
 		// (C.UTF-8, es_AR.UTF-8, …) it folds non-ASCII letters too.
 		Fold:                  "lower",

@@ -41,6 +41,9 @@ type Dialect struct {
 	// costs about as much as running a point statement). PostgreSQL's pgx
 	// already caches prepared statements per connection.
 	PrepareWrites bool
+	// WritableCTE: the engine runs data-modifying statements in WITH
+	// (PostgreSQL), so a refresh rotation can be one statement.
+	WritableCTE bool
 	// GroupCommit: run transactions through one writer goroutine that
 	// commits the bodies queued meanwhile together, each in its own
 	// savepoint (SQLite: one writer at a time anyway; see batch.go).
