@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/store"
 )
 
 // BenchmarkClientAuth is the client-authentication step of every token,
@@ -70,15 +73,25 @@ func BenchmarkVerifyBearer(b *testing.B) {
 // rotation, one chain per goroutine: three reads, one write transaction,
 // an ES256 access token and (scope openid) an RS256 ID token.
 func BenchmarkTokenRefresh(b *testing.B) {
-	for _, scope := range []string{"openid profile email", "profile email"} {
-		b.Run("scope="+strings.ReplaceAll(scope, " ", "+"), func(b *testing.B) {
+	for _, c := range []struct{ name, scope, idAlg string }{
+		{"id=RS256", "openid profile email", ""},
+		{"id=ES256", "openid profile email", "ES256"},
+		{"no-openid", "profile email", ""},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			e := newEnv(b)
 			mux := http.NewServeMux()
 			e.p.Mount(mux)
-			auth := basic(e.pw.id, e.pw.secret)
+			cl, secret, err := clients.Create(e.ctx, e.st, clients.CreateInput{Name: "bench",
+				Grants: []string{store.GrantPassword, store.GrantRefreshToken}, IDTokenAlg: c.idAlg}, e.clk.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			tc := testClient{cl.ID, secret}
+			auth := basic(tc.id, tc.secret)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				rt := e.passwordLogin(e.pw, scope).str("refresh_token")
+				rt := e.passwordLogin(tc, c.scope).str("refresh_token")
 				for pb.Next() {
 					body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()
 					req := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(body))
