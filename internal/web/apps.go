@@ -14,7 +14,7 @@ import (
 // the operators' to give, in the admin panel. Only the owner sees or
 // changes an application: for anyone else it does not exist (404).
 
-type appForm struct{ Name, Redirects, Type string }
+type appForm struct{ Name, Redirects, Type, IDAlg string }
 
 type applicationsData struct {
 	Apps  []*store.Client
@@ -78,7 +78,7 @@ func (w *Web) applicationCreate(rw http.ResponseWriter, r *http.Request) error {
 		return badForm(err)
 	}
 	f := r.PostForm
-	form := appForm{Name: f.Get("name"), Redirects: f.Get("redirect_uris"), Type: f.Get("type")}
+	form := appForm{Name: f.Get("name"), Redirects: f.Get("redirect_uris"), Type: f.Get("type"), IDAlg: f.Get("id_token_alg")}
 	c, secret, err := clients.Create(r.Context(), w.cfg.Store, clients.CreateInput{
 		Name:         form.Name,
 		Type:         form.Type,
@@ -86,6 +86,7 @@ func (w *Web) applicationCreate(rw http.ResponseWriter, r *http.Request) error {
 		RedirectURIs: clients.SplitRedirectURIs(form.Redirects),
 		OwnerID:      user.ID,
 		KnownScopes:  w.knownScopes(),
+		IDTokenAlg:   form.IDAlg,
 		SelfService:  true,
 	}, w.now().UTC())
 	if err != nil {
@@ -129,7 +130,7 @@ func (w *Web) ownApplication(rw http.ResponseWriter, r *http.Request) (*store.Us
 
 func (w *Web) renderApplication(rw http.ResponseWriter, r *http.Request, status int, user *store.User, c *store.Client, v *view, form *appForm) {
 	if form == nil {
-		form = &appForm{Name: c.Name, Redirects: strings.Join(c.RedirectURIs, "\n")}
+		form = &appForm{Name: c.Name, Redirects: strings.Join(c.RedirectURIs, "\n"), IDAlg: c.IDTokenAlg}
 	}
 	v.Title, v.User, v.Wide = "apps.edit", user, true
 	v.Data = applicationData{App: c, Form: *form}
@@ -157,9 +158,9 @@ func (w *Web) applicationUpdate(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return badForm(err)
 	}
-	form := appForm{Name: r.PostForm.Get("name"), Redirects: r.PostForm.Get("redirect_uris")}
+	form := appForm{Name: r.PostForm.Get("name"), Redirects: r.PostForm.Get("redirect_uris"), IDAlg: r.PostForm.Get("id_token_alg")}
 	redirects := clients.SplitRedirectURIs(form.Redirects)
-	if _, err := clients.Update(r.Context(), w.cfg.Store, c, clients.UpdateInput{Name: &form.Name, RedirectURIs: &redirects}, w.now().UTC()); err != nil {
+	if _, err := clients.Update(r.Context(), w.cfg.Store, c, clients.UpdateInput{Name: &form.Name, RedirectURIs: &redirects, IDTokenAlg: &form.IDAlg}, w.now().UTC()); err != nil {
 		v := &view{Lang: w.lang(r, "")}
 		if !inputError(v, err) {
 			if isNotFound(err) {

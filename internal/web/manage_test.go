@@ -221,6 +221,7 @@ func TestApplicationsCreateShowsSecretOnce(t *testing.T) {
 			{"name": {""}, "redirect_uris": {devRedirect}, "type": {"confidential"}},
 			{"name": {"Mala"}, "redirect_uris": {devRedirect}, "type": {"legacy"}},
 			{"name": {strings.Repeat("x", 101)}, "redirect_uris": {devRedirect}},
+			{"name": {"Mala"}, "redirect_uris": {devRedirect}, "type": {"confidential"}, "id_token_alg": {"HS256"}},
 		} {
 			r := b.post(web.PathApplications, f)
 			wantPage(t, r, http.StatusUnprocessableEntity, `class="error"`, "<details class=\"add\" open>")
@@ -233,6 +234,20 @@ func TestApplicationsCreateShowsSecretOnce(t *testing.T) {
 	t.Run("English", func(t *testing.T) {
 		r := b.get(web.PathApplications, "Accept-Language", "en-US,en;q=0.9")
 		wantPage(t, r, http.StatusOK, "My applications", "Add an application")
+	})
+	t.Run("ID-token algorithm", func(t *testing.T) {
+		r := b.post(web.PathApplications, url.Values{"name": {"Rápida"}, "redirect_uris": {devRedirect}, "type": {"confidential"}, "id_token_alg": {"ES256"}})
+		wantPage(t, r, http.StatusOK, "Aplicación creada")
+		id, _ := credentials(t, r.body)
+		if c, err := e.st.GetClient(t.Context(), id); err != nil || c.IDTokenAlg != "ES256" {
+			t.Fatalf("stored %+v %v", c, err)
+		}
+		wantPage(t, b.get(web.PathApplications+"/"+id), http.StatusOK, "Firma de los ID tokens", "<code>ES256</code>", `<option value="ES256" selected>`)
+		// The edit form sends the choice back; the default is "".
+		b.post(web.PathApplications+"/"+id, url.Values{"name": {"Rápida"}, "redirect_uris": {devRedirect}, "id_token_alg": {""}})
+		if c, err := e.st.GetClient(t.Context(), id); err != nil || c.IDTokenAlg != "" {
+			t.Fatalf("after edit %+v %v", c, err)
+		}
 	})
 }
 
