@@ -224,8 +224,8 @@ type adminClient struct {
 }
 
 type adminClientForm struct {
-	Name, Type, Redirects, PostLogout string
-	Grants, Scopes                    []string
+	Name, Type, Redirects, PostLogout, IDAlg string
+	Grants, Scopes                           []string
 }
 
 type adminClientsData struct {
@@ -311,7 +311,7 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	form := adminClientForm{
 		Name: f.Get("name"), Type: f.Get("type"), Redirects: f.Get("redirect_uris"), PostLogout: f.Get("post_logout_redirect_uris"),
-		Grants: f["grant"], Scopes: f["scope"],
+		Grants: f["grant"], Scopes: f["scope"], IDAlg: f.Get("id_token_alg"),
 	}
 	v := &view{Lang: w.lang(r, "")}
 	if len(form.Grants) == 0 {
@@ -332,6 +332,7 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 		PostLogoutRedirectURIs: clients.SplitRedirectURIs(form.PostLogout),
 		Scopes:                 form.Scopes,
 		KnownScopes:            w.knownScopes(),
+		IDTokenAlg:             form.IDAlg,
 	}, w.now().UTC())
 	if err != nil {
 		if !inputError(v, err) {

@@ -553,6 +553,15 @@ func TestAdminApplications(t *testing.T) {
 	// client_credentials too.
 	r = a.post("/admin/applications", url.Values{"name": {"M2M"}, "type": {"confidential"}, "grant": {"client_credentials"}, "scope": {"voucher"}})
 	wantPage(t, r, http.StatusOK, "Aplicación creada")
+	// An operator may choose ES256 ID tokens too.
+	wantPage(t, a.get("/admin/applications"), http.StatusOK, `name="id_token_alg"`)
+	r = a.post("/admin/applications", url.Values{"name": {"Rápida"}, "type": {"confidential"}, "grant": {"password"}, "scope": {"openid"}, "id_token_alg": {"ES256"}})
+	wantPage(t, r, http.StatusOK, "Aplicación creada")
+	if fast, _ := credentials(t, r.body); fast != "" {
+		if c, err := e.st.GetClient(t.Context(), fast); err != nil || c.IDTokenAlg != "ES256" {
+			t.Fatalf("admin ES256 client: %+v %v", c, err)
+		}
+	}
 
 	// Disable: no more tokens; enable: back.
 	if r := a.post("/admin/applications/"+id+"/disable", url.Values{}); r.status != http.StatusSeeOther {
