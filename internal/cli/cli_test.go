@@ -41,6 +41,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"bad grant":       {"--db", db, "clients", "create", "--name", "x", "--grant", "magic"},
 		"bad redirect":    {"--db", db, "clients", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"},
 		"bad id alg":      {"--db", db, "clients", "create", "--name", "x", "--id-token-alg", "HS256"},
+		"bench id alg":    {"--db", db, "bench", "--client-id", "c", "--client-secret", "s", "--id-token-alg", "ES256"},
 		"missing email":   {"--db", db, "users", "create", "--first-name", "a", "--last-name", "b"},
 		"bad log level":   {"--log-level", "loud", "version"},
 	} {

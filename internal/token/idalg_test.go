@@ -488,21 +488,7 @@ func TestEnsureAddsES256IDKeyToExistingDeployment(t *testing.T) {
 func TestEnsureConcurrentIDAlgs(t *testing.T) {
 	ks := &memKeys{}
 	clk := newClock()
-	var wg sync.WaitGroup
-	ms := make([]*KeyManager, 4)
-	for i := range ms {
-		m, err := NewKeyManager(ks, KeyConfig{Secret: testSecret, MaxTokenTTL: testTTL, Now: clk.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms[i] = m
-		wg.Go(func() {
-			if err := m.Ensure(t.Context()); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	ms := ensureAtOnce(t, ks, clk, 4)
 	clk.Advance(time.Minute)
 	f := &fixture{ks: ks, clk: clk}
 	for _, alg := range []string{"", RS256, ES256} {

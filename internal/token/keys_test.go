@@ -308,21 +308,7 @@ func TestEnsureCreatesOnceAndStoresEncrypted(t *testing.T) {
 func TestEnsureConcurrentInstances(t *testing.T) {
 	ks := &memKeys{}
 	clk := newClock()
-	var wg sync.WaitGroup
-	ms := make([]*KeyManager, 4)
-	for i := range ms {
-		m, err := NewKeyManager(ks, KeyConfig{Secret: testSecret, MaxTokenTTL: testTTL, Now: clk.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms[i] = m
-		wg.Go(func() {
-			if err := m.Ensure(t.Context()); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	ms := ensureAtOnce(t, ks, clk, 4)
 	// Whatever was created, after a reload every instance signs with the same
 	// (newest) key, and each verifies the others' tokens.
 	clk.Advance(time.Minute)
@@ -609,4 +595,26 @@ func TestGeneratedKeyTypes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// ensureAtOnce starts n key managers on ks, as n instances starting at
+// once, and runs their Ensure concurrently.
+func ensureAtOnce(t *testing.T, ks KeyStore, clk *clock, n int) []*KeyManager {
+	t.Helper()
+	var wg sync.WaitGroup
+	ms := make([]*KeyManager, n)
+	for i := range ms {
+		m, err := NewKeyManager(ks, KeyConfig{Secret: testSecret, MaxTokenTTL: testTTL, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms[i] = m
+		wg.Go(func() {
+			if err := m.Ensure(t.Context()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return ms
 }

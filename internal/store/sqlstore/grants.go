@@ -285,9 +285,6 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 	if len(r.OldHash) == 0 || len(r.New.Hash) == 0 || bytes.Equal(r.OldHash, r.New.Hash) {
 		return nil, errors.New("sqlstore: rotation needs two distinct token hashes")
 	}
-	if err := checkWords("scope", r.New.Scopes); err != nil {
-		return nil, err
-	}
 	now := micros(r.Now)
 	if db.d.WritableCTE {
 		// The common case in one statement; anything else (unknown,
@@ -402,6 +399,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 //     caller runs the full transaction, which tells reuse, grace, revoked
 //     and unknown apart.
 func (db *DB) rotateOneStatement(ctx context.Context, r store.Rotation, now int64) (*store.Grant, error) {
+	if err := checkWords("scope", r.New.Scopes); err != nil {
+		return nil, err // not sql.ErrNoRows: the transaction is not tried
+	}
 	var scopes any // NULL: the old token's
 	if r.New.Scopes != nil {
 		scopes = joinList(r.New.Scopes)
