@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -58,9 +59,16 @@ type User struct {
 	AvatarURL    string
 	Admin        bool
 	Disabled     bool
-	Activated    bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Activated: the account completed registration (every account created
+	// through registration, the pages or the command line is). It says
+	// nothing about the address: that is EmailVerified.
+	Activated bool
+	// EmailVerified: the owner proved Email is theirs (followed a mailed
+	// link) or an operator vouched for it (users create --email-verified).
+	// Changing Email makes it false in the same statement.
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 
 	// The second factor (TOTP, RFC 6238), changed only through MFAStore.
 	// TOTPSecret is the shared secret sealed with the server secret (nil:
@@ -85,6 +93,9 @@ type UserUpdate struct {
 	PasswordHash *string
 	Admin        *bool
 	Disabled     *bool
+	// EmailVerified sets the flag. A new Email without it resets the flag
+	// to false: an address nobody proved is never verified.
+	EmailVerified *bool
 }
 
 // Client types.
@@ -116,13 +127,24 @@ type Client struct {
 	Scopes                 []string
 	OwnerID                string // user id of the developer; "" for operator-created
 	Legacy                 bool   // allows response_type=token (implicit)
-	Disabled               bool
-	AccessTokenTTL         time.Duration // 0: server default
+	// FirstParty: the operator marked the client as its own (clients create
+	// --first-party, the admin panel). See IsFirstParty.
+	FirstParty     bool
+	Disabled       bool
+	AccessTokenTTL time.Duration // 0: server default
 	// IDTokenAlg signs this client's ID tokens (OIDC Dynamic Client
 	// Registration id_token_signed_response_alg); "": the server default.
 	IDTokenAlg string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// IsFirstParty reports whether c may be granted what only the operator's own
+// applications may have (the scope "account"): it was marked first-party,
+// or it was given the password grant, which only an operator can give and
+// which hands the client the person's password anyway.
+func (c *Client) IsFirstParty() bool {
+	return c.FirstParty || slices.Contains(c.Grants, GrantPassword)
 }
 
 // ClientUpdate changes some fields of a client; nil fields are left alone.
@@ -135,6 +157,7 @@ type ClientUpdate struct {
 	Scopes                 *[]string
 	Disabled               *bool
 	IDTokenAlg             *string
+	FirstParty             *bool
 }
 
 // Grant is one authorization of a client: by a user (password, authorization

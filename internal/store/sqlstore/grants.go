@@ -218,7 +218,7 @@ func (db *DB) GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshT
 func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error) {
 	row := db.readRow(ctx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+grantCols+`,
 		u.id, u.email, u.email_key, u.first_name, u.last_name, u.password_hash, u.avatar_url, u.admin, u.disabled,
-		u.activated, u.created_at, u.updated_at
+		u.activated, u.email_verified, u.created_at, u.updated_at
 		FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
 		LEFT JOIN users u ON u.id = g.user_id WHERE t.hash = $1`, hash)
 	var (
@@ -231,11 +231,12 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 		uID, uEmail, uKey, uFirst, uLast      sql.NullString
 		uHash, uAvatar                        sql.NullString
 		uAdmin, uDisabled, uActivated         sql.NullBool
+		uEmailVerified                        sql.NullBool
 		uCreated, uUpdated                    sql.NullInt64
 	)
 	err := row.Scan(&t.Hash, &t.GrantID, &t.ParentHash, &tScopes, &tCreated, &tRotated,
 		&g.ID, &gUser, &g.ClientID, &g.GrantType, &gScopes, &authTime, &created, &lastUsed, &exp, &rev, &g.ClientName, &gClaims,
-		&uID, &uEmail, &uKey, &uFirst, &uLast, &uHash, &uAvatar, &uAdmin, &uDisabled, &uActivated, &uCreated, &uUpdated)
+		&uID, &uEmail, &uKey, &uFirst, &uLast, &uHash, &uAvatar, &uAdmin, &uDisabled, &uActivated, &uEmailVerified, &uCreated, &uUpdated)
 	if err != nil {
 		return nil, nil, nil, notFound(err)
 	}
@@ -253,7 +254,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 	if uID.Valid {
 		u = &store.User{ID: uID.String, Email: uEmail.String, EmailKey: uKey.String, FirstName: uFirst.String,
 			LastName: uLast.String, PasswordHash: uHash.String, AvatarURL: uAvatar.String, Admin: uAdmin.Bool,
-			Disabled: uDisabled.Bool, Activated: uActivated.Bool,
+			Disabled: uDisabled.Bool, Activated: uActivated.Bool, EmailVerified: uEmailVerified.Bool,
 			CreatedAt: fromMicros(uCreated.Int64), UpdatedAt: fromMicros(uUpdated.Int64)}
 	}
 	return &t, &g, u, nil

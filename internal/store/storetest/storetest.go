@@ -146,6 +146,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserNotFound", testUserNotFound},
 		{"UserUpdate", testUserUpdate},
 		{"UserUpdateConflictWritesNothing", testUserUpdateConflict},
+		{"UserEmailVerified", testUserEmailVerified},
 		{"UserUpdateDisableRevokes", testUserUpdateDisable},
 		{"DisableUser", testDisableUser},
 		{"DisableClient", testDisableClient},
@@ -210,7 +211,7 @@ func testUserCreateGet(f *fixture) {
 	u := &store.User{
 		ID: "u1", Email: "José@Example.com", EmailKey: "josé@example.com", FirstName: "José",
 		LastName: "Núñez", PasswordHash: "$argon2id$x", AvatarURL: "https://img.example/a.png",
-		Admin: true, Disabled: false, Activated: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
+		Admin: true, Disabled: false, Activated: true, EmailVerified: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
 	}
 	wantErr(f.t, "CreateUser", f.s.CreateUser(f.ctx, u), nil)
 	got, err := f.s.GetUser(f.ctx, "u1")
@@ -272,6 +273,56 @@ func testUserUpdate(f *fixture) {
 	wantErr(f.t, "empty UpdateUser", err, nil)
 	want.UpdatedAt = later.Add(time.Hour)
 	diff(f.t, "empty UpdateUser", got, &want)
+}
+
+// testUserEmailVerified: the flag is stored, kept by unrelated changes and
+// cleared, in the same statement, by a new address — never true for an
+// address nobody proved.
+func testUserEmailVerified(f *fixture) {
+	u := f.user("u1", "a@example.com")
+	if u.EmailVerified {
+		f.t.Fatal("fixture user verified")
+	}
+	got, err := f.s.UpdateUser(f.ctx, "u1", store.UserUpdate{EmailVerified: ptr(true)}, t0)
+	wantErr(f.t, "UpdateUser verify", err, nil)
+	if !got.EmailVerified {
+		f.t.Fatal("EmailVerified not set")
+	}
+	got, err = f.s.UpdateUser(f.ctx, "u1", store.UserUpdate{FirstName: ptr("Ana"), Email: ptr("a@example.com")}, t0)
+	wantErr(f.t, "UpdateUser same address", err, nil)
+	if !got.EmailVerified {
+		f.t.Error("setting the same address again cleared EmailVerified")
+	}
+	got, err = f.s.UpdateUser(f.ctx, "u1", store.UserUpdate{Email: ptr("b@example.com"), EmailKey: ptr("b@example.com")}, t0)
+	wantErr(f.t, "UpdateUser new address", err, nil)
+	if got.EmailVerified {
+		f.t.Error("a new address is verified")
+	}
+	stored, err := f.s.GetUser(f.ctx, "u1")
+	wantErr(f.t, "GetUser", err, nil)
+	if stored.EmailVerified || stored.Email != "b@example.com" {
+		f.t.Errorf("stored %q verified=%v, want b@example.com unverified", stored.Email, stored.EmailVerified)
+	}
+	// Verified together with the address (an operator's change, a followed link).
+	got, err = f.s.UpdateUser(f.ctx, "u1", store.UserUpdate{Email: ptr("c@example.com"), EmailKey: ptr("c@example.com"), EmailVerified: ptr(true)}, t0)
+	wantErr(f.t, "UpdateUser new verified address", err, nil)
+	if !got.EmailVerified {
+		f.t.Error("EmailVerified with a new address not applied")
+	}
+	// The refresh path reads the user in its own join (where the store
+	// has it): it must say the same.
+	type refreshJoin interface {
+		GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error)
+	}
+	if j, ok := f.s.(refreshJoin); ok {
+		f.client("c1", "App")
+		f.grant("g1", "u1", "c1", "rt-secret")
+		_, _, ru, err := j.GetRefreshTokenGrant(f.ctx, store.HashToken("rt-secret"))
+		wantErr(f.t, "GetRefreshTokenGrant", err, nil)
+		if ru == nil || !ru.EmailVerified {
+			f.t.Errorf("GetRefreshTokenGrant user = %+v, want u1 verified", ru)
+		}
+	}
 }
 
 func testUserUpdateConflict(f *fixture) {
@@ -613,7 +664,7 @@ func testClientCreateGet(f *fixture) {
 		RedirectURIs:           []string{"https://app.example/cb", "https://app.example/cb?a=b c&d=\"e\""},
 		PostLogoutRedirectURIs: []string{"https://app.example/bye"},
 		Grants:                 []string{store.GrantAuthorizationCode, store.GrantDeviceCode},
-		Scopes:                 []string{"openid", "email"}, OwnerID: "dev", Legacy: true, Disabled: true,
+		Scopes:                 []string{"openid", "email"}, OwnerID: "dev", Legacy: true, FirstParty: true, Disabled: true,
 		AccessTokenTTL: 90 * time.Second, IDTokenAlg: "ES256", CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
 	}
 	wantErr(f.t, "CreateClient", f.s.CreateClient(f.ctx, c), nil)
@@ -649,13 +700,13 @@ func testClientUpdate(f *fixture) {
 	got, err := f.s.UpdateClient(f.ctx, "c1", store.ClientUpdate{
 		Name: ptr("Nueva"), SecretHash: newHash, RedirectURIs: ptr([]string{"https://new.example/cb"}),
 		PostLogoutRedirectURIs: ptr([]string{"https://new.example/bye"}), Grants: ptr([]string{store.GrantClientCredentials}),
-		Scopes: ptr([]string{}), Disabled: ptr(true), IDTokenAlg: ptr("ES256"),
+		Scopes: ptr([]string{}), Disabled: ptr(true), IDTokenAlg: ptr("ES256"), FirstParty: ptr(true),
 	}, later)
 	wantErr(f.t, "UpdateClient", err, nil)
 	want := *c
 	want.Name, want.SecretHash, want.RedirectURIs = "Nueva", newHash, []string{"https://new.example/cb"}
 	want.PostLogoutRedirectURIs, want.Grants, want.Scopes = []string{"https://new.example/bye"}, []string{store.GrantClientCredentials}, nil
-	want.Disabled, want.UpdatedAt, want.IDTokenAlg = true, later, "ES256"
+	want.Disabled, want.UpdatedAt, want.IDTokenAlg, want.FirstParty = true, later, "ES256", true
 	diff(f.t, "UpdateClient", got, &want)
 	stored, err := f.s.GetClient(f.ctx, "c1")
 	wantErr(f.t, "GetClient", err, nil)
