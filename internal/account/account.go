@@ -167,6 +167,9 @@ func newID() string {
 type RegisterInput struct {
 	Email, Password, FirstName, LastName string
 	Admin                                bool
+	// EmailVerified: an operator vouches for the address (users create
+	// --email-verified). Self-registration never sets it.
+	EmailVerified bool
 }
 
 // Register validates the input (every field, joined with errors.Join when
@@ -215,10 +218,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*store.User, 
 		LastName:     last,
 		PasswordHash: phc,
 		Admin:        in.Admin,
-		// No address confirmation step exists yet: accounts start activated.
-		Activated: true,
-		CreatedAt: now,
-		UpdatedAt: now,
+		// Activated: registration is complete; the account may sign in.
+		// Whether the address is the person's is EmailVerified's to say.
+		Activated:     true,
+		EmailVerified: in.EmailVerified,
+		CreatedAt:     now,
+		UpdatedAt:     now,
 	}
 	if err := s.st.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -406,15 +411,16 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 }
 
 // ProfileUpdate is a change to an account; nil fields are left alone.
-// Changing Password needs CurrentPassword.
+// Changing Password, or Email to another address, needs CurrentPassword.
 type ProfileUpdate struct {
 	Email, FirstName, LastName *string
 	Password, CurrentPassword  *string
 }
 
 // UpdateProfile validates every field of upd (errors joined, each a
-// *ValidationError), verifies the current password when the password
-// changes, and applies everything in one store update. A taken email is
+// *ValidationError), verifies the current password when the password or
+// the address changes, and applies everything in one store update (a new
+// address is unverified from that moment: store.UserUpdate). A taken email is
 // ErrEmailTaken; a wrong current password ErrInvalidCredentials.
 func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileUpdate) (*store.User, error) {
 	u, err := s.st.GetUser(ctx, userID)
@@ -449,38 +455,33 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 			su.LastName = &v
 		}
 	}
+	// A new address needs the current password too: a stolen access token
+	// or an unattended browser must not be enough to take the account's
+	// login (and so its password reset) away from its owner.
+	newEmail := su.EmailKey != nil && *su.EmailKey != u.EmailKey
 	if upd.Password != nil {
 		if err := checkPasswordForEmail(*upd.Password, email); err != nil {
 			errs = append(errs, err)
 		}
-		if upd.CurrentPassword == nil || *upd.CurrentPassword == "" {
-			errs = append(errs, invalid("current_password", "required"))
-		}
+	}
+	if (upd.Password != nil || newEmail) && (upd.CurrentPassword == nil || *upd.CurrentPassword == "") {
+		errs = append(errs, invalid("current_password", "required"))
 	}
 	if len(errs) == 1 {
 		return nil, errs[0]
 	} else if len(errs) > 1 {
 		return nil, errors.Join(errs...)
 	}
-	if upd.Password != nil {
-		acctKey := counterKey("acct", u.EmailKey)
-		if err := s.throttle(ctx, acctKey, "", u.ID, ""); err != nil {
+	if upd.Password != nil || newEmail {
+		failType := "password.change_failed"
+		if upd.Password == nil {
+			failType = "email.change_failed"
+		}
+		if err := s.checkCurrentPassword(ctx, u, *upd.CurrentPassword, failType); err != nil {
 			return nil, err
 		}
-		cur := *upd.CurrentPassword
-		ok := false
-		if len(cur) <= MaxPasswordBytes {
-			var verr error
-			ok, _, verr = s.verifyPassword(ctx, cur, u.PasswordHash)
-			if verr != nil && !errors.Is(verr, errBadHash) {
-				return nil, verr
-			}
-		}
-		if !ok {
-			s.failed(ctx, acctKey, "")
-			s.event(ctx, "password.change_failed", u.ID, "", "wrong current password")
-			return nil, ErrInvalidCredentials
-		}
+	}
+	if upd.Password != nil {
 		phc, err := s.hashPassword(ctx, *upd.Password, s.params)
 		if err != nil {
 			return nil, err

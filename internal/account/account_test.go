@@ -575,18 +575,37 @@ func TestChangePassword(t *testing.T) {
 func TestUpdateProfileEmail(t *testing.T) {
 	s, _, _ := newService(t, Config{})
 	ctx := t.Context()
-	a, _ := s.Register(ctx, RegisterInput{Email: "ana@example.com", Password: "caballo correcto"})
+	a, _ := s.Register(ctx, RegisterInput{Email: "ana@example.com", Password: "caballo correcto", EmailVerified: true})
 	if _, err := s.Register(ctx, RegisterInput{Email: "bea@example.com", Password: "caballo correcto"}); err != nil {
 		t.Fatal(err)
 	}
+	pw, wrong := "caballo correcto", "otra cosa"
 	taken := "ＢＥＡ@example.com"
-	if _, err := s.UpdateProfile(ctx, a.ID, ProfileUpdate{Email: &taken}); !errors.Is(err, ErrEmailTaken) {
+	if _, err := s.UpdateProfile(ctx, a.ID, ProfileUpdate{Email: &taken, CurrentPassword: &pw}); !errors.Is(err, ErrEmailTaken) {
 		t.Errorf("taken email: %v", err)
 	}
+	// Changing the case of one's own address is no new address.
 	mine := "ANA@example.com"
 	u, err := s.UpdateProfile(ctx, a.ID, ProfileUpdate{Email: &mine})
-	if err != nil || u.Email != "ANA@example.com" {
-		t.Errorf("own email in other case: %v, %v", u, err)
+	if err != nil || u.Email != "ANA@example.com" || !u.EmailVerified {
+		t.Errorf("own email in other case: %+v, %v", u, err)
+	}
+	// A new address needs the current password: a token alone is not enough.
+	next := "ana.nueva@example.com"
+	var ve *ValidationError
+	if _, err := s.UpdateProfile(ctx, a.ID, ProfileUpdate{Email: &next}); !errors.As(err, &ve) || ve.Field != "current_password" {
+		t.Errorf("new email without current_password: %v", err)
+	}
+	if _, err := s.UpdateProfile(ctx, a.ID, ProfileUpdate{Email: &next, CurrentPassword: &wrong}); !errors.Is(err, ErrInvalidCredentials) {
+		t.Errorf("new email with a wrong current_password: %v", err)
+	}
+	u, err = s.UpdateProfile(ctx, a.ID, ProfileUpdate{Email: &next, CurrentPassword: &pw})
+	if err != nil || u.Email != next {
+		t.Fatalf("new email: %+v, %v", u, err)
+	}
+	// Nobody has proved the new address yet.
+	if u.EmailVerified {
+		t.Error("a new address is email_verified")
 	}
 }
 

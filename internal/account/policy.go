@@ -61,7 +61,7 @@ var messages = map[string]message{
 	"password/invalid":           {"La contraseña contiene bytes que no son texto UTF-8 válido. Escríbala de nuevo.", "The password contains bytes that are not valid UTF-8 text. Type it again."},
 	"password/common":            {"Esa contraseña es una de las más usadas y fácil de adivinar. Elija otra, por ejemplo una frase de varias palabras.", "That password is one of the most common and easy to guess. Choose another, for example a phrase of several words."},
 	"password/same_as_email":     {"La contraseña no puede ser su dirección de correo electrónico. Elija otra.", "The password cannot be your email address. Choose another."},
-	"current_password/required":  {"Para cambiar la contraseña escriba también su contraseña actual.", "To change the password also enter your current password."},
+	"current_password/required":  {"Para cambiar la contraseña o el correo escriba también su contraseña actual.", "To change the password or the email also enter your current password."},
 	"current_password/incorrect": {"La contraseña actual no es correcta. Escríbala de nuevo.", "The current password is not correct. Type it again."},
 	"*/too_long":                 {fmt.Sprintf("El texto es demasiado largo: use como máximo %d caracteres.", MaxNameChars), fmt.Sprintf("The text is too long: use at most %d characters.", MaxNameChars)},
 	"*/invalid":                  {"El texto contiene caracteres de control o no es UTF-8 válido. Escríbalo de nuevo.", "The text contains control characters or is not valid UTF-8. Type it again."},

@@ -31,6 +31,7 @@ type appEnv struct {
 	db       *sqlstore.DB
 	accounts *account.Service
 	mux      *http.ServeMux
+	routes   []api.RouteNeed
 }
 
 // The operator's client used to log users in with the password grant.
@@ -77,10 +78,13 @@ func newAppEnv(t *testing.T) *appEnv {
 	}
 	mux := http.NewServeMux()
 	prov.Mount(mux)
-	api.NewUsers(accounts, db, prov, api.UsersConfig{Log: log}).Mount(mux)
-	api.NewAuthClients(db, prov, api.Config{Log: log}).Mount(mux)
-	api.NewTokens(db, prov, api.Config{Log: log}).Mount(mux)
-	return &appEnv{t: t, db: db, accounts: accounts, mux: mux}
+	users := api.NewUsers(accounts, db, prov, api.UsersConfig{Log: log})
+	authClients := api.NewAuthClients(db, prov, api.Config{Log: log})
+	tokens := api.NewTokens(db, prov, api.Config{Log: log})
+	users.Mount(mux)
+	authClients.Mount(mux)
+	tokens.Mount(mux)
+	return &appEnv{t: t, db: db, accounts: accounts, mux: mux, routes: api.RouteNeeds(users, authClients, tokens)}
 }
 
 func (e *appEnv) serve(r *http.Request) *httptest.ResponseRecorder {
@@ -133,7 +137,7 @@ func (e *appEnv) login(email string) (*store.User, tokenResp) {
 		e.t.Fatal(err)
 	}
 	code, tr := e.tokenEndpoint(url.Values{"grant_type": {"password"}, "username": {email}, "password": {"caballo correcto"},
-		"client_id": {opClient}, "client_secret": {opSecret}, "scope": {"openid profile"}})
+		"client_id": {opClient}, "client_secret": {opSecret}, "scope": {"openid profile account"}})
 	if code != 200 || tr.AccessToken == "" || tr.RefreshToken == "" {
 		e.t.Fatalf("login %s: %d %+v", email, code, tr)
 	}
@@ -145,13 +149,19 @@ func (e *appEnv) login(email string) (*store.User, tokenResp) {
 // real token endpoint with the client's credentials.
 func (e *appEnv) authorize(u *store.User, clientID, secret, redirect string) tokenResp {
 	e.t.Helper()
+	return e.authorizeScopes(u, clientID, secret, redirect, "openid", "profile")
+}
+
+// authorizeScopes is authorize for the consented scopes.
+func (e *appEnv) authorizeScopes(u *store.User, clientID, secret, redirect string, scopes ...string) tokenResp {
+	e.t.Helper()
 	code := token.NewOpaque(token.PrefixCode)
 	now := time.Now()
 	if err := e.db.CreateAuthCode(e.t.Context(), &store.AuthCode{Hash: store.HashToken(code), ClientID: clientID, UserID: u.ID,
-		RedirectURI: redirect, Scopes: []string{"openid", "profile"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+		RedirectURI: redirect, Scopes: scopes, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.db.SaveConsent(e.t.Context(), &store.Consent{UserID: u.ID, ClientID: clientID, Scopes: []string{"openid", "profile"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := e.db.SaveConsent(e.t.Context(), &store.Consent{UserID: u.ID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now}); err != nil {
 		e.t.Fatal(err)
 	}
 	st, tr := e.tokenEndpoint(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},

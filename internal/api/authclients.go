@@ -38,7 +38,7 @@ func (c Config) withDefaults() Config {
 
 // authClientStore is what the auth_clients resource needs from the store.
 type authClientStore interface {
-	userGetter
+	callerStore
 	clients.Store
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	DeleteClient(ctx context.Context, id string) error
@@ -50,26 +50,32 @@ type authClientStore interface {
 // resource: the caller's own OAuth applications. Every change goes through
 // package clients, which validates and creates clients for every path.
 type AuthClients struct {
-	st     authClientStore
-	bearer oauth.BearerVerifier
-	cfg    Config
-	log    *slog.Logger
+	st    authClientStore
+	guard *guard
+	cfg   Config
+	log   *slog.Logger
 }
 
 // NewAuthClients builds the auth_clients resource.
 func NewAuthClients(st store.Store, bearer oauth.BearerVerifier, cfg Config) *AuthClients {
 	cfg = cfg.withDefaults()
-	return &AuthClients{st: st, bearer: bearer, cfg: cfg, log: cfg.Log}
+	return &AuthClients{st: st, guard: &guard{bearer: bearer, st: st, log: cfg.Log}, cfg: cfg, log: cfg.Log}
 }
 
 // Mount registers the routes.
-func (a *AuthClients) Mount(mux *http.ServeMux) {
-	mux.Handle("GET /v1/auth_clients", handle(a.log, false, a.list))
-	mux.Handle("POST /v1/auth_clients", handle(a.log, false, a.create))
-	mux.Handle("GET /v1/auth_clients/{id}", handle(a.log, false, a.get))
-	mux.Handle("PATCH /v1/auth_clients/{id}", handle(a.log, false, a.patch))
-	mux.Handle("DELETE /v1/auth_clients/{id}", handle(a.log, false, a.delete))
-	mux.Handle("POST /v1/auth_clients/{id}/secret", handle(a.log, false, a.rotate))
+func (a *AuthClients) Mount(mux *http.ServeMux) { a.guard.mount(mux, a.routes()) }
+
+// routes lists the routes with what each needs: all of them manage the
+// person's applications, which needs the scope account (see need).
+func (a *AuthClients) routes() []route {
+	return []route{
+		{"GET /v1/auth_clients", needAccount, false, a.list},
+		{"POST /v1/auth_clients", needAccount, false, a.create},
+		{"GET /v1/auth_clients/{id}", needAccount, false, a.get},
+		{"PATCH /v1/auth_clients/{id}", needAccount, false, a.patch},
+		{"DELETE /v1/auth_clients/{id}", needAccount, false, a.delete},
+		{"POST /v1/auth_clients/{id}/secret", needAccount, false, a.rotate},
+	}
 }
 
 // authClientFields: filters and sorts of the list (store.ClientFields).
@@ -157,11 +163,8 @@ func (a *AuthClients) event(r *http.Request, typ string, user *store.User, clien
 	}
 }
 
-func (a *AuthClients) list(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, a.bearer, a.st)
-	if err != nil {
-		return err
-	}
+func (a *AuthClients) list(w http.ResponseWriter, r *http.Request, who *caller) error {
+	user := who.user
 	q, err := parseList(r, authClientFields)
 	if err != nil {
 		return err
@@ -181,11 +184,8 @@ func (a *AuthClients) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *AuthClients) get(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, a.bearer, a.st)
-	if err != nil {
-		return err
-	}
+func (a *AuthClients) get(w http.ResponseWriter, r *http.Request, who *caller) error {
+	user := who.user
 	c, err := a.owned(r, user)
 	if err != nil {
 		return err
@@ -353,11 +353,8 @@ func clientInputError(err error, in *clientInput) error {
 	return &Error{Status: http.StatusUnprocessableEntity, Cause: err, Problems: []Problem{p}}
 }
 
-func (a *AuthClients) create(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, a.bearer, a.st)
-	if err != nil {
-		return err
-	}
+func (a *AuthClients) create(w http.ResponseWriter, r *http.Request, who *caller) error {
+	user := who.user
 	res, err := readResource(w, r, "auth_clients")
 	if err != nil {
 		return err
@@ -408,11 +405,8 @@ func (a *AuthClients) create(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, a.bearer, a.st)
-	if err != nil {
-		return err
-	}
+func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request, who *caller) error {
+	user := who.user
 	c, err := a.owned(r, user)
 	if err != nil {
 		return err
@@ -471,11 +465,8 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request) error {
 // rotate serves POST /v1/auth_clients/{id}/secret: a new secret, shown in
 // this answer only; the old one stops working at once on every instance
 // (client authentication reads the hash from the store).
-func (a *AuthClients) rotate(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, a.bearer, a.st)
-	if err != nil {
-		return err
-	}
+func (a *AuthClients) rotate(w http.ResponseWriter, r *http.Request, who *caller) error {
+	user := who.user
 	c, err := a.owned(r, user)
 	if err != nil {
 		return err
@@ -509,11 +500,8 @@ func (a *AuthClients) rotate(w http.ResponseWriter, r *http.Request) error {
 // delete deletes the application and, with it, every grant, refresh token,
 // code and consent issued to it; its access tokens fail at once because
 // their grant is gone.
-func (a *AuthClients) delete(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, a.bearer, a.st)
-	if err != nil {
-		return err
-	}
+func (a *AuthClients) delete(w http.ResponseWriter, r *http.Request, who *caller) error {
+	user := who.user
 	c, err := a.owned(r, user)
 	if err != nil {
 		return err

@@ -30,15 +30,23 @@
 //     refused ones get 429 with Retry-After.
 //   - PATCH /v1/users/me may omit data.id (the endpoint names the
 //     resource); when sent it must be the caller's (409 "id_mismatch").
-//     Changing the password needs current_password in the same request;
+//     Changing the password or the email needs current_password in the
+//     same request (a leaked token alone cannot take the account);
 //     a wrong one is 422 "incorrect" at /data/attributes/current_password
 //     and counts as a failed login (same throttling, 429 with Retry-After).
 //   - GET /v1/users/{id} (the Location of a created user) shows only the
 //     caller's own resource; any other id is 404.
-//   - /v1/users/me needs a Bearer access token of a user (RFC 6750): errors
-//     carry the WWW-Authenticate challenge; a client-credentials token is
-//     403. Responses about the caller are Cache-Control: no-store.
-//     Every resource below authenticates the same way (authenticate).
+//   - Every route is listed with what it needs (access.go: need) and
+//     mounted through one guard, so no handler decides who may call it:
+//     nothing (registration); a Bearer access token of a user (RFC 6750:
+//     errors carry the WWW-Authenticate challenge; a client-credentials
+//     token is 403); or that and the scope "account" from a client that is
+//     first party now (403 insufficient_scope, scope="account"). Reading
+//     /v1/users/me shows what the token's scopes allow (profile: names,
+//     avatar, activated, status, times; email: email, email_verified;
+//     openid alone: the id); changing or deleting the account,
+//     /v1/auth_clients and /v1/tokens need account. Responses about the
+//     caller are Cache-Control: no-store.
 //   - /v1/auth_clients: the caller's applications only; anyone else's (and
 //     an operator's, which has no owner) is 404 for every method, so ids
 //     cannot be probed. Creation and changes go through package clients

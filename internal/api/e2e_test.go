@@ -65,7 +65,7 @@ func TestWithRealTokens(t *testing.T) {
 	}
 
 	form := url.Values{"grant_type": {"password"}, "username": {"ana@example.com"}, "password": {"caballo correcto"},
-		"client_id": {"app"}, "client_secret": {"s3cret"}, "scope": {"openid profile"}}
+		"client_id": {"app"}, "client_secret": {"s3cret"}, "scope": {"openid profile account"}}
 	r = httptest.NewRequestWithContext(ctx, "POST", "/auth/v1/token", strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	w := serve(r)

@@ -15,7 +15,7 @@ import (
 
 // tokenStore is what the tokens resource needs from the store.
 type tokenStore interface {
-	userGetter
+	callerStore
 	GetGrant(ctx context.Context, id string) (*store.Grant, error)
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
 	ListGrants(ctx context.Context, userID string, opt store.ListOptions) ([]*store.Grant, int, error)
@@ -27,23 +27,29 @@ type tokenStore interface {
 // grants — one per authorization of an application, with the refresh and
 // access tokens hanging from it — revoked ones included.
 type Tokens struct {
-	st     tokenStore
-	bearer oauth.BearerVerifier
-	cfg    Config
-	log    *slog.Logger
+	st    tokenStore
+	guard *guard
+	cfg   Config
+	log   *slog.Logger
 }
 
 // NewTokens builds the tokens resource.
 func NewTokens(st store.Store, bearer oauth.BearerVerifier, cfg Config) *Tokens {
 	cfg = cfg.withDefaults()
-	return &Tokens{st: st, bearer: bearer, cfg: cfg, log: cfg.Log}
+	return &Tokens{st: st, guard: &guard{bearer: bearer, st: st, log: cfg.Log}, cfg: cfg, log: cfg.Log}
 }
 
 // Mount registers the routes.
-func (t *Tokens) Mount(mux *http.ServeMux) {
-	mux.Handle("GET /v1/tokens", handle(t.log, false, t.list))
-	mux.Handle("GET /v1/tokens/{id}", handle(t.log, false, t.get))
-	mux.Handle("PATCH /v1/tokens/{id}", handle(t.log, false, t.patch))
+func (t *Tokens) Mount(mux *http.ServeMux) { t.guard.mount(mux, t.routes()) }
+
+// routes lists the routes with what each needs: the person's connections
+// are managed with the scope account (see need).
+func (t *Tokens) routes() []route {
+	return []route{
+		{"GET /v1/tokens", needAccount, false, t.list},
+		{"GET /v1/tokens/{id}", needAccount, false, t.get},
+		{"PATCH /v1/tokens/{id}", needAccount, false, t.patch},
+	}
 }
 
 // tokenFields: filters and sorts of the list (store.GrantFields; "name" is
@@ -119,11 +125,8 @@ func (t *Tokens) owned(r *http.Request, user *store.User) (*store.Grant, error) 
 	return g, err
 }
 
-func (t *Tokens) list(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, t.bearer, t.st)
-	if err != nil {
-		return err
-	}
+func (t *Tokens) list(w http.ResponseWriter, r *http.Request, c *caller) error {
+	user := c.user
 	q, err := parseList(r, tokenFields)
 	if err != nil {
 		return err
@@ -144,11 +147,8 @@ func (t *Tokens) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (t *Tokens) get(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, t.bearer, t.st)
-	if err != nil {
-		return err
-	}
+func (t *Tokens) get(w http.ResponseWriter, r *http.Request, c *caller) error {
+	user := c.user
 	g, err := t.owned(r, user)
 	if err != nil {
 		return err
@@ -167,11 +167,8 @@ var (
 // bearer check (which reads the grant's liveness), and forgets the
 // remembered consent, so the application has to ask again. A revoked grant
 // stays revoked.
-func (t *Tokens) patch(w http.ResponseWriter, r *http.Request) error {
-	user, err := authenticate(r, t.bearer, t.st)
-	if err != nil {
-		return err
-	}
+func (t *Tokens) patch(w http.ResponseWriter, r *http.Request, c *caller) error {
+	user := c.user
 	g, err := t.owned(r, user)
 	if err != nil {
 		return err

@@ -35,11 +35,11 @@ type userStore interface {
 
 // Users serves the JSON:API users resource.
 type Users struct {
-	svc    *account.Service
-	st     userStore
-	bearer oauth.BearerVerifier
-	cfg    UsersConfig
-	log    *slog.Logger
+	svc   *account.Service
+	st    userStore
+	guard *guard
+	cfg   UsersConfig
+	log   *slog.Logger
 }
 
 // NewUsers builds the users resource.
@@ -56,32 +56,24 @@ func NewUsers(svc *account.Service, st store.Store, bearer oauth.BearerVerifier,
 	if cfg.RegisterWindow <= 0 {
 		cfg.RegisterWindow = time.Hour
 	}
-	return &Users{svc: svc, st: st, bearer: bearer, cfg: cfg, log: cfg.Log}
+	return &Users{svc: svc, st: st, guard: &guard{bearer: bearer, st: st, log: cfg.Log}, cfg: cfg, log: cfg.Log}
 }
 
 // Mount registers the routes.
-func (u *Users) Mount(mux *http.ServeMux) {
-	mux.Handle("POST /v1/users", handle(u.log, false, u.create))
-	mux.Handle("GET /v1/users/me", handle(u.log, false, u.getMe))
-	mux.Handle("PATCH /v1/users/me", handle(u.log, false, u.patchMe))
-	mux.Handle("DELETE /v1/users/me", handle(u.log, false, u.deleteMe))
-	mux.Handle("GET /v1/users/{id}", handle(u.log, false, u.getByID))
-	// Seed 004 (django-oauth-toolkit style): the caller as plain JSON.
-	mux.Handle("GET /api/v1/users/me/{$}", handle(u.log, true, u.getMePlain))
-	mux.Handle("GET /api/v1/users/me", handle(u.log, true, u.getMePlain))
-}
+func (u *Users) Mount(mux *http.ServeMux) { u.guard.mount(mux, u.routes()) }
 
-// userAttributes is the Multinexo users resource as we show it. Never the
-// password hash; admin is not shown either.
-type userAttributes struct {
-	FirstName string    `json:"first_name"`
-	LastName  string    `json:"last_name"`
-	Email     string    `json:"email"`
-	Activated bool      `json:"activated"`
-	Status    string    `json:"status"`
-	AvatarURL *string   `json:"avatar_url"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+// routes lists the routes with what each needs (see need).
+func (u *Users) routes() []route {
+	return []route{
+		{"POST /v1/users", needNothing, false, u.create},
+		{"GET /v1/users/me", needUser, false, u.getMe},
+		{"PATCH /v1/users/me", needAccount, false, u.patchMe},
+		{"DELETE /v1/users/me", needAccount, false, u.deleteMe},
+		{"GET /v1/users/{id}", needUser, false, u.getByID},
+		// Seed 004 (django-oauth-toolkit style): the caller as plain JSON.
+		{"GET /api/v1/users/me/{$}", needUser, true, u.getMePlain},
+		{"GET /api/v1/users/me", needUser, true, u.getMePlain},
+	}
 }
 
 func status(u *store.User) string {
@@ -91,26 +83,36 @@ func status(u *store.User) string {
 	return "active"
 }
 
-func attributes(u *store.User) userAttributes {
-	a := userAttributes{
-		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
-		Activated: u.Activated, Status: status(u),
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+// userAttributes is the Multinexo users resource as a token with scopes
+// sees it: profile: first_name, last_name, avatar_url, activated, status,
+// created_at, updated_at; email: email, email_verified; the scope account
+// sees both; openid alone, nothing but the id. Never the password hash;
+// admin is not shown either. c nil (registration, no token): everything.
+func userAttributes(u *store.User, c *caller) map[string]any {
+	a := map[string]any{}
+	if c == nil || c.sees(oauth.ScopeProfile) {
+		var avatar *string
+		if u.AvatarURL != "" {
+			avatar = &u.AvatarURL
+		}
+		a["first_name"], a["last_name"], a["avatar_url"] = u.FirstName, u.LastName, avatar
+		a["activated"], a["status"] = u.Activated, status(u)
+		a["created_at"], a["updated_at"] = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	}
-	if u.AvatarURL != "" {
-		a.AvatarURL = &u.AvatarURL
+	if c == nil || c.sees(oauth.ScopeEmail) {
+		a["email"], a["email_verified"] = u.Email, u.EmailVerified
 	}
 	return a
 }
 
 func userPath(u *store.User) string { return "/v1/users/" + u.ID }
 
-func userResource(u *store.User) Resource {
-	return Resource{Type: "users", ID: u.ID, Attributes: attributes(u), Links: map[string]string{"self": userPath(u)}}
+func userResource(u *store.User, c *caller) Resource {
+	return Resource{Type: "users", ID: u.ID, Attributes: userAttributes(u, c), Links: map[string]string{"self": userPath(u)}}
 }
 
-func writeUser(w http.ResponseWriter, status int, u *store.User) {
-	writeJSON(w, MediaType, status, Document{Data: userResource(u), Links: map[string]any{"self": userPath(u)}})
+func writeUser(w http.ResponseWriter, status int, u *store.User, c *caller) {
+	writeJSON(w, MediaType, status, Document{Data: userResource(u, c), Links: map[string]any{"self": userPath(u)}})
 }
 
 // Attribute names of the users resource.
@@ -240,7 +242,7 @@ func (u *Users) registerWindow() (now, start, end time.Time) {
 
 func registerKey(ip string) string { return "register:ip:" + ip }
 
-func (u *Users) create(w http.ResponseWriter, r *http.Request) error {
+func (u *Users) create(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	if err := checkMediaType(r); err != nil {
 		return err
 	}
@@ -291,47 +293,8 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.NoStore(w)
 	w.Header().Set("Location", userPath(user))
-	writeUser(w, http.StatusCreated, user)
+	writeUser(w, http.StatusCreated, user, nil)
 	return nil
-}
-
-// caller authenticates the bearer token and loads its user.
-func (u *Users) caller(r *http.Request) (*store.User, error) {
-	return authenticate(r, u.bearer, u.st)
-}
-
-// userGetter is how authenticate loads the caller.
-type userGetter interface {
-	GetUser(ctx context.Context, id string) (*store.User, error)
-}
-
-// authenticate is the bearer check of every resource about a person: a
-// valid access token of a user (RFC 6750 errors with their challenge
-// otherwise), issued by a user's login — a client-credentials token is 403 —
-// whose account still exists and is enabled.
-func authenticate(r *http.Request, bearer oauth.BearerVerifier, st userGetter) (*store.User, error) {
-	acc, err := bearer.VerifyBearer(r)
-	if err != nil {
-		var be *oauth.BearerError
-		if errors.As(err, &be) {
-			return nil, bearerError(be, err)
-		}
-		return nil, err
-	}
-	if acc.UserID == "" {
-		return nil, newError(http.StatusForbidden, Problem{Code: "user_token_required",
-			Title:  text{"Se necesita un token de usuario", "A user token is needed"},
-			Detail: text{"Este token representa a una aplicación, no a una persona. Use un token obtenido con el inicio de sesión del usuario (password, authorization_code o device_code).", "This token represents an application, not a person. Use a token obtained by the user's login (password, authorization_code or device_code)."},
-			Header: "Authorization"})
-	}
-	user, err := st.GetUser(r.Context(), acc.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && user.Disabled) {
-		return nil, bearerError(&oauth.BearerError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the account no longer exists or is disabled"}, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return user, nil
 }
 
 func bearerError(be *oauth.BearerError, cause error) *Error {
@@ -358,38 +321,28 @@ func bearerError(be *oauth.BearerError, cause error) *Error {
 	return &Error{Status: st, Bearer: be, Cause: cause, Problems: []Problem{p}}
 }
 
-func (u *Users) getMe(w http.ResponseWriter, r *http.Request) error {
-	user, err := u.caller(r)
-	if err != nil {
-		return err
-	}
+func (u *Users) getMe(w http.ResponseWriter, r *http.Request, c *caller) error {
 	httpx.NoStore(w)
-	writeUser(w, http.StatusOK, user)
+	writeUser(w, http.StatusOK, c.user, c)
 	return nil
 }
 
 // getByID serves the Location of a created user: only the caller's own
 // resource is visible; any other id is 404, so ids cannot be probed.
-func (u *Users) getByID(w http.ResponseWriter, r *http.Request) error {
-	user, err := u.caller(r)
-	if err != nil {
-		return err
-	}
+func (u *Users) getByID(w http.ResponseWriter, r *http.Request, c *caller) error {
+	user := c.user
 	if r.PathValue("id") != user.ID {
 		return newError(http.StatusNotFound, Problem{Code: "not_found",
 			Title:  text{"Usuario no encontrado", "User not found"},
 			Detail: text{"No existe un usuario con ese identificador que usted pueda ver. Use /v1/users/me para su propia cuenta.", "There is no user with that identifier that you can see. Use /v1/users/me for your own account."}})
 	}
 	httpx.NoStore(w)
-	writeUser(w, http.StatusOK, user)
+	writeUser(w, http.StatusOK, user, c)
 	return nil
 }
 
-func (u *Users) patchMe(w http.ResponseWriter, r *http.Request) error {
-	user, err := u.caller(r)
-	if err != nil {
-		return err
-	}
+func (u *Users) patchMe(w http.ResponseWriter, r *http.Request, c *caller) error {
+	user := c.user
 	res, err := readResource(w, r, "users")
 	if err != nil {
 		return err
@@ -418,56 +371,38 @@ func (u *Users) patchMe(w http.ResponseWriter, r *http.Request) error {
 	}
 	upd.Email, upd.FirstName, upd.LastName = ptr("email"), ptr("first_name"), ptr("last_name")
 	upd.Password, upd.CurrentPassword = ptr("password"), ptr("current_password")
-	if upd.CurrentPassword != nil && upd.Password == nil {
+	if upd.CurrentPassword != nil && upd.Password == nil && upd.Email == nil {
 		return newError(http.StatusUnprocessableEntity, Problem{Code: "required", Pointer: "/data/attributes/password",
 			Title:  text{"Valor no válido", "Invalid value"},
-			Detail: text{"Envió current_password sin una contraseña nueva: agregue \"password\" o quite \"current_password\".", "current_password was sent without a new password: add \"password\" or remove \"current_password\"."}})
+			Detail: text{"Envió current_password sin una contraseña ni un email nuevos: agregue \"password\" o \"email\", o quite \"current_password\".", "current_password was sent without a new password or email: add \"password\" or \"email\", or remove \"current_password\"."}})
 	}
 	nu, err := u.svc.UpdateProfile(r.Context(), user.ID, upd)
 	if err != nil {
 		return accountError(err)
 	}
 	httpx.NoStore(w)
-	writeUser(w, http.StatusOK, nu)
+	writeUser(w, http.StatusOK, nu, c)
 	return nil
 }
 
-func (u *Users) deleteMe(w http.ResponseWriter, r *http.Request) error {
-	user, err := u.caller(r)
-	if err != nil {
-		return err
-	}
-	if err := u.svc.Delete(r.Context(), user.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+func (u *Users) deleteMe(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := u.svc.Delete(r.Context(), c.user.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// plainUser is the seed-004 view of a user (Django REST framework style).
-type plainUser struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email"`
-	FirstName string    `json:"first_name"`
-	LastName  string    `json:"last_name"`
-	Activated bool      `json:"activated"`
-	Status    string    `json:"status"`
-	AvatarURL *string   `json:"avatar_url"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func (u *Users) getMePlain(w http.ResponseWriter, r *http.Request) error {
-	user, err := u.caller(r)
-	if err != nil {
-		return err
+// getMePlain is the seed-004 view of the caller (Django REST framework
+// style, plain JSON): id always; with email, username and email (and
+// email_verified); with profile, the rest — as userAttributes.
+func (u *Users) getMePlain(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body := userAttributes(c.user, c)
+	body["id"] = c.user.ID
+	if email, ok := body["email"]; ok {
+		body["username"] = email
 	}
-	a := attributes(user)
 	httpx.NoStore(w)
-	writeJSON(w, "application/json", http.StatusOK, plainUser{
-		ID: user.ID, Username: user.Email, Email: a.Email, FirstName: a.FirstName, LastName: a.LastName,
-		Activated: a.Activated, Status: a.Status, AvatarURL: a.AvatarURL, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
-	})
+	writeJSON(w, "application/json", http.StatusOK, body)
 	return nil
 }

@@ -61,6 +61,16 @@ func newEnv(t *testing.T, cfg api.UsersConfig) *env {
 	}
 	e := &env{st: db, bearer: fakeBearer{}, mux: http.NewServeMux()}
 	e.svc = account.NewService(db, account.Config{})
+	// The clients the fake tokens name: "app" is first party (the
+	// operator's own), "third" is a developer's application.
+	for _, c := range []*store.Client{
+		{ID: "app", Name: "App", Type: store.ClientConfidential, FirstParty: true},
+		{ID: "third", Name: "Otra", Type: store.ClientConfidential},
+	} {
+		if err := db.CreateClient(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if cfg.RegisterLimit == 0 {
 		cfg.RegisterLimit = 1000
 	}
@@ -95,15 +105,21 @@ func (e *env) users(t *testing.T) int {
 	return n
 }
 
-// user registers a user and gives it a token.
+// user registers a user and gives it a token of the first-party client
+// "app" with seed 000's scopes and account.
 func (e *env) user(t *testing.T, email, token string) *store.User {
 	t.Helper()
 	u, err := e.svc.Register(t.Context(), account.RegisterInput{Email: email, Password: "caballo correcto", FirstName: "Ana", LastName: "Pérez"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.bearer[token] = &oauth.Access{UserID: u.ID, ClientID: "app", GrantID: "g-" + token, Scopes: []string{"openid", "profile"}, ExpiresAt: time.Now().Add(time.Hour)}
+	e.token(u, token, "app", "openid", "profile", "email", "voucher", "account")
 	return u
+}
+
+// token gives u a token of clientID with scopes.
+func (e *env) token(u *store.User, token, clientID string, scopes ...string) {
+	e.bearer[token] = &oauth.Access{UserID: u.ID, ClientID: clientID, GrantID: "g-" + token, Scopes: scopes, ExpiresAt: time.Now().Add(time.Hour)}
 }
 
 type errDoc struct {
@@ -298,7 +314,8 @@ func TestRegister(t *testing.T) {
 		a := d.Data.Attributes
 		delete(a, "created_at")
 		delete(a, "updated_at")
-		want := map[string]any{"email": strings.ToUpper(email), "first_name": "Ana", "last_name": "Pérez", "activated": true, "status": "active", "avatar_url": nil}
+		// A self-registered address is unproven: email_verified false.
+		want := map[string]any{"email": strings.ToUpper(email), "email_verified": false, "first_name": "Ana", "last_name": "Pérez", "activated": true, "status": "active", "avatar_url": nil}
 		if diff := cmp.Diff(want, a); diff != "" {
 			t.Errorf("attributes (-want +got):\n%s", diff)
 		}
@@ -528,10 +545,12 @@ func TestPatchMe(t *testing.T) {
 		{"unknown", `"nickname":"x"`, 422, "unknown_attribute", "/data/attributes/nickname"},
 		{"long name", `"first_name":"` + strings.Repeat("x", 101) + `"`, 422, "too_long", "/data/attributes/first_name"},
 		{"bad email", `"email":"sin-arroba"`, 422, "invalid", "/data/attributes/email"},
-		{"taken email", `"email":"BEA@example.com"`, 409, "email_taken", "/data/attributes/email"},
+		{"taken email", `"email":"BEA@example.com","current_password":"caballo correcto"`, 409, "email_taken", "/data/attributes/email"},
 		{"password without current", `"password":"batería grapa"`, 422, "required", "/data/attributes/current_password"},
-		{"current without password", `"current_password":"caballo correcto"`, 422, "required", "/data/attributes/password"},
+		{"current alone", `"current_password":"caballo correcto"`, 422, "required", "/data/attributes/password"},
 		{"wrong current", `"password":"batería grapa","current_password":"equivocada"`, 422, "incorrect", "/data/attributes/current_password"},
+		{"email without current", `"email":"eva@example.com"`, 422, "required", "/data/attributes/current_password"},
+		{"email with wrong current", `"email":"eva@example.com","current_password":"equivocada"`, 422, "incorrect", "/data/attributes/current_password"},
 		{"common new password", `"password":"iloveyou","current_password":"caballo correcto"`, 422, "common", "/data/attributes/password"},
 	}
 	for _, tt := range refusals {
@@ -548,7 +567,7 @@ func TestPatchMe(t *testing.T) {
 	wantError(t, e.do(t, "PATCH", "/v1/users/me", "t1", "text/plain", strings.NewReader(body(`"first_name":"X"`))), 415, "unsupported_media_type", "")
 	wantError(t, e.do(t, "PATCH", "/v1/users/me", "t1", api.MediaType, strings.NewReader(`{"data":{"type":"clients","attributes":{}}}`)), 409, "type_mismatch", "/data/type")
 
-	w = e.do(t, "PATCH", "/v1/users/me", "t1", api.MediaType, strings.NewReader(`{"data":{"type":"users","id":"`+u.ID+`","attributes":{"first_name":"Eva","last_name":"","email":"Eva@Example.com"}}}`))
+	w = e.do(t, "PATCH", "/v1/users/me", "t1", api.MediaType, strings.NewReader(`{"data":{"type":"users","id":"`+u.ID+`","attributes":{"first_name":"Eva","last_name":"","email":"Eva@Example.com","current_password":"caballo correcto"}}}`))
 	if w.Code != 200 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}

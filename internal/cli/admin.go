@@ -57,6 +57,7 @@ type ClientsCreateCmd struct {
 	Scope         []string `help:"Alcance permitido, repetible (por defecto todos)."`
 	Owner         string   `help:"ID o email del usuario dueño."`
 	Legacy        bool     `help:"Permite response_type=token (implícito, desaconsejado por RFC 9700)."`
+	FirstParty    bool     `name:"first-party" help:"Aplicación propia del operador: puede recibir el alcance account (cambiar o eliminar la cuenta, gestionar aplicaciones y conexiones). Los clientes con el grant password lo son siempre."`
 	IDTokenAlg    string   `name:"id-token-alg" help:"Algoritmo de sus ID tokens (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (--id-alg). ES256 firma ~40 veces más rápido que RS256."`
 }
 
@@ -72,6 +73,7 @@ type clientJSON struct {
 	Scopes                 []string  `json:"scopes"`
 	Owner                  string    `json:"owner,omitempty"`
 	Legacy                 bool      `json:"legacy,omitempty"`
+	FirstParty             bool      `json:"first_party"`
 	Disabled               bool      `json:"disabled,omitempty"`
 	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
@@ -81,7 +83,7 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 	return clientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: c.Type,
 		Grants: nonNil(c.Grants), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
+		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt,
 	}
 }
@@ -109,7 +111,7 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 	}
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
-		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy,
+		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty,
 		IDTokenAlg: c.IDTokenAlg,
 	}, time.Now())
 	var ie *clients.InputError
@@ -249,6 +251,9 @@ type UsersCreateCmd struct {
 	FirstName string `required:"" name:"first-name"`
 	LastName  string `required:"" name:"last-name"`
 	Admin     bool   `help:"Rol de administrador (panel /admin)."`
+	// EmailVerified: the operator vouches for the address; otherwise the
+	// email_verified claim stays false until the owner proves it.
+	EmailVerified bool `name:"email-verified" help:"El operador da fe de que el email es de esta persona (email_verified: true)."`
 }
 
 type userJSON struct {
@@ -258,11 +263,12 @@ type userJSON struct {
 	LastName  string    `json:"last_name"`
 	Admin     bool      `json:"admin"`
 	Disabled  bool      `json:"disabled"`
+	Verified  bool      `json:"email_verified"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
 func toUserJSON(u *store.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
+	return userJSON{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Admin: u.Admin, Disabled: u.Disabled, Verified: u.EmailVerified, CreatedAt: u.CreatedAt}
 }
 
 func (c *UsersCreateCmd) Run(g *config.Global, env *Env) error {
@@ -277,7 +283,7 @@ func (c *UsersCreateCmd) Run(g *config.Global, env *Env) error {
 	}
 	defer db.Close()
 	svc := account.NewService(db, account.Config{})
-	u, err := svc.Register(env.Ctx, account.RegisterInput{Email: c.Email, Password: password, FirstName: c.FirstName, LastName: c.LastName, Admin: c.Admin})
+	u, err := svc.Register(env.Ctx, account.RegisterInput{Email: c.Email, Password: password, FirstName: c.FirstName, LastName: c.LastName, Admin: c.Admin, EmailVerified: c.EmailVerified})
 	var ve *account.ValidationError
 	switch {
 	case errors.As(err, &ve):

@@ -13,12 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
 
 // BuiltinScopes are the scopes every server knows (seeds 000 and 002).
-var BuiltinScopes = []string{"openid", "profile", "email", "voucher", "offline_access"}
+var BuiltinScopes = []string{"openid", "profile", "email", "voucher", "offline_access", oauth.ScopeAccount}
 
 // KnownGrants are the grant types a client may be given.
 var KnownGrants = []string{
@@ -63,6 +64,9 @@ type CreateInput struct {
 	Scopes                 []string
 	OwnerID                string
 	Legacy                 bool
+	// FirstParty marks the operator's own application: it may be granted
+	// the scope "account" (store.Client.IsFirstParty). Operators only.
+	FirstParty bool
 	// KnownScopes lists the scopes the server accepts; nil means BuiltinScopes.
 	KnownScopes []string
 	// IDTokenAlg signs the client's ID tokens (OIDC Dynamic Client
@@ -165,6 +169,9 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		if in.Legacy {
 			return nil, inputError("legacy", "solo un operador puede habilitar el flujo implícito", "only an operator can enable the implicit flow")
 		}
+		if in.FirstParty {
+			return nil, inputError("first_party", "solo un operador puede marcar una aplicación como de primera parte", "only an operator can mark an application as first party")
+		}
 	}
 	if typ == store.ClientPublic && slices.Contains(grants, store.GrantClientCredentials) {
 		return nil, inputError("grant", "un cliente público no puede usar client_credentials", "a public client cannot use client_credentials")
@@ -175,12 +182,19 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	}
 	scopes := dedupe(in.Scopes)
 	if len(scopes) == 0 {
-		scopes = slices.Clone(known)
+		// Every known scope but account, which a first-party client has
+		// without registering it and a third-party one may never have.
+		scopes = slices.DeleteFunc(slices.Clone(known), func(s string) bool { return s == oauth.ScopeAccount })
 	}
+	firstParty := in.FirstParty || slices.Contains(grants, store.GrantPassword)
 	for _, s := range scopes {
 		if !slices.Contains(known, s) {
 			return nil, inputError("scope", fmt.Sprintf("alcance desconocido %q; use uno de %s", s, strings.Join(known, ", ")),
 				fmt.Sprintf("unknown scope %q; use one of %s", s, strings.Join(known, ", ")))
+		}
+		if s == oauth.ScopeAccount && !firstParty {
+			return nil, inputError("scope", "el alcance account solo se concede a aplicaciones de primera parte: márquela con --first-party (o en el panel de administración)",
+				"the scope account is only for first-party applications: mark it with --first-party (or in the admin panel)")
 		}
 	}
 	redirects, err := checkRedirects("redirect_uri", in.RedirectURIs, grants, in.Legacy)
@@ -205,6 +219,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		Scopes:                 scopes,
 		OwnerID:                in.OwnerID,
 		Legacy:                 in.Legacy,
+		FirstParty:             in.FirstParty,
 		IDTokenAlg:             idAlg,
 		CreatedAt:              now,
 		UpdatedAt:              now,
@@ -236,6 +251,9 @@ type UpdateInput struct {
 	// IDTokenAlg: "" returns to the server default; see CreateInput.
 	IDTokenAlg  *string
 	IDTokenAlgs []string
+	// FirstParty marks or unmarks the operator's own application
+	// (operators only: the admin panel).
+	FirstParty *bool
 }
 
 // Update validates in as Create does and changes c in the store. A client
@@ -267,6 +285,7 @@ func Update(ctx context.Context, st Store, c *store.Client, in UpdateInput, now 
 		upd.IDTokenAlg = &alg
 	}
 	upd.Disabled = in.Disabled
+	upd.FirstParty = in.FirstParty
 	return st.UpdateClient(ctx, c.ID, upd, now)
 }
 

@@ -11,6 +11,10 @@ const (
 	ScopeProfile       = "profile"
 	ScopeEmail         = "email"
 	ScopeOfflineAccess = "offline_access"
+	// ScopeAccount lets a token change or delete the person's account and
+	// manage their applications and connections. Only first-party clients
+	// may be granted it (see ClientScope).
+	ScopeAccount = "account"
 )
 
 // MaxScopeLen bounds the scope parameter; no client needs more.
@@ -74,6 +78,34 @@ func GrantScope(requested, allowed []string) ([]string, *Error) {
 		}
 	}
 	return slices.Clone(requested), nil
+}
+
+// AllowedScopes are the scopes a client may be granted: those registered
+// for it, with ScopeAccount only for a first-party client (which may have
+// it whether or not it is registered: being first party is the operator's
+// decision that it may manage accounts).
+func AllowedScopes(registered []string, firstParty bool) []string {
+	out := slices.DeleteFunc(slices.Clone(registered), func(s string) bool { return s == ScopeAccount })
+	if firstParty {
+		out = append(out, ScopeAccount)
+	}
+	return out
+}
+
+// ClientScope applies the scope policy for a client at the authorization,
+// token (password, client credentials) and device authorization endpoints:
+// GrantScope against AllowedScopes, except that an empty request gets the
+// registered scopes without ScopeAccount — a token may manage the account
+// only when its client asked for that by name. A third-party client asking
+// for ScopeAccount gets invalid_scope, so no consent page can ever offer it.
+func ClientScope(requested, registered []string, firstParty bool) ([]string, *Error) {
+	if len(requested) == 0 {
+		return AllowedScopes(registered, false), nil
+	}
+	if !firstParty && slices.Contains(requested, ScopeAccount) {
+		return nil, InvalidScope("el alcance account solo se concede a aplicaciones de primera parte (marcadas por el operador)")
+	}
+	return GrantScope(requested, AllowedScopes(registered, firstParty))
 }
 
 // Intersect returns the scopes of a that are also in b, in a's order.

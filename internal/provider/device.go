@@ -97,7 +97,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar el flujo de dispositivo"), cc.basic)
 		return
 	}
-	scopes, oerr := oauth.GrantScope(requested, client.Scopes)
+	scopes, oerr := oauth.ClientScope(requested, client.Scopes, client.IsFirstParty())
 	if oerr != nil {
 		p.fail(w, r, oerr, cc.basic)
 		return

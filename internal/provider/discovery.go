@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 )
@@ -67,7 +68,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		RevocationEndpoint:                     p.url(PathRevoke),
 		IntrospectionEndpoint:                  p.url(PathIntrospect),
 		EndSessionEndpoint:                     p.url(PathLogout),
-		ScopesSupported:                        []string{"openid", "profile", "email", "voucher", "offline_access"},
+		ScopesSupported:                        slices.Clone(clients.BuiltinScopes),
 		ResponseTypesSupported:                 []string{"code"},
 		ResponseModesSupported:                 []string{"query"},
 		GrantTypesSupported:                    slices.Clone(p.grantOrder),

@@ -48,9 +48,10 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 	// RFC 6749 §6: "The requested scope MUST NOT include any scope not
 	// originally granted by the resource owner, and if omitted is treated as
 	// equal to the scope originally granted by the resource owner." Scopes
-	// the client has since lost are dropped (the pipeline already refused
-	// requesting them).
-	scopes := oauth.Intersect(g.Scopes, req.client.Scopes)
+	// the client has since lost (account, when the client is no longer
+	// first party) are dropped (the pipeline already refused requesting
+	// them).
+	scopes := oauth.Intersect(g.Scopes, oauth.AllowedScopes(req.client.Scopes, req.client.IsFirstParty()))
 	if req.requested != nil {
 		for _, s := range req.requested {
 			if !slices.Contains(g.Scopes, s) {

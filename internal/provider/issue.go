@@ -81,7 +81,7 @@ func idClaims(u *store.User, scopes []string, claims string) map[string]any {
 	}
 	if slices.Contains(scopes, oauth.ScopeEmail) {
 		m["email"] = u.Email
-		m["email_verified"] = u.Activated
+		m["email_verified"] = u.EmailVerified
 	}
 	return m
 }
@@ -116,7 +116,7 @@ func userClaim(u *store.User, name string) (any, bool) {
 	case "email":
 		return u.Email, true
 	case "email_verified":
-		return u.Activated, true
+		return u.EmailVerified, true
 	case "updated_at":
 		if u.UpdatedAt.IsZero() {
 			return nil, false

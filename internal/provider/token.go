@@ -85,7 +85,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar grant_type "+gt), cc.basic)
 		return
 	}
-	scopes, oerr := oauth.GrantScope(requested, client.Scopes)
+	scopes, oerr := oauth.ClientScope(requested, client.Scopes, client.IsFirstParty())
 	if oerr != nil {
 		p.fail(w, r, oerr, cc.basic)
 		return

@@ -52,7 +52,7 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	if acc.HasScope(oauth.ScopeEmail) {
 		claims["email"] = u.Email
-		claims["email_verified"] = u.Activated
+		claims["email_verified"] = u.EmailVerified
 	}
 	// OIDC Core §5.5: the claims the authorization request's claims
 	// parameter asked for in the UserInfo response, kept on the grant.

@@ -198,7 +198,7 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 	if e != nil {
 		return nil, q.fail(e)
 	}
-	if q.scopes, e = oauth.GrantScope(requested, client.Scopes); e != nil {
+	if q.scopes, e = oauth.ClientScope(requested, client.Scopes, client.IsFirstParty()); e != nil {
 		return nil, q.fail(e)
 	}
 

@@ -71,6 +71,8 @@ var builtinScopes = map[string]ScopeText{
 	"email":          {ES: "Ver tu dirección de correo", EN: "See your email address"},
 	"voucher":        {ES: "Gestionar tus comprobantes", EN: "Manage your vouchers"},
 	"offline_access": {ES: "Mantener el acceso cuando no estés conectado", EN: "Keep access when you are not signed in"},
+	// Only first-party applications reach a consent page with it.
+	"account": {ES: "Administrar tu cuenta: cambiar tus datos y tu correo, eliminarla, y gestionar tus aplicaciones y conexiones", EN: "Manage your account: change your details and email, delete it, and manage your applications and connections"},
 }
 
 // scopeText is the sentence for scope s on the consent page.
@@ -136,6 +138,7 @@ var messages = map[string][2]string{
 	"account.save":         {"Guardar los cambios", "Save changes"},
 	"account.password":     {"Cambiar la contraseña", "Change password"},
 	"account.current":      {"Contraseña actual", "Current password"},
+	"account.emailcurrent": {"Contraseña actual (solo si cambias el correo)", "Current password (only if you change the email)"},
 	"account.new":          {"Contraseña nueva", "New password"},
 	"account.change":       {"Cambiar la contraseña", "Change password"},
 	"account.saved":        {"Tus datos se guardaron.", "Your details were saved."},

@@ -345,7 +345,12 @@ func (w *Web) profileSubmit(rw http.ResponseWriter, r *http.Request) error {
 	}
 	f := r.PostForm
 	first, last, email := f.Get("first_name"), f.Get("last_name"), f.Get("email")
-	_, err = w.cfg.Accounts.UpdateProfile(r.Context(), user.ID, account.ProfileUpdate{FirstName: &first, LastName: &last, Email: &email})
+	upd := account.ProfileUpdate{FirstName: &first, LastName: &last, Email: &email}
+	if cur := f.Get("current_password"); cur != "" {
+		// Needed only for a new address (account.UpdateProfile).
+		upd.CurrentPassword = &cur
+	}
+	_, err = w.cfg.Accounts.UpdateProfile(r.Context(), user.ID, upd)
 	if err != nil {
 		v := w.accountView(r, user)
 		v.FirstName, v.LastName, v.Email = first, last, email

@@ -72,10 +72,13 @@ func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, n
 	switch {
 	case upd.EmailVerified != nil:
 		add("email_verified", *upd.EmailVerified)
-	case upd.Email != nil:
+	case upd.EmailKey != nil:
 		// A new address is unproven until its owner follows a link. In
 		// the same statement, so no reader sees the new address verified.
-		// (Setting the same address again keeps the flag.)
+		// The same mailbox again (same key: another case or width) keeps
+		// the flag.
+		set = append(set, "email_verified = (email_verified AND email_key = "+a.add(*upd.EmailKey)+")")
+	case upd.Email != nil:
 		set = append(set, "email_verified = (email_verified AND email = "+a.add(*upd.Email)+")")
 	}
 	if upd.EmailKey != nil {

@@ -293,6 +293,12 @@ func testUserEmailVerified(f *fixture) {
 	if !got.EmailVerified {
 		f.t.Error("setting the same address again cleared EmailVerified")
 	}
+	// The same mailbox (same key) written in another case keeps the flag.
+	got, err = f.s.UpdateUser(f.ctx, "u1", store.UserUpdate{Email: ptr("A@Example.com"), EmailKey: ptr("a@example.com")}, t0)
+	wantErr(f.t, "UpdateUser same key", err, nil)
+	if !got.EmailVerified || got.Email != "A@Example.com" {
+		f.t.Errorf("same key in another case: %q verified=%v", got.Email, got.EmailVerified)
+	}
 	got, err = f.s.UpdateUser(f.ctx, "u1", store.UserUpdate{Email: ptr("b@example.com"), EmailKey: ptr("b@example.com")}, t0)
 	wantErr(f.t, "UpdateUser new address", err, nil)
 	if got.EmailVerified {
