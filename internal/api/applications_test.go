@@ -19,8 +19,10 @@ import (
 	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
+	"github.com/multinexo/auth/internal/testenv"
 	"github.com/multinexo/auth/internal/token"
 )
 
@@ -44,11 +46,30 @@ const (
 
 func newAppEnv(t *testing.T) *appEnv {
 	t.Helper()
-	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newAppEnvOn(t, db)
+}
+
+// forEachStore runs f on a SQLite and (when MULTINEXO_TEST_POSTGRES is set,
+// else it skips loudly) a PostgreSQL store.
+func forEachStore(t *testing.T, f func(t *testing.T, e *appEnv)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, newAppEnv(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		db, err := postgres.Open(t.Context(), testenv.PostgresSchema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, newAppEnvOn(t, db))
+	})
+}
+
+func newAppEnvOn(t *testing.T, db *sqlstore.DB) *appEnv {
+	t.Helper()
+	ctx := t.Context()
+	var err error
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)

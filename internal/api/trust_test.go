@@ -99,8 +99,9 @@ func wantInsufficientAccount(t *testing.T, w *httptest.ResponseRecorder, what st
 // consented to and can change nothing; a first-party one needs account to
 // change or delete the account or manage its applications and connections;
 // every route that needs account refuses a token without it.
-func TestWhatATokenMayDo(t *testing.T) {
-	e := newAppEnv(t)
+func TestWhatATokenMayDo(t *testing.T) { forEachStore(t, whatATokenMayDo) }
+
+func whatATokenMayDo(t *testing.T, e *appEnv) {
 	_, devTok := e.login("dev@example.com")
 	ana, anaTok := e.login("ana@example.com")
 
