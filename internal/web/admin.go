@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 )
 
@@ -26,6 +27,8 @@ func (w *Web) mountAdmin(mux *http.ServeMux, page func(handlerFunc) http.Handler
 	mux.Handle("POST "+PathAdmin+"/applications", page(w.adminClientCreate))
 	mux.Handle("POST "+PathAdmin+"/applications/{id}/disable", page(w.adminClientDisabled(true)))
 	mux.Handle("POST "+PathAdmin+"/applications/{id}/enable", page(w.adminClientDisabled(false)))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/first-party", page(w.adminClientFirstParty(true)))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/third-party", page(w.adminClientFirstParty(false)))
 	mux.Handle("GET "+PathAdmin+"/events", page(w.adminEvents))
 }
 
@@ -226,6 +229,7 @@ type adminClient struct {
 type adminClientForm struct {
 	Name, Type, Redirects, PostLogout, IDAlg string
 	Grants, Scopes                           []string
+	FirstParty                               bool
 }
 
 type adminClientsData struct {
@@ -274,7 +278,10 @@ func (w *Web) renderAdminClients(rw http.ResponseWriter, r *http.Request, status
 	if form != nil {
 		d.Form, d.Open = *form, true
 	} else {
-		d.Form = adminClientForm{Type: store.ClientConfidential, Grants: clients.DeveloperGrants, Scopes: d.Scopes}
+		// Every scope ticked but account, which only a first-party
+		// application may have.
+		d.Form = adminClientForm{Type: store.ClientConfidential, Grants: clients.DeveloperGrants,
+			Scopes: slices.DeleteFunc(slices.Clone(d.Scopes), func(s string) bool { return s == oauth.ScopeAccount })}
 	}
 	if v.Notice == "" {
 		switch q.Get("done") {
@@ -282,6 +289,10 @@ func (w *Web) renderAdminClients(rw http.ResponseWriter, r *http.Request, status
 			v.Notice = translate(v.Lang, "admin.client.disabled")
 		case "enabled":
 			v.Notice = translate(v.Lang, "admin.client.enabled")
+		case "first-party":
+			v.Notice = translate(v.Lang, "admin.client.firstparty")
+		case "third-party":
+			v.Notice = translate(v.Lang, "admin.client.thirdparty")
 		}
 	}
 	v.Title, v.User, v.Wide, v.Data = "admin.clients", admin, true, d
@@ -311,7 +322,7 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	form := adminClientForm{
 		Name: f.Get("name"), Type: f.Get("type"), Redirects: f.Get("redirect_uris"), PostLogout: f.Get("post_logout_redirect_uris"),
-		Grants: f["grant"], Scopes: f["scope"], IDAlg: f.Get("id_token_alg"),
+		Grants: f["grant"], Scopes: f["scope"], IDAlg: f.Get("id_token_alg"), FirstParty: f.Get("first_party") == "on",
 	}
 	v := &view{Lang: w.lang(r, "")}
 	if len(form.Grants) == 0 {
@@ -333,6 +344,7 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 		Scopes:                 form.Scopes,
 		KnownScopes:            w.knownScopes(),
 		IDTokenAlg:             form.IDAlg,
+		FirstParty:             form.FirstParty,
 	}, w.now().UTC())
 	if err != nil {
 		if !inputError(v, err) {
@@ -369,6 +381,35 @@ func (w *Web) adminClientDisabled(disabled bool) handlerFunc {
 		typ, done := "client.enabled", "enabled"
 		if disabled {
 			typ, done = "client.disabled", "disabled"
+		}
+		w.event(r, typ, admin.ID, id, "admin")
+		w.redirect(rw, r, PathAdmin+"/applications?done="+done)
+		return nil
+	}
+}
+
+// adminClientFirstParty marks an application as the operator's own (it may
+// then be granted the scope account) or unmarks it: its tokens that carry
+// account are refused by the API at once, and its next refresh drops it.
+func (w *Web) adminClientFirstParty(first bool) handlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) error {
+		admin, err := w.admin(rw, r)
+		if err != nil || admin == nil {
+			return err
+		}
+		id := r.PathValue("id")
+		if id == "" || len(id) > maxClientID {
+			return notFound()
+		}
+		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, store.ClientUpdate{FirstParty: &first}, w.now().UTC()); err != nil {
+			if isNotFound(err) {
+				return notFound()
+			}
+			return err
+		}
+		typ, done := "client.third_party", "third-party"
+		if first {
+			typ, done = "client.first_party", "first-party"
 		}
 		w.event(r, typ, admin.ID, id, "admin")
 		w.redirect(rw, r, PathAdmin+"/applications?done="+done)

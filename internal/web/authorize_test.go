@@ -147,6 +147,9 @@ func TestErrorsRedirectWithCode(t *testing.T) {
 		{"id_token response type", "unsupported_response_type", authzQuery("response_type", "id_token")},
 		{"hybrid", "unsupported_response_type", authzQuery("response_type", "code id_token")},
 		{"scope not allowed", "invalid_scope", authzQuery("scope", "openid admin")},
+		// A third party may never be offered account (README "What a
+		// token can do"): refused before any consent page.
+		{"account for a third party", "invalid_scope", authzQuery("scope", "openid account")},
 		{"scope with bad characters", "invalid_scope", authzQuery("scope", "openid \"x\"")},
 		{"plain PKCE", "invalid_request", authzQuery("code_challenge", verifier, "code_challenge_method", "plain")},
 		{"challenge without method means plain", "invalid_request", authzQuery("code_challenge_method", "")},
@@ -294,6 +297,34 @@ func TestLoginThenConsentIssuesBoundCode(t *testing.T) {
 	ev, _, err := e.st.ListEvents(t.Context(), store.ListOptions{Filters: []store.Filter{{Field: "type", Op: "eq", Value: "consent.given"}}})
 	if err != nil || len(ev) != 1 || ev[0].ClientID != webApp || ev[0].UserID != e.user.ID {
 		t.Errorf("consent.given events %v %v", ev, err)
+	}
+}
+
+// TestConsentOffersAccountOnlyToFirstParty: a first-party application that
+// asks for account gets a consent page that says plainly what it may do;
+// the scope is never granted without being asked for.
+func TestConsentOffersAccountOnlyToFirstParty(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login()
+	page := b.authorize(authzQuery("client_id", "portal", "redirect_uri", "https://portal.example/cb", "scope", "openid account"))
+	wantPage(t, page, http.StatusOK, "Portal propio", "Administrar tu cuenta: cambiar tus datos y tu correo, eliminarla")
+	r := b.consent(page, "allow")
+	if r.status != http.StatusSeeOther || r.loc.Host != "portal.example" || r.loc.Query().Get("code") == "" {
+		t.Fatalf("allow: %d %v", r.status, r.loc)
+	}
+	if ac := e.st.lastCode(); !slices.Equal(ac.Scopes, []string{"openid", "account"}) {
+		t.Errorf("scopes %v", ac.Scopes)
+	}
+	// Without a scope parameter the default set never holds account.
+	page = b.authorize(authzQuery("client_id", "portal", "redirect_uri", "https://portal.example/cb", "scope", ""))
+	if strings.Contains(page.body, "Administrar tu cuenta") {
+		t.Errorf("account offered without being asked for")
+	}
+	// The third party's consent page for everything it may ask.
+	page = b.authorize(authzQuery("scope", "openid profile email voucher offline_access"))
+	if page.status != http.StatusOK || strings.Contains(page.body, "Administrar tu cuenta") {
+		t.Errorf("third-party consent: %d, offers account: %v", page.status, strings.Contains(page.body, "Administrar tu cuenta"))
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/multinexo/auth/internal/api"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/web"
@@ -136,19 +137,25 @@ type e2e struct {
 	conf *oauth2.Config
 }
 
-func newE2E(t *testing.T) *e2e {
+// newE2E is a server with the pages and the protocol endpoints; withAPI
+// mounts the JSON:API resources about the person too.
+func newE2E(t *testing.T, withAPI ...bool) *e2e {
 	chromiumPath(t)
 	x := &e2e{}
 	x.env = newEnv(t, func(e *env) {
 		e.clock.live = true
+		log := slog.New(slog.DiscardHandler)
 		p, err := provider.New(provider.Config{
 			Issuer: e.issuer, Store: e.st.DB, Keys: e.keys, Accounts: e.accts, Now: e.clock.Now,
-			AccessTTL: 900 * time.Second, Log: slog.New(slog.DiscardHandler),
+			AccessTTL: 900 * time.Second, Log: log,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.Mount(e.mux)
+		if len(withAPI) > 0 && withAPI[0] {
+			api.NewUsers(e.accts, e.st.DB, p, api.UsersConfig{Log: log}).Mount(e.mux)
+		}
 	})
 	x.rp = newRP(t, x.issuer)
 	now := time.Now()

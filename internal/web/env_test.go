@@ -176,6 +176,9 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 			RedirectURIs: []string{"https://legacy.example/cb"}, Grants: code, Scopes: all},
 		{ID: "off", Name: "Apagada", Type: store.ClientConfidential, SecretHash: store.HashToken("o"), Disabled: true,
 			RedirectURIs: []string{"https://off.example/cb"}, Grants: code, Scopes: all},
+		// The operator's own web application: it may ask for account.
+		{ID: "portal", Name: "Portal propio", Type: store.ClientConfidential, SecretHash: store.HashToken("p"), FirstParty: true,
+			RedirectURIs: []string{"https://portal.example/cb"}, Grants: code, Scopes: all},
 	} {
 		c.CreatedAt, c.UpdatedAt = now, now
 		if err := db.CreateClient(ctx, c); err != nil {

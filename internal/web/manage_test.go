@@ -595,6 +595,51 @@ func TestAdminApplications(t *testing.T) {
 	wantPage(t, a.post("/admin/applications/nada/disable", url.Values{}), http.StatusNotFound)
 }
 
+// TestAdminFirstParty: the operator marks an application first party on
+// creation or later, and unmarks it; the scope account follows.
+func TestAdminFirstParty(t *testing.T) {
+	e := withProvider(t)
+	e.newUser("jefa@example.com", true)
+	a := e.as("jefa@example.com")
+	// The form offers the mark, and does not tick account by default.
+	r := a.get("/admin/applications")
+	wantPage(t, r, http.StatusOK, `name="first_party"`, "Aplicación de primera parte")
+	if strings.Contains(r.body, `name="scope" value="account" checked`) {
+		t.Error("account ticked by default")
+	}
+	// account for a third party is refused, with what was typed kept.
+	r = a.post("/admin/applications", url.Values{"name": {"Ajena"}, "type": {"confidential"}, "grant": {"client_credentials"}, "scope": {"voucher", "account"}})
+	wantPage(t, r, http.StatusUnprocessableEntity, "primera parte", "Ajena")
+	r = a.post("/admin/applications", url.Values{"name": {"Portal"}, "type": {"confidential"}, "grant": {"authorization_code", "refresh_token"},
+		"scope": {"openid", "profile", "account"}, "redirect_uris": {"https://portal.example/cb"}, "first_party": {"on"}})
+	wantPage(t, r, http.StatusOK, "Aplicación creada")
+	id, _ := credentials(t, r.body)
+	if c, err := e.st.GetClient(t.Context(), id); err != nil || !c.FirstParty {
+		t.Fatalf("created %+v %v", c, err)
+	}
+	wantPage(t, a.get("/admin/applications"), http.StatusOK, `<span class="tag first">Primera parte</span>`)
+	if r := a.post("/admin/applications/"+id+"/third-party", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("unmark: %d", r.status)
+	}
+	if c, _ := e.st.GetClient(t.Context(), id); c.FirstParty {
+		t.Error("still first party")
+	}
+	if r := a.post("/admin/applications/"+id+"/first-party", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("mark: %d", r.status)
+	}
+	if c, _ := e.st.GetClient(t.Context(), id); !c.FirstParty {
+		t.Error("not first party")
+	}
+	if len(e.events("client.first_party")) != 1 || len(e.events("client.third_party")) != 1 {
+		t.Error("marks not recorded")
+	}
+	wantPage(t, a.post("/admin/applications/nada/first-party", url.Values{}), http.StatusNotFound)
+	// Not for anyone but an admin.
+	if r := e.as(testEmail).post("/admin/applications/"+id+"/third-party", url.Values{}); r.status != http.StatusNotFound {
+		t.Errorf("non-admin: %d", r.status)
+	}
+}
+
 func TestAdminListsNeverFail(t *testing.T) {
 	e := withProvider(t)
 	e.newUser("jefa@example.com", true)
