@@ -41,6 +41,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		"bad grant":       {"--db", db, "clients", "create", "--name", "x", "--grant", "magic"},
 		"bad redirect":    {"--db", db, "clients", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"},
 		"bad id alg":      {"--db", db, "clients", "create", "--name", "x", "--id-token-alg", "HS256"},
+		"account 3rd pty": {"--db", db, "clients", "create", "--name", "x", "--grant", "client_credentials", "--scope", "account"},
 		"bench id alg":    {"--db", db, "bench", "--client-id", "c", "--client-secret", "s", "--id-token-alg", "ES256"},
 		"missing email":   {"--db", db, "users", "create", "--first-name", "a", "--last-name", "b"},
 		"bad log level":   {"--log-level", "loud", "version"},
@@ -106,9 +107,23 @@ func TestClientsAndUsersCommands(t *testing.T) {
 		t.Fatalf("public client: %+v", pub)
 	}
 
+	// First party: marked, or by the password grant; account allowed.
+	fp := run(t, "", "--db", db, "clients", "create", "--name", "Portal", "--first-party", "--redirect-uri", "https://portal.example/cb", "--scope", "openid", "--scope", "account")
+	if fp.status != 0 || !strings.Contains(fp.stdout, `"first_party": true`) {
+		t.Fatalf("clients create --first-party: %+v", fp)
+	}
+	if !strings.Contains(es.stdout, `"first_party": true`) || !strings.Contains(pub.stdout, `"first_party": false`) {
+		t.Fatalf("first_party of a password client / a developer's: %s %s", es.stdout, pub.stdout)
+	}
+
 	r = run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "Admin@Example.com", "--first-name", "Ana", "--last-name", "Pérez", "--admin")
-	if r.status != 0 || !strings.Contains(r.stdout, `"admin": true`) || strings.Contains(r.stdout, "horse") {
+	if r.status != 0 || !strings.Contains(r.stdout, `"admin": true`) || strings.Contains(r.stdout, "horse") || !strings.Contains(r.stdout, `"email_verified": false`) {
 		t.Fatalf("users create: %+v", r)
+	}
+	// The operator vouches for an address.
+	r = run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "eva@example.com", "--first-name", "Eva", "--last-name", "Gil", "--email-verified")
+	if r.status != 0 || !strings.Contains(r.stdout, `"email_verified": true`) {
+		t.Fatalf("users create --email-verified: %+v", r)
 	}
 	if r = run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "admin@example.com", "--first-name", "A", "--last-name", "B"); r.status != 1 {
 		t.Fatalf("duplicate email: %+v", r)
@@ -120,7 +135,7 @@ func TestClientsAndUsersCommands(t *testing.T) {
 		t.Fatalf("short password: %+v", r)
 	}
 	r = run(t, "", "--db", db, "users", "list")
-	if r.status != 0 || strings.Count(r.stdout, `"email"`) != 1 || strings.Contains(r.stdout, "argon2") {
+	if r.status != 0 || strings.Count(r.stdout, `"email"`) != 2 || strings.Contains(r.stdout, "argon2") {
 		t.Fatalf("users list: %+v", r)
 	}
 	if r = run(t, "", "--db", db, "users", "disable", "ADMIN@example.com"); r.status != 0 {

@@ -485,6 +485,10 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		if algs, _ := r.body["id_token_signing_alg_values_supported"].([]any); len(algs) < 2 || algs[0] != "RS256" || !slices.Contains(algs, any("ES256")) {
 			t.Errorf("%s id_token_signing_alg_values_supported = %v, want RS256 first, then ES256", path, algs)
 		}
+		// account is a scope we support (for first-party clients only).
+		if sc, _ := r.body["scopes_supported"].([]any); !slices.Contains(sc, any("account")) {
+			t.Errorf("%s scopes_supported = %v, want account listed", path, sc)
+		}
 		if r.body["claims_parameter_supported"] != true {
 			t.Errorf("%s claims_parameter_supported = %v", path, r.body["claims_parameter_supported"])
 		}
