@@ -128,6 +128,7 @@ func (db *DB) readRow(ctx context.Context, q string, args ...any) rowScanner {
 
 // txExec runs a write statement in tx, prepared when the dialect asks.
 func (db *DB) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	ctx = db.stmtCtx(ctx)
 	if st := db.writeStmt(q); st != nil {
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -136,6 +137,7 @@ func (db *DB) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sq
 
 // txQueryRow runs a single-row query in tx, prepared when the dialect asks.
 func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	ctx = db.stmtCtx(ctx)
 	if st := db.writeStmt(q); st != nil {
 		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
