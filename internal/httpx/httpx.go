@@ -69,6 +69,16 @@ func ClientGone(ctx context.Context) bool {
 	return errors.Is(ctx.Err(), context.Canceled)
 }
 
+// DetachTimeout bounds work that goes on after its client has gone.
+const DetachTimeout = 10 * time.Second
+
+// Detach returns a context for work a request must finish even if its
+// client goes away (ending a session on logout): ctx's values without its
+// cancellation, bounded by DetachTimeout.
+func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), DetachTimeout)
+}
+
 // Logging assigns a request id (X-Request-Id on the response), recovers
 // panics as a 500 naming that id, and logs one line per request. Only the path
 // is logged, never the query string or the body: tokens and passwords travel
