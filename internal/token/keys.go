@@ -61,6 +61,11 @@ const (
 // it (see Rotate).
 const JWKSMaxAge = 60 * time.Second
 
+// maxClockSkew is the difference between instances' clocks the default
+// PublishDelay allows for: each instance switches to the new keys by its own
+// clock.
+const maxClockSkew = 30 * time.Second
+
 // KeyStore is the part of store.Store the key manager uses.
 type KeyStore interface {
 	CreateSigningKey(ctx context.Context, k *store.SigningKey) error
@@ -96,7 +101,8 @@ type KeyConfig struct {
 	// it (they all use the default).
 	Refresh time.Duration
 	// PublishDelay is how long a key made by Rotate is published before it
-	// signs (default Refresh + JWKSMaxAge; never less than that).
+	// signs: default Refresh + JWKSMaxAge + 30 s for clock skew between
+	// instances; never less than Refresh + JWKSMaxAge.
 	PublishDelay time.Duration
 	// OnReloadError, if set, is told about failures of background reloads
 	// (which otherwise keep the keys already loaded).
@@ -201,6 +207,9 @@ func NewKeyManager(ks KeyStore, cfg KeyConfig) (*KeyManager, error) {
 	}
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = defaultRefresh
+	}
+	if cfg.PublishDelay == 0 {
+		cfg.PublishDelay = cfg.Refresh + JWKSMaxAge + maxClockSkew
 	}
 	cfg.PublishDelay = max(cfg.PublishDelay, cfg.Refresh+JWKSMaxAge)
 	aead, err := newKeyAEAD(cfg.Secret)
