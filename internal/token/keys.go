@@ -278,6 +278,13 @@ func (m *KeyManager) Ensure(ctx context.Context) error {
 //     tokens they signed last, plus one reload interval of margin.
 //
 // A second rotation within PublishDelay replaces the pending keys in turn.
+//
+// OpenID Connect Core §10.1.1 lets a signer "begin using a new key at its
+// discretion", counting on "The verifier knows to go back to the jwks_uri
+// location to re-retrieve the keys when it sees an unfamiliar kid value";
+// publishing first also serves verifiers that rate-limit or cache that
+// refetch, and keeps behind a load balancer the answer the same whichever
+// instance the verifier reaches.
 func (m *KeyManager) Rotate(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
