@@ -385,6 +385,8 @@ func (c *KeysRotateCmd) Run(g *config.Global, env *Env) error {
 	if err := km.Rotate(env.Ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, "claves rotadas; las anteriores siguen publicadas hasta que expiren sus tokens / keys rotated")
+	d := km.PublishDelay().Round(time.Second)
+	fmt.Fprintf(env.Stdout, "claves nuevas publicadas; firman dentro de %s (las anteriores siguen publicadas hasta que expiren sus tokens) / "+
+		"new keys published; they sign in %s (the old ones stay published until their tokens expire)\n", d, d)
 	return nil
 }

@@ -55,6 +55,30 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// StatusClientClosedRequest is logged (as nginx does) for a request whose
+// client went away before its answer was written: the failure that follows
+// (a store call or a hash cut short) is the client's doing, not a 500.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether the client of the request with context ctx has
+// gone away (closed its connection, or cancelled an HTTP/2 stream) before
+// the handler finished. The server's own contexts are never cancelled
+// (serve.go gives them context.WithoutCancel), so while a handler runs a
+// cancelled request context means exactly that.
+func ClientGone(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
+// DetachTimeout bounds work that goes on after its client has gone.
+const DetachTimeout = 10 * time.Second
+
+// Detach returns a context for work a request must finish even if its
+// client goes away (ending a session on logout): ctx's values without its
+// cancellation, bounded by DetachTimeout.
+func Detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), DetachTimeout)
+}
+
 // Logging assigns a request id (X-Request-Id on the response), recovers
 // panics as a 500 naming that id, and logs one line per request. Only the path
 // is logged, never the query string or the body: tokens and passwords travel
@@ -76,11 +100,16 @@ func Logging(log *slog.Logger, next http.Handler) http.Handler {
 					http.Error(sw, "internal error (request "+id+")", http.StatusInternalServerError)
 				}
 			}
+			status := sw.status
+			if ClientGone(ctx) && (status == 0 || status >= 500) {
+				// Nobody read the answer: not a server error.
+				status = StatusClientClosedRequest
+			}
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status),
+				slog.Int("status", status),
 				slog.Int("bytes", sw.size),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote", ClientIP(r)),
@@ -123,10 +152,12 @@ func (e *Error) Unwrap() error { return e.Cause }
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // LogError logs err for request r at a level fitting its status: 5xx as
-// errors (with cause), others at debug.
+// errors (with cause), others at debug. A failure after the client went
+// away is at debug too: Logging records the request once, at info, with
+// status 499.
 func LogError(log *slog.Logger, r *http.Request, status int, err error) {
 	lvl := slog.LevelDebug
-	if status >= 500 {
+	if status >= 500 && !ClientGone(r.Context()) {
 		lvl = slog.LevelError
 	}
 	log.Log(r.Context(), lvl, "request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "error", err.Error())

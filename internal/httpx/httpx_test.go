@@ -2,11 +2,17 @@ package httpx
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestLoggingNeverRecordsQueryOrBody(t *testing.T) {
@@ -72,5 +78,91 @@ func TestMaxBody(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 11))))
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logLines decodes the JSON log lines in out.
+func logLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for l := range strings.Lines(out) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// A request whose client hangs up is logged once, at info, with status 499
+// (as nginx does): the failure its handler then meets (a store call cut
+// short: "context canceled") is not a server error. A server error with the
+// client still there stays an error.
+func TestLoggingClientGone(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	started, logged := make(chan struct{}, 1), make(chan struct{}, 1)
+	inner := Logging(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err error = errors.New("disk on fire")
+		if r.URL.Path == "/hang-up" {
+			started <- struct{}{}
+			select { // the work the client does not wait for
+			case <-r.Context().Done():
+				err = fmt.Errorf("storing: %w", r.Context().Err())
+			case <-time.After(10 * time.Second):
+				t.Error("the client's hang-up never reached the handler")
+			}
+		}
+		LogError(log, r, http.StatusInternalServerError, err)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r)
+		logged <- struct{}{}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-started; cancel() }()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/hang-up", nil)
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was answered")
+	}
+	<-logged
+	lines := logLines(t, buf.String())
+	if len(lines) != 1 || lines[0]["level"] != "INFO" || lines[0]["msg"] != "request" || lines[0]["status"] != 499.0 {
+		t.Fatalf("hang-up logged as %v, want one request line at INFO with status 499", lines)
+	}
+
+	buf = syncBuffer{}
+	resp, err := srv.Client().Post(srv.URL+"/fails", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-logged
+	lines = logLines(t, buf.String())
+	if len(lines) != 2 || lines[0]["level"] != "ERROR" || lines[1]["status"] != 500.0 {
+		t.Fatalf("server error logged as %v, want an ERROR and a request line with status 500", lines)
 	}
 }

@@ -3,10 +3,13 @@ package provider
 import (
 	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
 )
 
 // handleJWKS serves the public signing keys (RFC 7517 §5). They change on
@@ -20,7 +23,8 @@ func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/jwk-set+json")
-	h.Set("Cache-Control", "public, max-age=60")
+	// The lifetime Rotate's publish-before-use delay counts on.
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(token.JWKSMaxAge/time.Second)))
 	_, _ = w.Write(b)
 }
 

@@ -23,10 +23,27 @@ const maxCCGrants = 10_000
 type ccKey struct{ client, scope string }
 
 // ccGrants remembers this instance's reusable client_credentials grants.
+// mu guards the maps only: it is never held across a store call, so one
+// client's grant being written never delays another client's request.
 type ccGrants struct {
-	mu sync.Mutex
-	m  map[ccKey]*store.Grant
+	mu       sync.Mutex
+	m        map[ccKey]*store.Grant
+	inflight map[ccKey]*ccCall // grants being created, one per key
 }
+
+// ccCall is one creation of a grant, shared by the requests for its key
+// that arrive meanwhile (a per-key single flight).
+type ccCall struct {
+	done chan struct{} // closed when g and err are set
+	g    *store.Grant
+	err  error
+}
+
+// ccIssueTimeout bounds the write of a new client_credentials grant. The
+// write does not follow the context of the request that happens to do it:
+// other requests for the same key wait for it, and must not fail because
+// that first client hung up.
+const ccIssueTimeout = 10 * time.Second
 
 // grantClientCredentials is RFC 6749 §4.4: a confidential client acting on
 // its own behalf (the pipeline refuses public clients). No refresh token:
@@ -73,21 +90,55 @@ func (p *Provider) ccGrant(ctx context.Context, clientID string, scopes []string
 		}
 		return false, err
 	}
-	p.cc.mu.Lock()
-	g := p.cc.m[key]
-	p.cc.mu.Unlock()
-	if ok, err := usable(g); ok || err != nil {
-		return g, err
-	}
-	// One creator at a time, so concurrent first requests share one grant.
-	p.cc.mu.Lock()
-	defer p.cc.mu.Unlock()
-	if g2 := p.cc.m[key]; g2 != g {
-		if ok, err := usable(g2); ok || err != nil {
-			return g2, err
+	for range 3 {
+		p.cc.mu.Lock()
+		g := p.cc.m[key]
+		p.cc.mu.Unlock()
+		if ok, err := usable(g); ok || err != nil {
+			return g, err
 		}
+		p.cc.mu.Lock()
+		if p.cc.m[key] != g {
+			// Replaced while we checked it: check the new one.
+			p.cc.mu.Unlock()
+			continue
+		}
+		if c := p.cc.inflight[key]; c != nil {
+			// Being created: share that grant (one grant for concurrent
+			// first requests) without holding anything meanwhile.
+			p.cc.mu.Unlock()
+			select {
+			case <-c.done:
+				return c.g, c.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		c := &ccCall{done: make(chan struct{})}
+		p.cc.inflight[key] = c
+		p.cc.mu.Unlock()
+		c.g, c.err = p.issueCCGrant(ctx, clientID, scopes, now, ttl)
+		p.cc.mu.Lock()
+		delete(p.cc.inflight, key)
+		if c.err == nil {
+			if len(p.cc.m) >= maxCCGrants {
+				clear(p.cc.m)
+			}
+			p.cc.m[key] = c.g
+		}
+		p.cc.mu.Unlock()
+		close(c.done)
+		return c.g, c.err
 	}
-	g = &store.Grant{
+	return nil, errors.New("provider: client_credentials grant replaced three times while being checked")
+}
+
+// issueCCGrant writes a new client_credentials grant of clientID for scopes,
+// valid at now for a token of lifetime ttl.
+func (p *Provider) issueCCGrant(ctx context.Context, clientID string, scopes []string, now time.Time, ttl time.Duration) (*store.Grant, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ccIssueTimeout)
+	defer cancel()
+	g := &store.Grant{
 		ID:         token.NewID(),
 		ClientID:   clientID,
 		GrantType:  store.GrantClientCredentials,
@@ -99,9 +150,5 @@ func (p *Provider) ccGrant(ctx context.Context, clientID string, scopes []string
 	if err := p.cfg.Store.IssueGrant(ctx, g, nil); err != nil {
 		return nil, err
 	}
-	if len(p.cc.m) >= maxCCGrants {
-		clear(p.cc.m)
-	}
-	p.cc.m[key] = g
 	return g, nil
 }

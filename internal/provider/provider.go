@@ -158,6 +158,7 @@ func New(cfg Config) (*Provider, error) {
 		p.live = storeLiveness{st: cfg.Store}
 	}
 	p.cc.m = map[ccKey]*store.Grant{}
+	p.cc.inflight = map[ccKey]*ccCall{}
 	p.grants = map[string]grantHandler{}
 	p.register(store.GrantAuthorizationCode, p.grantAuthorizationCode)
 	p.register(store.GrantRefreshToken, p.grantRefreshToken)

@@ -338,6 +338,14 @@ func TestRotateIDAlgs(t *testing.T) {
 	if err := f.m.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Publish before use: the old keys sign until the new ones have been
+	// published for PublishDelay.
+	for _, alg := range algs {
+		if kid := headerOf(t, f.mintIDAlg(t, alg, "", ""))["kid"]; kid != oldKid[alg] {
+			t.Errorf("%s: signed by %v right after Rotate, want the old key %s", alg, kid, oldKid[alg])
+		}
+	}
+	f.clk.Advance(f.m.PublishDelay())
 	for _, alg := range algs {
 		active, retired := f.idKeys(alg)
 		if len(active) != 1 || len(retired) != 1 || retired[0] != oldKid[alg] {
@@ -352,7 +360,6 @@ func TestRotateIDAlgs(t *testing.T) {
 			if _, err := f.m.VerifyID(ctx, r, testIss); err != nil {
 				t.Errorf("%s after Rotate: %v", alg, err)
 			}
-			// The other instance does not know the new kids yet: it reloads.
 			if _, err := other.VerifyID(ctx, r, testIss); err != nil {
 				t.Errorf("%s, other instance after Rotate: %v", alg, err)
 			}
@@ -374,8 +381,7 @@ func TestRotateIDAlgs(t *testing.T) {
 		t.Errorf("%d stored keys after Rotate, want 8", n)
 	}
 
-	// After a Refresh the other instance signs with the new keys too.
-	f.clk.Advance(defaultRefresh)
+	// The other instance signs with the new keys too.
 	g := &fixture{m: other, ks: f.ks, clk: f.clk}
 	for _, alg := range algs {
 		active, _ := f.idKeys(alg)
@@ -477,8 +483,12 @@ func TestEnsureAddsES256IDKeyToExistingDeployment(t *testing.T) {
 	f.clk.Advance(defaultRefresh)
 	raw = f.mintIDAlg(t, ES256, "", "") // periodic reload, with creation
 	esNow, esRetired := f.idKeys(ES256)
-	if len(esNow) != 1 || !slices.Equal(esRetired, es) || headerOf(t, raw)["kid"] != esNow[0] {
-		t.Errorf("after reload: ES256 active %v retired %v, token %v", esNow, esRetired, headerOf(t, raw))
+	if len(esNow) != 1 || !slices.Equal(esRetired, es) || headerOf(t, raw)["kid"] != es[0] {
+		t.Errorf("after reload: ES256 active %v retired %v, token %v (the new key is published before use)", esNow, esRetired, headerOf(t, raw))
+	}
+	f.clk.Advance(f.m.PublishDelay())
+	if kid := headerOf(t, f.mintIDAlg(t, ES256, "", ""))["kid"]; len(esNow) != 1 || kid != esNow[0] {
+		t.Errorf("once published: ES256 signed by %v, want %v", kid, esNow)
 	}
 }
 

@@ -55,6 +55,17 @@ const (
 	reloadTimeout = 10 * time.Second
 )
 
+// JWKSMaxAge is how long a relying party may cache the JWKS: the max-age of
+// the Cache-Control header the JWKS endpoint sends. A new key is published
+// for at least KeyConfig.Refresh plus this before any instance signs with
+// it (see Rotate).
+const JWKSMaxAge = 60 * time.Second
+
+// maxClockSkew is the difference between instances' clocks the default
+// PublishDelay allows for: each instance switches to the new keys by its own
+// clock.
+const maxClockSkew = 30 * time.Second
+
 // KeyStore is the part of store.Store the key manager uses.
 type KeyStore interface {
 	CreateSigningKey(ctx context.Context, k *store.SigningKey) error
@@ -86,8 +97,13 @@ type KeyConfig struct {
 	Now func() time.Time
 	// Refresh is how often keys are reloaded from the store (default 30s).
 	// Keys are also reloaded when a token names an unknown kid (at most once
-	// a second).
+	// a second). Every instance, and `multinexo keys rotate`, must agree on
+	// it (they all use the default).
 	Refresh time.Duration
+	// PublishDelay is how long a key made by Rotate is published before it
+	// signs: default Refresh + JWKSMaxAge + 30 s for clock skew between
+	// instances; never less than Refresh + JWKSMaxAge.
+	PublishDelay time.Duration
 	// OnReloadError, if set, is told about failures of background reloads
 	// (which otherwise keep the keys already loaded).
 	OnReloadError func(error)
@@ -130,7 +146,17 @@ func (k *key) published(now time.Time) bool {
 	return k.expiresAt.IsZero() || now.Before(k.expiresAt)
 }
 
-func (k *key) active() bool { return k.retiredAt.IsZero() }
+// A key signs from createdAt (in the future for a key made by Rotate: it is
+// published first) until retiredAt (in the future for the keys Rotate
+// replaced: they sign until their successors start).
+
+// pending reports whether k is published but may not sign yet.
+func (k *key) pending(now time.Time) bool { return now.Before(k.createdAt) }
+
+// active reports whether k may sign now.
+func (k *key) active(now time.Time) bool {
+	return !k.pending(now) && (k.retiredAt.IsZero() || now.Before(k.retiredAt))
+}
 
 // keySet is an immutable snapshot of the published keys.
 type keySet struct {
@@ -143,9 +169,10 @@ type keySet struct {
 	// KeyManager.IDAlgorithms that has a usable key, for IDClaims.Alg.
 	idSigning map[string]*key
 	jwks      []byte
-	// pruneAt is when the first retired key stops being published; the
-	// snapshot is rebuilt without it then. Zero: never.
-	pruneAt time.Time
+	// changeAt is the next time the snapshot changes by the clock alone: a
+	// retired key stops being published, a new key starts signing or an old
+	// one stops. The snapshot is rebuilt then. Zero: never.
+	changeAt time.Time
 }
 
 // NewKeyManager checks the configuration. It does not touch the store: call
@@ -181,6 +208,10 @@ func NewKeyManager(ks KeyStore, cfg KeyConfig) (*KeyManager, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = defaultRefresh
 	}
+	if cfg.PublishDelay == 0 {
+		cfg.PublishDelay = cfg.Refresh + JWKSMaxAge + maxClockSkew
+	}
+	cfg.PublishDelay = max(cfg.PublishDelay, cfg.Refresh+JWKSMaxAge)
 	aead, err := newKeyAEAD(cfg.Secret)
 	if err != nil {
 		return nil, err
@@ -232,22 +263,38 @@ func (m *KeyManager) Ensure(ctx context.Context) error {
 	return m.load(ctx, true, true)
 }
 
-// Rotate retires the active keys of both uses and creates new ones: one
-// access key, and one ID key of each of IDAlgorithms. The retired keys stay
-// published until now + MaxTokenTTL + Refresh: MaxTokenTTL for the tokens
-// they signed, plus one reload interval because other instances keep signing
-// with them until their next reload. The new keys are generated before the
-// old ones are retired, so the time other instances can find no active key
-// is that of a few store writes, not of an RSA key generation.
+// Rotate replaces the keys of both uses: one new access key, and one new ID
+// key of each of IDAlgorithms. It is "publish before use" across instances:
+//
+//   - the new keys are stored now but sign only from now + PublishDelay
+//     (their CreatedAt). Every instance reloads within Refresh, so each
+//     serves them in its JWKS from then on, and a relying party's cached
+//     JWKS is at most JWKSMaxAge old: by the time any instance signs with a
+//     new key, every JWKS a relying party can hold names it, whichever
+//     instance it fetched it from;
+//   - the replaced keys go on signing until then (RetiredAt is that same
+//     moment, so every instance switches at once by its clock), and stay
+//     published until MaxTokenTTL + Refresh after it: MaxTokenTTL for the
+//     tokens they signed last, plus one reload interval of margin.
+//
+// A second rotation within PublishDelay replaces the pending keys in turn.
+//
+// OpenID Connect Core §10.1.1 lets a signer "begin using a new key at its
+// discretion", counting on "The verifier knows to go back to the jwks_uri
+// location to re-retrieve the keys when it sees an unfamiliar kid value";
+// publishing first also serves verifiers that rate-limit or cache that
+// refetch, and keeps behind a load balancer the answer the same whichever
+// instance the verifier reaches.
 func (m *KeyManager) Rotate(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.Now()
+	from := now.Add(m.cfg.PublishDelay)
 	keep := m.cfg.MaxTokenTTL + m.cfg.Refresh
 	fresh := map[string][]*store.SigningKey{}
 	for _, use := range []string{UseAccess, UseID} {
 		for _, alg := range m.algsFor(use) {
-			rec, err := m.newKeyRecord(use, alg, now)
+			rec, err := m.newKeyRecord(use, alg, from)
 			if err != nil {
 				return err
 			}
@@ -255,7 +302,7 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 		}
 	}
 	for _, use := range []string{UseAccess, UseID} {
-		if err := m.ks.RetireSigningKeys(ctx, use, now, keep); err != nil {
+		if err := m.ks.RetireSigningKeys(ctx, use, from, keep); err != nil {
 			return fmt.Errorf("token: retire %s keys: %w", use, err)
 		}
 		for _, rec := range fresh[use] {
@@ -266,6 +313,9 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 	}
 	return m.load(ctx, false, true)
 }
+
+// PublishDelay is how long after Rotate the new keys start signing.
+func (m *KeyManager) PublishDelay() time.Duration { return m.cfg.PublishDelay }
 
 // JWKS returns the public keys as a JWK Set (RFC 7517 §5): every key not yet
 // past its publication end, of both uses, newest first. The bytes are built
@@ -308,7 +358,7 @@ func (m *KeyManager) current(ctx context.Context) (*keySet, error) {
 		}
 		st = m.state.Load()
 	}
-	if !st.pruneAt.IsZero() && !now.Before(st.pruneAt) {
+	if !st.changeAt.IsZero() && !now.Before(st.changeAt) {
 		pruned := m.assemble(now, st.keys)
 		m.state.CompareAndSwap(st, pruned)
 		st = pruned
@@ -361,7 +411,14 @@ func (m *KeyManager) load(ctx context.Context, create, strict bool) error {
 				if st.hasActive(use, alg) {
 					continue
 				}
-				if err := m.createKey(ctx, use, alg, now); err != nil {
+				// Publish before use, unless nothing of alg is published
+				// (a new deployment, or an algorithm just configured):
+				// then no instance can sign alg before this key is found.
+				from := now
+				if st.hasPublished(use, alg) {
+					from = now.Add(m.cfg.PublishDelay)
+				}
+				if err := m.createKey(ctx, use, alg, from); err != nil {
 					return err
 				}
 				made = true
@@ -378,9 +435,16 @@ func (m *KeyManager) load(ctx context.Context, create, strict bool) error {
 	return nil
 }
 
+// hasPublished reports whether any key of use and alg is published.
+func (st *keySet) hasPublished(use, alg string) bool {
+	return slices.ContainsFunc(st.keys, func(k *key) bool { return k.use == use && k.alg == alg })
+}
+
+// hasActive reports whether a key of use and alg has no retirement set: it
+// signs now, or will once published long enough (a key Rotate made).
 func (st *keySet) hasActive(use, alg string) bool {
 	for _, k := range st.keys {
-		if k.use == use && k.alg == alg && k.active() {
+		if k.use == use && k.alg == alg && k.retiredAt.IsZero() {
 			return true
 		}
 	}
@@ -527,26 +591,28 @@ func (m *KeyManager) assemble(now time.Time, keys []*key) *keySet {
 		st.keys = append(st.keys, k)
 		st.byKID[k.id] = k
 		jwks.Write(k.publicJSON)
-		if !k.expiresAt.IsZero() && (st.pruneAt.IsZero() || k.expiresAt.Before(st.pruneAt)) {
-			st.pruneAt = k.expiresAt
+		for _, t := range []time.Time{k.expiresAt, k.createdAt, k.retiredAt} {
+			if t.After(now) && (st.changeAt.IsZero() || t.Before(st.changeAt)) {
+				st.changeAt = t
+			}
 		}
 	}
 	jwks.WriteString(`]}`)
 	st.jwks = jwks.Bytes()
 	for _, use := range []string{UseAccess, UseID} {
-		if k := st.pickSigner(use, m.algFor(use), true); k != nil {
+		if k := st.pickSigner(now, use, m.algFor(use), true); k != nil {
 			st.signing[use] = k
 		}
 	}
 	for _, alg := range m.idAlgs {
-		if k := st.pickSigner(UseID, alg, false); k != nil {
+		if k := st.pickSigner(now, UseID, alg, false); k != nil {
 			st.idSigning[alg] = k
 		}
 	}
 	return st
 }
 
-// pickSigner chooses the newest active key of use and alg; failing that
+// pickSigner chooses the newest key of use and alg active at now; failing that
 // (another instance is between retiring and creating keys) the newest
 // still-published one of alg. With anyAlg, failing those (another instance
 // is configured with another algorithm), the newest active key of use, then
@@ -556,18 +622,20 @@ func (m *KeyManager) assemble(now time.Time, keys []*key) *keySet {
 // algorithm: every ID-key algorithm has active keys, and a client that asked
 // nothing must keep getting the default algorithm while another instance
 // rotates.
-func (st *keySet) pickSigner(use, alg string, anyAlg bool) *key {
+//
+// A pending key (published, not yet signing: see Rotate) is never chosen.
+func (st *keySet) pickSigner(now time.Time, use, alg string, anyAlg bool) *key {
 	passes := 2
 	if anyAlg {
 		passes = 4
 	}
 	for pass := range passes {
 		for _, k := range st.keys {
-			if k.use != use || k.signer == nil {
+			if k.use != use || k.signer == nil || k.pending(now) {
 				continue
 			}
-			if pass == 0 && k.active() && k.alg == alg || pass == 1 && k.alg == alg ||
-				pass == 2 && k.active() || pass == 3 {
+			if pass == 0 && k.active(now) && k.alg == alg || pass == 1 && k.alg == alg ||
+				pass == 2 && k.active(now) || pass == 3 {
 				return k
 			}
 		}
@@ -575,9 +643,10 @@ func (st *keySet) pickSigner(use, alg string, anyAlg bool) *key {
 	return nil
 }
 
-// createKey generates a key pair of alg for use and stores it.
-func (m *KeyManager) createKey(ctx context.Context, use, alg string, now time.Time) error {
-	rec, err := m.newKeyRecord(use, alg, now)
+// createKey generates a key pair of alg for use, signing from from, and
+// stores it.
+func (m *KeyManager) createKey(ctx context.Context, use, alg string, from time.Time) error {
+	rec, err := m.newKeyRecord(use, alg, from)
 	if err != nil {
 		return err
 	}

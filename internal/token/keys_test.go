@@ -383,6 +383,7 @@ func TestRotation(t *testing.T) {
 	if err := f.m.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	f.clk.Advance(f.m.PublishDelay())
 	c.IssuedAt = f.clk.Now()
 	c.ExpiresAt = c.IssuedAt.Add(15 * time.Minute)
 	fresh, err := f.m.MintAccess(ctx, c)
@@ -465,17 +466,23 @@ func TestReloadFailureKeepsKeys(t *testing.T) {
 func TestPeriodicReloadPicksNewSigningKey(t *testing.T) {
 	f := newFixture(t, func(c *KeyConfig) { c.Refresh = 30 * time.Second })
 	other := f.manager(t, func(c *KeyConfig) { c.Refresh = 30 * time.Second })
+	oldKid := f.m.state.Load().signing[UseAccess].id
 	if err := f.m.Rotate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	newKid := f.m.state.Load().signing[UseAccess].id
-	if other.state.Load().signing[UseAccess].id == newKid {
+	newKid := f.m.state.Load().keys[0].id // newest: a pending key
+	if _, ok := other.state.Load().byKID[newKid]; ok {
 		t.Fatal("other instance knew the new key before reloading")
 	}
 	f.clk.Advance(30 * time.Second)
+	if !slices.Contains(jwksKids(t, other), newKid) {
+		t.Errorf("after Refresh the other instance does not publish %s", newKid)
+	}
+	f.clk.Advance(f.m.PublishDelay() - 30*time.Second)
 	fo := &fixture{m: other, ks: f.ks, clk: f.clk}
-	if kid := headerOf(t, fo.mintAccess(t))["kid"]; kid != newKid {
-		t.Errorf("after Refresh the other instance signs with %v, want %s", kid, newKid)
+	kid := headerOf(t, fo.mintAccess(t))["kid"]
+	if want := headerOf(t, f.mintAccess(t))["kid"]; kid == oldKid || kid != want {
+		t.Errorf("after PublishDelay the other instance signs with %v, want the new key %v (old %s)", kid, want, oldKid)
 	}
 }
 

@@ -125,4 +125,8 @@ func TestSecretFileConcurrentCreate(t *testing.T) {
 	if len(secrets) != 1 || creates != 1 {
 		t.Errorf("%d secrets, %d creators; want 1 and 1", len(secrets), creates)
 	}
+	// The losers' temporary files are gone.
+	if ents, err := os.ReadDir(filepath.Dir(path)); err != nil || len(ents) != 1 {
+		t.Errorf("directory holds %d entries (%v), want the secret alone", len(ents), err)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // MinSecretLen is the shortest server secret accepted (bytes of the string).
@@ -30,10 +29,17 @@ var ErrSecretMismatch = errors.New("signing keys cannot be decrypted: MULTINEXO_
 
 // LoadOrCreateSecretFile returns the server secret kept in path, creating the
 // file if it does not exist: 32 bytes from crypto/rand, base64url without
-// padding, mode 0600. The file is created with O_EXCL, so when two processes
-// start at once exactly one writes it and both return the same secret
-// (created reports whether this call wrote it). Surrounding whitespace in an
-// existing file (an operator's trailing newline) is ignored.
+// padding, mode 0600. Surrounding whitespace in an existing file (an
+// operator's trailing newline) is ignored.
+//
+// The secret is written and synced to a temporary file in the same directory
+// first, and then hard-linked to path: link(2) is atomic and fails if path
+// exists, so path never holds a partial secret (a process starting at the
+// same moment reads either nothing or the whole file), and when several
+// processes start at once exactly one link succeeds and all return the same
+// secret (created reports whether this call made it). A rename would not do:
+// it replaces an existing file, so two creators would each believe their own
+// secret was kept.
 func LoadOrCreateSecretFile(path string) (secret string, created bool, err error) {
 	s, err := readSecretFile(path)
 	if err == nil {
@@ -42,33 +48,58 @@ func LoadOrCreateSecretFile(path string) (secret string, created bool, err error
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", false, err
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", false, fmt.Errorf("secret file: %w", err)
-		}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("secret file: %w", err)
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", false, err
 	}
 	s = base64.RawURLEncoding.EncodeToString(b[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		// Another process won the race; it may still be writing.
-		s, err := readSecretFileWait(path)
-		return s, false, err
-	}
+	tmp, err := writeTempSecret(dir, s)
 	if err != nil {
-		return "", false, fmt.Errorf("secret file: %w", err)
-	}
-	_, werr := f.Write([]byte(s + "\n"))
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path) // do not leave a truncated secret behind
 		return "", false, fmt.Errorf("secret file %s: %w", path, err)
 	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			// Another process won the race; its file is already complete.
+			s, err := readSecretFile(path)
+			return s, false, err
+		}
+		return "", false, fmt.Errorf("secret file: %w", err)
+	}
+	syncDir(dir)
 	return s, true, nil
+}
+
+// writeTempSecret writes s to a new mode-0600 file in dir, synced, and
+// returns its name.
+func writeTempSecret(dir, s string) (string, error) {
+	f, err := os.CreateTemp(dir, ".secret-*")
+	if err != nil {
+		return "", err
+	}
+	_, werr := f.WriteString(s + "\n")
+	merr := f.Chmod(0o600)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, merr, serr, cerr); err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// syncDir makes a new directory entry durable where the platform allows it
+// (best effort: the secret is already complete in whichever file a reader
+// finds).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
 }
 
 func readSecretFile(path string) (string, error) {
@@ -78,26 +109,9 @@ func readSecretFile(path string) (string, error) {
 	}
 	s := string(bytes.TrimSpace(b))
 	if len(s) < MinSecretLen {
-		return "", fmt.Errorf("secret file %s: %w", path, errShortSecret)
+		return "", fmt.Errorf("secret file %s: secret shorter than %d characters", path, MinSecretLen)
 	}
 	return s, nil
-}
-
-var errShortSecret = fmt.Errorf("secret shorter than %d characters", MinSecretLen)
-
-// readSecretFileWait reads a file another process has just created with
-// O_EXCL, giving it up to a second to finish writing.
-func readSecretFileWait(path string) (string, error) {
-	var err error
-	for range 50 {
-		var s string
-		s, err = readSecretFile(path)
-		if !errors.Is(err, errShortSecret) {
-			return s, err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "", err
 }
 
 // newKeyAEAD derives the AES-256-GCM key that encrypts signing keys at rest

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
@@ -115,7 +116,9 @@ func (w *Web) dropSession(r *http.Request) {
 	if !ok || len(id) != 32 || !token.HasOpaqueForm(secret, token.PrefixSession) {
 		return
 	}
-	ctx := r.Context()
+	// A logout asked for is done even if the browser goes away meanwhile.
+	ctx, cancel := httpx.Detach(r.Context())
+	defer cancel()
 	s, err := w.cfg.Store.GetSession(ctx, id)
 	if err != nil {
 		if !isNotFound(err) {

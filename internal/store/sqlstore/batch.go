@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"time"
 )
 
 // Group commit (Dialect.GroupCommit, SQLite).
@@ -28,11 +29,23 @@ import (
 //   - if SQLite aborts the whole transaction under a body (I/O error, disk
 //     full, interrupt), ROLLBACK TO fails, the batch is abandoned with that
 //     error for the bodies that ran, and the bodies not yet run are queued
-//     again for the next batch.
+//     again for the next batch;
+//   - a body's statements run with the batch's context, not its caller's
+//     (stmtCtx): modernc's driver interrupts a statement whose context ends,
+//     and an interrupted write makes SQLite roll back the whole shared
+//     transaction, so a client hanging up mid-statement would fail every
+//     body batched before it. A caller that has gone before its body starts
+//     is skipped (nothing written, its error is its context's); once started,
+//     a body runs to the end, bounded by batchTimeout for the whole batch.
 //
 // The batch size is bounded (maxBatch), so one batch's latency stays small.
 
 const maxBatch = 128
+
+// batchTimeout bounds one batch (BEGIN to COMMIT), whatever its callers'
+// contexts: a statement stuck past it is interrupted and the batch is
+// abandoned as above.
+const batchTimeout = 30 * time.Second
 
 type txReq struct {
 	ctx  context.Context
@@ -52,6 +65,31 @@ type batcher struct {
 	// writer stops sees every request still waiting.
 	mu     sync.RWMutex
 	closed bool
+
+	// cur is the context of the batch being run; only the writer goroutine
+	// (which runs the bodies) reads or writes it.
+	cur context.Context
+}
+
+// bodyCtx is the context of a body's statements under group commit: the
+// caller's values (request id, for logs and tracing) with the batch's
+// deadline and cancellation instead of the caller's.
+type bodyCtx struct {
+	context.Context // the caller's, without its cancellation
+	batch           context.Context
+}
+
+func (c bodyCtx) Deadline() (time.Time, bool) { return c.batch.Deadline() }
+func (c bodyCtx) Done() <-chan struct{}       { return c.batch.Done() }
+func (c bodyCtx) Err() error                  { return c.batch.Err() }
+
+// stmtCtx is the context for a statement of a transaction body called with
+// ctx: under group commit, one the caller cannot cancel (see bodyCtx).
+func (db *DB) stmtCtx(ctx context.Context) context.Context {
+	if db.batch == nil || db.batch.cur == nil {
+		return ctx
+	}
+	return bodyCtx{Context: context.WithoutCancel(ctx), batch: db.batch.cur}
 }
 
 var errClosed = errors.New("sqlstore: store closed")
@@ -147,7 +185,10 @@ func (b *batcher) run() {
 // returns the requests that did not run because the transaction was lost
 // under an earlier body (to be run in the next batch).
 func (db *DB) runBatch(reqs []*txReq) (rerun []*txReq) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	db.batch.cur = ctx
+	defer func() { db.batch.cur = nil }()
 	db.prepareWanted(ctx)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {

@@ -3,13 +3,16 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
-	_ "modernc.org/sqlite" // the driver only: package sqlite imports this one
+	"modernc.org/sqlite" // the driver (package sqlite imports this one) and its SQL functions
 )
 
 // newBatchDB opens a SQLite file with group commit and a table rows(id).
@@ -134,5 +137,99 @@ func TestGroupCommitClose(t *testing.T) {
 	db.batch.shutdown()
 	if err := db.inTx(context.Background(), func(tx *sql.Tx) error { return nil }); !errors.Is(err, errClosed) {
 		t.Fatalf("after shutdown: %v, want errClosed", err)
+	}
+}
+
+// cancelCaller is called by the SQL function cancel_caller (registered once
+// for the tests): it ends the context of the body whose statement runs it.
+var (
+	cancelCaller   atomic.Pointer[context.CancelFunc]
+	registerCancel sync.Once
+)
+
+// registerCancelCaller registers cancel_caller(x): on its first call in a
+// statement it cancels the context in cancelCaller and pauses, so that the
+// driver's interrupt lands while the statement is still running; it is
+// always true.
+func registerCancelCaller(t *testing.T) {
+	t.Helper()
+	registerCancel.Do(func() {
+		err := sqlite.RegisterScalarFunction("cancel_caller", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			if cancel := cancelCaller.Swap(nil); cancel != nil {
+				(*cancel)()
+				time.Sleep(50 * time.Millisecond)
+			}
+			return true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A caller that goes away while its body runs (a client hanging up in the
+// middle of a refresh) must not fail the other bodies of its batch. modernc's
+// driver interrupts a statement whose context ends, and SQLite then rolls
+// back the whole shared transaction; so a body's statements run with the
+// batch's context, not the caller's. Every body, including the one whose
+// caller left, reports exactly what was written.
+func TestGroupCommitCallerGoneMidBatch(t *testing.T) {
+	registerCancelCaller(t)
+	db := newBatchDB(t)
+	// Hold the writer until every body is queued, so they share one batch.
+	gate, running := make(chan struct{}), make(chan struct{})
+	gateErr := make(chan error, 1)
+	go func() {
+		gateErr <- db.inTx(context.Background(), func(*sql.Tx) error {
+			close(running)
+			<-gate
+			return nil
+		})
+	}()
+	<-running
+	const n, gone = 9, 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wg.Go(func() {
+			errs[i] = db.inTx(ctx, func(tx *sql.Tx) error {
+				id := fmt.Sprintf("r%d", i)
+				if i != gone {
+					_, err := db.txExec(ctx, tx, `INSERT INTO rows (id) VALUES ($1)`, id)
+					return err
+				}
+				// Long enough (20 000 rows) for the interrupt to land.
+				cancelCaller.Store(&cancel)
+				_, err := db.txExec(ctx, tx, `INSERT INTO rows (id)
+					WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+					SELECT $1 || '-' || x FROM c WHERE cancel_caller(x)`, id)
+				return err
+			})
+		})
+		// Queue in order, so the body whose caller leaves runs mid-batch.
+		for deadline := time.Now().Add(10 * time.Second); len(db.batch.queue) < i+1; {
+			if time.Now().After(deadline) {
+				t.Fatalf("body %d not queued", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(gate)
+	wg.Wait()
+	if err := <-gateErr; err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		id := fmt.Sprintf("r%d", i)
+		if i == gone {
+			id += "-1"
+		} else if err != nil {
+			t.Errorf("body %d failed because another caller left: %v", i, err)
+		}
+		if got := db.hasRow(t, id); got != (err == nil) {
+			t.Errorf("body %d: error %v but row written = %v", i, err, got)
+		}
 	}
 }

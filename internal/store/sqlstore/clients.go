@@ -134,6 +134,7 @@ func (db *DB) UpdateClient(ctx context.Context, id string, upd store.ClientUpdat
 	defer db.changed()
 	var c *store.Client
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := db.stmtCtx(ctx)
 		var err error
 		if c, err = scanClient(tx.QueryRowContext(ctx, q, a...)); err != nil {
 			return notFound(err)

@@ -81,6 +81,8 @@ func (db *DB) TouchGrant(ctx context.Context, id string, now time.Time) error {
 // Idempotent: a revoked grant keeps its first RevokedAt. store.ErrNotFound
 // for an unknown id.
 func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	ctx, cancel := detach(ctx) // asked for: done even if the caller leaves
+	defer cancel()
 	defer db.changed()
 	return mustAffect(db.w.ExecContext(ctx, `UPDATE grants
 		SET revoked_at = CASE WHEN revoked_at = 0 THEN $2 ELSE revoked_at END WHERE id = $1`, id, micros(now)))
@@ -90,6 +92,8 @@ func (db *DB) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 // user, i.e. client credentials) for clientID ("" for every client) and
 // returns how many it revoked.
 func (db *DB) RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error) {
+	ctx, cancel := detach(ctx) // asked for: done even if the caller leaves
+	defer cancel()
 	defer db.changed()
 	var a args
 	q := `UPDATE grants SET revoked_at = ` + a.add(micros(now)) + ` WHERE revoked_at = 0`
@@ -286,6 +290,11 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 	if len(r.OldHash) == 0 || len(r.New.Hash) == 0 || bytes.Equal(r.OldHash, r.New.Hash) {
 		return nil, errors.New("sqlstore: rotation needs two distinct token hashes")
 	}
+	ctx, cancel, gone := finish(ctx)
+	if gone != nil {
+		return nil, gone
+	}
+	defer cancel()
 	now := micros(r.Now)
 	if db.d.WritableCTE {
 		// The common case in one statement; anything else (unknown,
@@ -496,6 +505,11 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // The code row is locked (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
 // SQLite), so of N concurrent redemptions exactly one succeeds.
 func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, rt *store.RefreshToken) (*store.AuthCode, error) {
+	ctx, cancel, gone := finish(ctx)
+	if gone != nil {
+		return nil, gone
+	}
+	defer cancel()
 	var (
 		code *store.AuthCode
 		ng   store.Grant

@@ -42,6 +42,7 @@ func (db *DB) EnableTOTP(ctx context.Context, userID string, sealed []byte, step
 		return store.ErrNotFound
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := db.stmtCtx(ctx)
 		err := mustAffect(tx.ExecContext(ctx, `UPDATE users SET totp_enabled_at = $3, totp_last_step = $4, updated_at = $3
 			WHERE id = $1 AND totp_secret = $2 AND totp_enabled_at = 0`, userID, sealed, micros(now), step))
 		if err != nil {
@@ -71,6 +72,7 @@ func replaceRecovery(ctx context.Context, tx *sql.Tx, userID string, recovery []
 // DisableTOTP removes the secret and every recovery code of the user.
 func (db *DB) DisableTOTP(ctx context.Context, userID string, now time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := db.stmtCtx(ctx)
 		err := mustAffect(tx.ExecContext(ctx, `UPDATE users SET totp_secret = NULL, totp_enabled_at = 0, totp_last_step = 0,
 			updated_at = $2 WHERE id = $1`, userID, micros(now)))
 		if err != nil {
@@ -101,6 +103,7 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID string, hash []byte) e
 // enabled.
 func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, recovery [][]byte, now time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := db.stmtCtx(ctx)
 		err := mustAffect(tx.ExecContext(ctx, `UPDATE users SET updated_at = $2 WHERE id = $1 AND totp_enabled_at <> 0`,
 			userID, micros(now)))
 		if err != nil {

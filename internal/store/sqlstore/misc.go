@@ -58,6 +58,8 @@ func (db *DB) RetireSigningKeys(ctx context.Context, use string, now time.Time, 
 // returns the new count. One statement (INSERT … ON CONFLICT DO UPDATE …
 // RETURNING), so the count is exact under any concurrency, across instances.
 func (db *DB) Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error) {
+	ctx, cancel := detach(ctx) // counted and recorded even if the caller leaves
+	defer cancel()
 	var n int
 	err := db.wScan(ctx, `INSERT INTO counters (counter_key, window_start, hits, expires_at)
 		VALUES ($1, $2, 1, $3)
@@ -80,6 +82,8 @@ func (db *DB) Count(ctx context.Context, key string, windowStart time.Time) (int
 
 // ResetCounter deletes every window of key.
 func (db *DB) ResetCounter(ctx context.Context, key string) error {
+	ctx, cancel := detach(ctx) // counted and recorded even if the caller leaves
+	defer cancel()
 	_, err := db.w.ExecContext(ctx, `DELETE FROM counters WHERE counter_key = $1`, key)
 	return err
 }
@@ -88,6 +92,8 @@ func (db *DB) ResetCounter(ctx context.Context, key string) error {
 
 // RecordEvent inserts e and sets e.ID.
 func (db *DB) RecordEvent(ctx context.Context, e *store.Event) error {
+	ctx, cancel := detach(ctx) // counted and recorded even if the caller leaves
+	defer cancel()
 	return db.wScan(ctx, `INSERT INTO events (time, type, user_id, client_id, ip, detail)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		[]any{micros(e.Time), e.Type, e.UserID, e.ClientID, e.IP, e.Detail}, &e.ID)

@@ -126,8 +126,35 @@ func (db *DB) readRow(ctx context.Context, q string, args ...any) rowScanner {
 	return st.QueryRowContext(ctx, args...)
 }
 
+// detachedTimeout bounds store work that goes on after its caller has left.
+const detachedTimeout = 10 * time.Second
+
+// detach returns the context for store work that must be done even if its
+// caller goes away (a client hanging up): security events, failure counters
+// and their resets, revocations. It keeps ctx's values but not its
+// cancellation, and is bounded by detachedTimeout. Without it an attacker
+// who hangs up before the answer would not be counted, and the audit trail
+// would miss exactly the requests that were cut short.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+}
+
+// finish is detach for the atomic exchanges (refresh rotation, code
+// redemption): one whose caller has already gone is not started (its error
+// is ctx's, and nothing changes: the old token or the code still works),
+// but one that has started runs to its end, so whether it happened is
+// decided by the store's transaction and never by when a client hung up.
+func finish(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	dctx, cancel := detach(ctx)
+	return dctx, cancel, nil
+}
+
 // txExec runs a write statement in tx, prepared when the dialect asks.
 func (db *DB) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	ctx = db.stmtCtx(ctx)
 	if st := db.writeStmt(q); st != nil {
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -136,6 +163,7 @@ func (db *DB) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sq
 
 // txQueryRow runs a single-row query in tx, prepared when the dialect asks.
 func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	ctx = db.stmtCtx(ctx)
 	if st := db.writeStmt(q); st != nil {
 		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}

@@ -63,6 +63,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SetMetaIfAbsent", concMeta},
 		{"SaveConsent", concConsent},
 		{"IssueGrantAllOrNothing", concIssueAllOrNothing},
+		{"GoneCallers", concGoneCallers},
 	}
 	tests = append(tests, deviceConcurrencyTests...)
 	tests = append(tests, mfaConcurrencyTests...)
