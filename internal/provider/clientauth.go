@@ -91,6 +91,11 @@ func clientCredentialsOf(r *http.Request, params oauth.Params) (clientCredential
 	if cc.secret, err = url.QueryUnescape(secret); err != nil {
 		return cc, oauth.InvalidClient("cabecera Authorization Basic mal formada")
 	}
+	// The header is outside CheckInput's reach: its decoded parts are
+	// checked here, before the client id reaches a query.
+	if !httpx.ValidText(cc.id) || !httpx.ValidText(cc.secret) {
+		return cc, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL")
+	}
 	if params.Has("client_secret") {
 		return cc, oauth.InvalidRequest("el cliente uso mas de un metodo de autenticacion (Basic y client_secret)")
 	}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -61,7 +60,7 @@ func (p *Provider) mountDevice(mux *http.ServeMux) {
 	if _, ok := p.grants[store.GrantDeviceCode]; !ok {
 		return
 	}
-	mux.Handle("POST "+PathDevice, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleDevice))))
+	mux.Handle("POST "+PathDevice, p.protocol(p.handleDevice))
 	mux.Handle("OPTIONS "+PathDevice, p.cors(http.HandlerFunc(noContent)))
 }
 

@@ -185,12 +185,12 @@ func (p *Provider) register(name string, h grantHandler) {
 
 // Mount registers the endpoints on mux.
 func (p *Provider) Mount(mux *http.ServeMux) {
-	token := p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleToken)))
+	token := p.protocol(p.handleToken)
 	mux.Handle("POST "+PathToken, token)
 	mux.Handle("POST "+PathTokenAlias, token)
-	mux.Handle("POST "+PathRevoke, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleRevoke))))
-	mux.Handle("POST "+PathIntrospect, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleIntrospect))))
-	userinfo := p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleUserinfo)))
+	mux.Handle("POST "+PathRevoke, p.protocol(p.handleRevoke))
+	mux.Handle("POST "+PathIntrospect, p.protocol(p.handleIntrospect))
+	userinfo := p.protocol(p.handleUserinfo)
 	mux.Handle("GET "+PathUserinfo, userinfo)
 	mux.Handle("POST "+PathUserinfo, userinfo)
 	mux.Handle("GET "+PathJWKS, p.cors(http.HandlerFunc(p.handleJWKS)))
@@ -200,6 +200,19 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 		mux.Handle("OPTIONS "+path, p.cors(http.HandlerFunc(noContent)))
 	}
 	p.mountDevice(mux)
+}
+
+// protocol wraps a protocol endpoint that reads parameters: CORS, the body
+// limit, and the edge check of every parameter (httpx.CheckInput), answered
+// as invalid_request before anything reaches the store.
+func (p *Provider) protocol(h http.HandlerFunc) http.Handler {
+	return p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.CheckInput(r); err != nil {
+			p.fail(w, r, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL"), false)
+			return
+		}
+		h(w, r)
+	})))
 }
 
 // cors lets browser applications (single-page apps with PKCE, seed

@@ -35,27 +35,36 @@ type env struct {
 // loopback port, with the issuer set to that address.
 func start(t *testing.T, backend string) *env {
 	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	srv := newServer(t, backend, issuer)
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(func() { ts.Close() })
+	return &env{srv: srv, issuer: issuer}
+}
+
+// newServer builds a real server on backend ("sqlite" or "postgres"), closed
+// when tb ends.
+func newServer(tb testing.TB, backend, issuer string) *server.Server {
+	tb.Helper()
 	var db string
 	switch backend {
 	case "sqlite":
-		db = "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+		db = "sqlite:" + filepath.Join(tb.TempDir(), "m.db")
 	case "postgres":
-		db = testenv.PostgresSchema(t)
+		db = testenv.PostgresSchema(tb)
 	}
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	srv, err := server.New(t.Context(), server.Config{
+	srv, err := server.New(context.Background(), server.Config{
 		Global: config.Global{DB: db, Secret: strings.Repeat("s3cr3t-", 6), LogLevel: "info"},
 		Serve:  config.Serve{Issuer: issuer, AccessTTL: 900 * time.Second, AccessAlg: "ES256", IDAlg: "RS256"},
 		Log:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &env{srv: srv, issuer: issuer}
+	tb.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 func (e *env) client(t *testing.T, in clients.CreateInput) (id, secret string) {
