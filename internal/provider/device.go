@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -87,7 +88,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oerr, cc.basic)
 		return
 	}
-	client, oerr := p.authenticateClient(ctx, cc)
+	client, oerr := p.authenticateClient(ctx, cc, httpx.ClientIP(r))
 	if oerr != nil {
 		p.fail(w, r, oerr, cc.basic)
 		return

@@ -76,6 +76,12 @@ type Config struct {
 	// of the revocation epoch may be; see cache.go. 0: 1 ms; negative:
 	// strictly after the arrival.
 	EpochMaxAge time.Duration
+	// ClientFailureLimit and ClientFailureWindow throttle client-secret
+	// guessing per client and address (clientthrottle.go); 0 means the
+	// defaults (10 failures per 5 minutes). The counters live in Store when
+	// it implements Counters.
+	ClientFailureLimit  int
+	ClientFailureWindow time.Duration
 }
 
 // Provider serves the protocol endpoints. Build it with New.
@@ -88,6 +94,7 @@ type Provider struct {
 	live     Liveness
 	clients  *clientCache // nil: read every client from the store
 	cc       ccGrants
+	ct       clientThrottle
 	grants   map[string]grantHandler
 	// grantOrder is the order grants are advertised in.
 	grantOrder []string
@@ -156,6 +163,15 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if p.live == nil {
 		p.live = storeLiveness{st: cfg.Store}
+	}
+	if counters, ok := cfg.Store.(Counters); ok {
+		p.ct = clientThrottle{st: counters, limit: cfg.ClientFailureLimit, window: cfg.ClientFailureWindow}
+		if p.ct.limit <= 0 {
+			p.ct.limit = DefaultClientFailureLimit
+		}
+		if p.ct.window <= 0 {
+			p.ct.window = DefaultClientFailureWindow
+		}
 	}
 	p.cc.m = map[ccKey]*store.Grant{}
 	p.grants = map[string]grantHandler{}

@@ -46,7 +46,7 @@ func start(t *testing.T, backend string) *env {
 
 // newServer builds a real server on backend ("sqlite" or "postgres"), closed
 // when tb ends.
-func newServer(tb testing.TB, backend, issuer string) *server.Server {
+func newServer(tb testing.TB, backend, issuer string, opts ...func(*server.Config)) *server.Server {
 	tb.Helper()
 	var db string
 	switch backend {
@@ -55,11 +55,15 @@ func newServer(tb testing.TB, backend, issuer string) *server.Server {
 	case "postgres":
 		db = testenv.PostgresSchema(tb)
 	}
-	srv, err := server.New(context.Background(), server.Config{
+	cfg := server.Config{
 		Global: config.Global{DB: db, Secret: strings.Repeat("s3cr3t-", 6), LogLevel: "info"},
 		Serve:  config.Serve{Issuer: issuer, AccessTTL: 900 * time.Second, AccessAlg: "ES256", IDAlg: "RS256"},
 		Log:    slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

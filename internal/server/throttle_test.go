@@ -1,0 +1,96 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/provider"
+	"github.com/multinexo/auth/internal/server"
+	"github.com/multinexo/auth/internal/store"
+)
+
+// testClock is a settable clock for the server.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// newClockedServer is newServer with a settable clock, started one minute
+// into a throttle window.
+func newClockedServer(t *testing.T, backend string) (*server.Server, *testClock) {
+	clk := &testClock{t: time.Date(2026, 3, 1, 12, 1, 0, 0, time.UTC)}
+	return newServer(t, backend, fuzzIssuer, func(c *server.Config) { c.Now = clk.Now }), clk
+}
+
+// postFrom posts a form to path from the address ip with HTTP Basic.
+func postFrom(h http.Handler, ip, path, id, secret, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", path, strings.NewReader(body))
+	r.RemoteAddr = ip + ":40000"
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+secret)))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return rec
+}
+
+// TestClientSecretGuessingThrottled: after a burst of wrong secrets for one
+// client from one address, that pair gets 429 with Retry-After at the token,
+// device, revocation and introspection endpoints, the right secret from
+// another address keeps working, and the window's end lifts the lock.
+// Before issue 11 every wrong secret got a plain 401, without end.
+func TestClientSecretGuessingThrottled(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			srv, clk := newClockedServer(t, backend)
+			h := srv.Handler()
+			c, secret, err := clients.Create(t.Context(), srv.Store, clients.CreateInput{Name: "Máquina",
+				Grants: []string{"client_credentials", store.GrantDeviceCode}, Scopes: []string{"voucher"}}, clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			const guesser, other = "198.51.100.7", "203.0.113.9"
+			cc := "grant_type=client_credentials"
+			for i := range provider.DefaultClientFailureLimit {
+				if rec := postFrom(h, guesser, "/auth/v1/token", c.ID, "guess-"+strconv.Itoa(i), cc); rec.Code != http.StatusUnauthorized {
+					t.Fatalf("wrong secret %d: %d %s", i, rec.Code, rec.Body.String())
+				}
+			}
+			rec := postFrom(h, guesser, "/auth/v1/token", c.ID, "one more", cc)
+			ra, _ := strconv.Atoi(rec.Header().Get("Retry-After"))
+			if rec.Code != http.StatusTooManyRequests || ra <= 0 || ra > 240 || !strings.Contains(rec.Body.String(), `"invalid_client"`) {
+				t.Fatalf("after the burst: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+			}
+			// The pair is refused everywhere, the right secret included.
+			for _, path := range []string{"/auth/v1/token", "/auth/v1/device", "/auth/v1/revoke", "/auth/v1/introspect"} {
+				if rec := postFrom(h, guesser, path, c.ID, secret, cc+"&token=x"); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+					t.Errorf("%s, right secret from the guessing address: %d", path, rec.Code)
+				}
+			}
+			// Nobody else is locked out: the right secret from another address.
+			if rec := postFrom(h, other, "/auth/v1/token", c.ID, secret, cc); rec.Code != http.StatusOK {
+				t.Fatalf("right secret from another address: %d %s", rec.Code, rec.Body.String())
+			}
+			// The lock is recorded once as a security event.
+			evs, _, err := srv.Store.ListEvents(context.Background(), store.ListOptions{Page: store.Page{Size: 10},
+				Filters: []store.Filter{{Field: "type", Op: "eq", Value: "client.throttled"}}})
+			if err != nil || len(evs) != 1 || evs[0].ClientID != c.ID {
+				t.Fatalf("client.throttled events: %v %v", evs, err)
+			}
+			clk.Add(provider.DefaultClientFailureWindow)
+			if rec := postFrom(h, guesser, "/auth/v1/token", c.ID, secret, cc); rec.Code != http.StatusOK {
+				t.Fatalf("after the window: %d %s", rec.Code, rec.Body.String())
+			}
+		})
+	}
+}
