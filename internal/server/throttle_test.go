@@ -28,7 +28,7 @@ func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // newClockedServer is newServer with a settable clock, started one minute
 // into a throttle window.
-func newClockedServer(t *testing.T, backend string) (*server.Server, *testClock) {
+func newClockedServer(t testing.TB, backend string) (*server.Server, *testClock) {
 	clk := &testClock{t: time.Date(2026, 3, 1, 12, 1, 0, 0, time.UTC)}
 	return newServer(t, backend, fuzzIssuer, func(c *server.Config) { c.Now = clk.Now }), clk
 }
