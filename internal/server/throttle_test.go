@@ -5,16 +5,19 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/server"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // testClock is a settable clock for the server.
@@ -90,6 +93,59 @@ func TestClientSecretGuessingThrottled(t *testing.T) {
 			clk.Add(provider.DefaultClientFailureWindow)
 			if rec := postFrom(h, guesser, "/auth/v1/token", c.ID, secret, cc); rec.Code != http.StatusOK {
 				t.Fatalf("after the window: %d %s", rec.Code, rec.Body.String())
+			}
+		})
+	}
+}
+
+// TestActivateGuessingThrottledOnBothStores: RFC 8628 §5.1 on each store —
+// after web.DeviceAttemptLimit wrong user codes at /activate, the next is
+// refused with 429, a message and Retry-After, and a second session of the
+// same account from another address is refused too (per account). The
+// counters are the store's, so this runs on PostgreSQL as well as SQLite.
+func TestActivateGuessingThrottledOnBothStores(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			srv, _ := newClockedServer(t, backend)
+			h := srv.Handler()
+			if _, err := srv.Accounts.Register(t.Context(), account.RegisterInput{Email: "ana@example.com", Password: timingPassword, FirstName: "Ana", LastName: "P"}); err != nil {
+				t.Fatal(err)
+			}
+			login := func(ip string) []*http.Cookie {
+				r := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"email": {"ana@example.com"}, "password": {timingPassword}}.Encode()))
+				r.RemoteAddr = ip + ":40000"
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				if rec.Code != http.StatusSeeOther || len(rec.Result().Cookies()) == 0 {
+					t.Fatalf("login: %d %s", rec.Code, rec.Body.String())
+				}
+				return rec.Result().Cookies()
+			}
+			enter := func(ip string, cookies []*http.Cookie, code string) *httptest.ResponseRecorder {
+				r := httptest.NewRequest("POST", "/activate", strings.NewReader(url.Values{"user_code": {code}}.Encode()))
+				r.RemoteAddr = ip + ":40000"
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				for _, c := range cookies {
+					r.AddCookie(c)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				return rec
+			}
+			s1 := login("198.51.100.7")
+			for i := range web.DeviceAttemptLimit {
+				if rec := enter("198.51.100.7", s1, "ZZZZ-ZZZZ"); rec.Code != http.StatusBadRequest {
+					t.Fatalf("wrong code %d: %d", i, rec.Code)
+				}
+			}
+			rec := enter("198.51.100.7", s1, "ZZZZ-ZZZX")
+			if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "Demasiados códigos incorrectos") {
+				t.Fatalf("after the burst: %d %v", rec.Code, rec.Header())
+			}
+			s2 := login("203.0.113.9")
+			if rec := enter("203.0.113.9", s2, "ZZZZ-ZZZX"); rec.Code != http.StatusTooManyRequests {
+				t.Fatalf("same account, another session and address: %d", rec.Code)
 			}
 		})
 	}
