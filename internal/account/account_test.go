@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 )
@@ -80,13 +82,13 @@ func TestNormalizeEmail(t *testing.T) {
 		{"ANA@ＥＸＡＭＰＬＥ.com", "ANA@EXAMPLE.com", "ana@example.com"},
 		{"STRASSE@example.com", "STRASSE@example.com", "strasse@example.com"},
 		{"straße@example.com", "straße@example.com", "strasse@example.com"}, // full case folding
-		{"josé@correo.es", "josé@correo.es", "josé@correo.es"},
-		{"jose\u0301@correo.es", "josé@correo.es", "josé@correo.es"}, // combining accent composed
+		{"josé@correo.es", "josé@correo.es", "jose@correo.es"},              // marks dropped from the key only
+		{"jose\u0301@correo.es", "josé@correo.es", "jose@correo.es"},        // combining accent composed
 		{"a.b+tag@sub.example.co", "a.b+tag@sub.example.co", "a.b+tag@sub.example.co"},
 	}
 	for _, tt := range ok {
 		d, k, err := NormalizeEmail(tt.in)
-		if err != nil || d != tt.display || k != tt.key {
+		if err != nil || d != tt.display || k != EmailKey(tt.key) {
 			t.Errorf("NormalizeEmail(%q) = %q, %q, %v; want %q, %q", tt.in, d, k, err, tt.display, tt.key)
 		}
 	}
@@ -188,6 +190,52 @@ func lastCommon(t *testing.T) string {
 	return lines[len(lines)-1]
 }
 
+// TestEmailLookAlikes: addresses a person cannot tell apart have one key
+// (issue 11: "alİce@example.com", with U+0130, registered a second account
+// beside "alice@example.com"); different addresses keep different keys.
+func TestEmailLookAlikes(t *testing.T) {
+	same := []string{
+		"alice@example.com",
+		"alİce@example.com", // U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE
+		"ALICE@EXAMPLE.COM", // case
+		"ａｌｉｃｅ@ｅｘａｍｐｌｅ.ｃｏｍ",           // width
+		"\u0430lice@example.com",      // Cyrillic а
+		"alic\u0435@\u0435xample.com", // Cyrillic е
+		"al\u0456ce@example.com",      // Cyrillic і
+		"\u03b1lice@example.com",      // Greek α
+		"alice@ex\u0430mple.c\u03bfm", // Cyrillic а, Greek ο
+		"alíce@example.com",           // precomposed accent
+		"ali\u0301ce@example.com",     // decomposed accent
+		"a\u0308lice@example.com",     // a combining diaeresis
+		"ａ\u0301lice@example.com",     // fullwidth and an accent
+		"alice@examp\u217Ce.com",      // ROMAN NUMERAL FIFTY ⅼ
+	}
+	_, want, err := NormalizeEmail(same[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range same {
+		d, k, err := NormalizeEmail(s)
+		if err != nil || k != want {
+			t.Errorf("NormalizeEmail(%q) = %q, %q, %v; want the key of %q", s, d, k, err, same[0])
+		}
+		if err == nil && d != norm.NFKC.String(s) {
+			t.Errorf("display of %q changed to %q", s, d)
+		}
+	}
+	// Zero-width and other format characters are refused outright.
+	for _, s := range []string{"al\u200bice@example.com", "alice\u200d@example.com", "\ufeffalice@example.com", "ali\u00adce@example.com"} {
+		if _, _, err := NormalizeEmail(s); err == nil {
+			t.Errorf("NormalizeEmail(%q) accepted", s)
+		}
+	}
+	for _, s := range []string{"bob@example.com", "alice@example.org", "alicea@example.com", "alice2@example.com", "al.ice@example.com"} {
+		if _, k, _ := NormalizeEmail(s); k == want {
+			t.Errorf("%q has the key of alice@example.com", s)
+		}
+	}
+}
+
 func TestRegister(t *testing.T) {
 	s, st, c := newService(t, Config{})
 	ctx := t.Context()
@@ -195,18 +243,19 @@ func TestRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID == "" || u.Email != "Ana@Example.com" || u.EmailKey != "ana@example.com" || u.FirstName != "Ana" || u.LastName != "Pérez" || !u.Activated || u.Admin || u.Disabled || !u.CreatedAt.Equal(c.Now()) {
+	if u.ID == "" || u.Email != "Ana@Example.com" || u.EmailKey != EmailKey("ana@example.com") || u.FirstName != "Ana" || u.LastName != "Pérez" || !u.Activated || u.Admin || u.Disabled || !u.CreatedAt.Equal(c.Now()) {
 		t.Errorf("user %+v", u)
 	}
 	if !strings.HasPrefix(u.PasswordHash, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(u.PasswordHash, "caballo") {
 		t.Errorf("hash %q", u.PasswordHash)
 	}
 	got, err := st.GetUser(ctx, u.ID)
-	if err != nil || got.PasswordHash != u.PasswordHash || got.EmailKey != "ana@example.com" {
+	if err != nil || got.PasswordHash != u.PasswordHash || got.EmailKey != EmailKey("ana@example.com") {
 		t.Fatalf("stored %+v, %v", got, err)
 	}
 
-	for _, dup := range []string{"ana@example.com", "ANA@EXAMPLE.COM", "ａｎａ@example.com", "Ａna@Ｅxample.com", "\tana@example.com "} {
+	for _, dup := range []string{"ana@example.com", "ANA@EXAMPLE.COM", "ａｎａ@example.com", "Ａna@Ｅxample.com", "\tana@example.com ",
+		"\u0430na@example.com", "ána@example.com", "a\u0301na@example.com", "ana@ex\u0430mple.com"} {
 		before := s.hashes.runs.Load()
 		if _, err := s.Register(ctx, RegisterInput{Email: dup, Password: "otra clave larga"}); !errors.Is(err, ErrEmailTaken) {
 			t.Errorf("Register(%q) = %v, want ErrEmailTaken", dup, err)

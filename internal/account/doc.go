@@ -4,9 +4,11 @@
 // What flows through it:
 //
 //   - Register: the email is normalised (NormalizeEmail: trimmed, NFKC for
-//     display; NFKC + case folding for the unique key, so "Ana@Example.com",
-//     "ana@example.com" and the fullwidth "ａｎａ@example.com" are one
-//     account), the password is checked against the policy (CheckPassword:
+//     display; for the unique key, EmailKey: NFKC + case folding, marks
+//     dropped, then the Unicode TS #39 confusable skeleton, so
+//     "Ana@Example.com", the fullwidth "ａｎａ@example.com", "ána@…" and the
+//     Cyrillic "аna@…" are one account; RekeyEmails brings stored keys to
+//     that form once), the password is checked against the policy (CheckPassword:
 //     at least 8 characters, at most 1024 bytes, any Unicode, never
 //     truncated, not one of the 10,000 most common passwords, not the email),
 //     hashed with argon2id and stored; a taken email is ErrEmailTaken.

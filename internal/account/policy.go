@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mtibben/confusables"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
@@ -83,8 +84,48 @@ func foldKey(s string) string {
 	return norm.NFKC.String(folder.String(norm.NFKC.String(s)))
 }
 
+// EmailKeyVersion names the form of the keys EmailKey computes; RekeyEmails
+// brings the keys of existing rows to it once per store.
+const EmailKeyVersion = "email_key:skeleton:1"
+
+// EmailKey is the comparison form of an email address, what must be unique:
+// two addresses a person could not tell apart have the same key.
+//
+//  1. NFKC and full case folding (foldKey): case ("Ana", "ANA"), width
+//     (fullwidth "ａｎａ"), compatibility forms, and the dotted capital I
+//     U+0130 ("İ" folds to "i" + U+0307).
+//  2. NFD, then every combining mark (Unicode category M) and every format
+//     character (Cf: zero-width space, joiners, soft hyphen, BOM) dropped:
+//     decomposed and precomposed accents alike ("josé", "jose\u0301" and
+//     "jose" are one key), and the dot left by U+0130.
+//  3. The confusable skeleton of Unicode TS #39 §4 (NFD, each character
+//     mapped through confusables.txt, NFD again): Cyrillic "а", Greek "ο",
+//     "ｍ" vs "rn"… map to one prototype. The table is the generated map of
+//     github.com/mtibben/confusables (confusables.txt 13.0.0, BSD licence):
+//     a pure data package with its generator (maketables.go), small enough to
+//     read; no maintained alternative exists in the module proxy, and
+//     regenerating our own copy would give the same table.
+//  4. Marks and format characters dropped again (a prototype may carry one).
+//
+// The key is only compared, never shown: the address as typed (NFKC) is what
+// the person sees and where mail goes. Changing this function changes every
+// key: bump EmailKeyVersion so RekeyEmails recomputes stored ones.
+func EmailKey(display string) string {
+	return dropMarks(confusables.Skeleton(dropMarks(foldKey(display))))
+}
+
+// dropMarks decomposes s and removes combining marks and format characters.
+func dropMarks(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.M, unicode.Cf) {
+			return -1
+		}
+		return r
+	}, norm.NFD.String(s))
+}
+
 // NormalizeEmail returns the display form of an email address (trimmed,
-// NFKC) and its key (NFKC + case folded), which is what must be unique. It
+// NFKC) and its key (EmailKey), which is what must be unique. It
 // refuses anything that is not a plausible address: one "@", a non-empty
 // local part of at most 64 bytes, a domain with a dot and labels of 1 to 63 bytes, no
 // spaces, control characters or the specials ( ) < > [ ] , ; : \ ", at most
@@ -121,7 +162,7 @@ func NormalizeEmail(raw string) (display, key string, err error) {
 			return "", "", invalid("email", "invalid")
 		}
 	}
-	return display, foldKey(display), nil
+	return display, EmailKey(display), nil
 }
 
 //go:embed common-passwords.txt

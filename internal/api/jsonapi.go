@@ -199,7 +199,13 @@ func writeJSON(w http.ResponseWriter, contentType string, status int, v any) {
 // the request id and nothing of the cause.
 func handle(log *slog.Logger, plain bool, h httpx.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
+		// The edge check of the path, the filters and the body: bad text is
+		// a 400 JSON:API error before anything reaches the store.
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		err := httpx.CheckInput(r)
+		if err == nil {
+			err = h(w, r)
+		}
 		if err == nil {
 			return
 		}

@@ -572,7 +572,7 @@ func TestPatchMe(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 	got, _ := e.st.GetUser(t.Context(), u.ID)
-	if got.FirstName != "Eva" || got.LastName != "" || got.Email != "Eva@Example.com" || got.EmailKey != "eva@example.com" {
+	if got.FirstName != "Eva" || got.LastName != "" || got.Email != "Eva@Example.com" || got.EmailKey != account.EmailKey("eva@example.com") {
 		t.Errorf("stored %+v", got)
 	}
 	if w := patch(`"password":"batería grapa","current_password":"caballo correcto"`); w.Code != 200 {

@@ -111,7 +111,8 @@ func (c *BenchCmd) Run(g *config.Global, env *Env) error {
 	results, err := bench.Run(ctx, cfg)
 	if db != nil && created != "" {
 		// The registered user goes too (its grants went with the client).
-		if u, err := db.GetUserByEmailKey(context.WithoutCancel(ctx), created); err == nil {
+		_, key, _ := account.NormalizeEmail(created)
+		if u, err := db.GetUserByEmailKey(context.WithoutCancel(ctx), key); err == nil {
 			if err := db.DeleteUser(context.WithoutCancel(ctx), u.ID); err != nil {
 				fmt.Fprintf(env.Stderr, "multinexo: deleting the bench user %s: %v\n", created, err)
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 )
@@ -257,7 +258,7 @@ func TestResetMFA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	u, err := st.GetUserByEmailKey(t.Context(), "a@example.com")
+	u, err := st.GetUserByEmailKey(t.Context(), account.EmailKey("a@example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}

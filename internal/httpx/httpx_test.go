@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -164,5 +165,40 @@ func TestLoggingClientGone(t *testing.T) {
 	lines = logLines(t, buf.String())
 	if len(lines) != 2 || lines[0]["level"] != "ERROR" || lines[1]["status"] != 500.0 {
 		t.Fatalf("server error logged as %v, want an ERROR and a request line with status 500", lines)
+	}
+}
+
+func TestCheckInput(t *testing.T) {
+	for _, c := range []struct {
+		name, target, ct, body string
+		bad                    bool
+	}{
+		{"plain", "/x?a=b", "", "", false},
+		{"query bad utf8", "/x?a=%C0%AF", "", "", true},
+		{"query nul", "/x?a=%00", "", "", true},
+		{"query key nul", "/x?a%00=1", "", "", true},
+		{"path", "/x/%FF", "", "", true},
+		{"form", "/x", "application/x-www-form-urlencoded", "a=%FF", true},
+		{"form ok", "/x", "application/x-www-form-urlencoded", "a=%C3%B1", false},
+		{"json nul escape", "/x", "application/json", `{"a":"\u0000"}`, true},
+		{"json escaped backslash", "/x", "application/json", `{"a":"\\u0000"}`, false},
+		{"json raw bad", "/x", "application/vnd.api+json", "{\"a\":\"\xff\"}", true},
+		{"other type unread", "/x", "text/plain", "\xff", false},
+	} {
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		r := httptest.NewRequest("POST", c.target, body)
+		if c.ct != "" {
+			r.Header.Set("Content-Type", c.ct)
+		}
+		err := CheckInput(r)
+		if (err != nil) != c.bad {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if rest, _ := io.ReadAll(r.Body); string(rest) != c.body {
+			t.Errorf("%s: body not put back: %q", c.name, rest)
+		}
 	}
 }

@@ -154,7 +154,12 @@ func WriteTokenError(w http.ResponseWriter, e *Error, usedBasic bool) {
 		status = http.StatusBadRequest
 	}
 	if e.Code == CodeInvalidClient && usedBasic {
-		status = http.StatusUnauthorized
+		// A client throttled for guessing (429) keeps its status: the
+		// challenge still names the scheme, and Retry-After says when to
+		// try again, which a 401 cannot.
+		if status != http.StatusTooManyRequests {
+			status = http.StatusUnauthorized
+		}
 		h.Set("WWW-Authenticate", `Basic realm="`+BasicRealm+`", charset="UTF-8"`)
 	}
 	if e.RetryAfter > 0 {

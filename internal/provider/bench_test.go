@@ -21,7 +21,7 @@ func BenchmarkClientAuth(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := e.p.authenticateClient(e.ctx, cc); err != nil {
+			if _, err := e.p.authenticateClient(e.ctx, cc, "127.0.0.1"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -91,6 +91,11 @@ func clientCredentialsOf(r *http.Request, params oauth.Params) (clientCredential
 	if cc.secret, err = url.QueryUnescape(secret); err != nil {
 		return cc, oauth.InvalidClient("cabecera Authorization Basic mal formada")
 	}
+	// The header is outside CheckInput's reach: its decoded parts are
+	// checked here, before the client id reaches a query.
+	if !httpx.ValidText(cc.id) || !httpx.ValidText(cc.secret) {
+		return cc, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL")
+	}
 	if params.Has("client_secret") {
 		return cc, oauth.InvalidRequest("el cliente uso mas de un metodo de autenticacion (Basic y client_secret)")
 	}
@@ -108,12 +113,18 @@ var dummyHash = store.HashToken("multinexo: no such client")
 // Unknown client, disabled client, missing or wrong secret for a confidential
 // client, and a secret sent by a public client are all invalid_client, with
 // the same description, so the answer tells nothing about which.
-func (p *Provider) authenticateClient(ctx context.Context, cc clientCredentials) (*store.Client, *oauth.Error) {
+//
+// Failures are counted per client and address (clientthrottle.go); a pair
+// over the limit is refused with 429 before its secret is hashed.
+func (p *Provider) authenticateClient(ctx context.Context, cc clientCredentials, ip string) (*store.Client, *oauth.Error) {
 	fail := func() *oauth.Error {
-		return oauth.InvalidClient("autenticacion del cliente fallida")
+		return p.clientFailed(ctx, cc, ip, oauth.InvalidClient("autenticacion del cliente fallida"))
 	}
 	if cc.id == "" {
 		return nil, oauth.InvalidClient("falta la autenticacion del cliente (Basic o client_id)")
+	}
+	if e := p.clientLocked(cc, ip); e != nil {
+		return nil, e
 	}
 	if len(cc.id) > maxClientIDLen || len(cc.secret) > 1024 {
 		return nil, fail()

@@ -61,7 +61,7 @@ func (p *Provider) mountDevice(mux *http.ServeMux) {
 	if _, ok := p.grants[store.GrantDeviceCode]; !ok {
 		return
 	}
-	mux.Handle("POST "+PathDevice, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleDevice))))
+	mux.Handle("POST "+PathDevice, p.protocol(p.handleDevice))
 	mux.Handle("OPTIONS "+PathDevice, p.cors(http.HandlerFunc(noContent)))
 }
 
@@ -88,7 +88,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oerr, cc.basic)
 		return
 	}
-	client, oerr := p.authenticateClient(ctx, cc)
+	client, oerr := p.authenticateClient(ctx, cc, httpx.ClientIP(r))
 	if oerr != nil {
 		p.fail(w, r, oerr, cc.basic)
 		return

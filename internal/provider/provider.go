@@ -76,6 +76,12 @@ type Config struct {
 	// of the revocation epoch may be; see cache.go. 0: 1 ms; negative:
 	// strictly after the arrival.
 	EpochMaxAge time.Duration
+	// ClientFailureLimit and ClientFailureWindow throttle client-secret
+	// guessing per client and address (clientthrottle.go); 0 means the
+	// defaults (10 failures per 5 minutes). The counters live in Store when
+	// it implements Counters.
+	ClientFailureLimit  int
+	ClientFailureWindow time.Duration
 }
 
 // Provider serves the protocol endpoints. Build it with New.
@@ -88,6 +94,7 @@ type Provider struct {
 	live     Liveness
 	clients  *clientCache // nil: read every client from the store
 	cc       ccGrants
+	ct       clientThrottle
 	grants   map[string]grantHandler
 	// grantOrder is the order grants are advertised in.
 	grantOrder []string
@@ -157,6 +164,15 @@ func New(cfg Config) (*Provider, error) {
 	if p.live == nil {
 		p.live = storeLiveness{st: cfg.Store}
 	}
+	if counters, ok := cfg.Store.(Counters); ok {
+		p.ct = clientThrottle{st: counters, limit: cfg.ClientFailureLimit, window: cfg.ClientFailureWindow}
+		if p.ct.limit <= 0 {
+			p.ct.limit = DefaultClientFailureLimit
+		}
+		if p.ct.window <= 0 {
+			p.ct.window = DefaultClientFailureWindow
+		}
+	}
 	p.cc.m = map[ccKey]*store.Grant{}
 	p.cc.inflight = map[ccKey]*ccCall{}
 	p.grants = map[string]grantHandler{}
@@ -186,12 +202,12 @@ func (p *Provider) register(name string, h grantHandler) {
 
 // Mount registers the endpoints on mux.
 func (p *Provider) Mount(mux *http.ServeMux) {
-	token := p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleToken)))
+	token := p.protocol(p.handleToken)
 	mux.Handle("POST "+PathToken, token)
 	mux.Handle("POST "+PathTokenAlias, token)
-	mux.Handle("POST "+PathRevoke, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleRevoke))))
-	mux.Handle("POST "+PathIntrospect, p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleIntrospect))))
-	userinfo := p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(p.handleUserinfo)))
+	mux.Handle("POST "+PathRevoke, p.protocol(p.handleRevoke))
+	mux.Handle("POST "+PathIntrospect, p.protocol(p.handleIntrospect))
+	userinfo := p.protocol(p.handleUserinfo)
 	mux.Handle("GET "+PathUserinfo, userinfo)
 	mux.Handle("POST "+PathUserinfo, userinfo)
 	mux.Handle("GET "+PathJWKS, p.cors(http.HandlerFunc(p.handleJWKS)))
@@ -201,6 +217,19 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 		mux.Handle("OPTIONS "+path, p.cors(http.HandlerFunc(noContent)))
 	}
 	p.mountDevice(mux)
+}
+
+// protocol wraps a protocol endpoint that reads parameters: CORS, the body
+// limit, and the edge check of every parameter (httpx.CheckInput), answered
+// as invalid_request before anything reaches the store.
+func (p *Provider) protocol(h http.HandlerFunc) http.Handler {
+	return p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.CheckInput(r); err != nil {
+			p.fail(w, r, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL"), false)
+			return
+		}
+		h(w, r)
+	})))
 }
 
 // cors lets browser applications (single-page apps with PKCE, seed

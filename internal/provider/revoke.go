@@ -25,7 +25,7 @@ func (p *Provider) authenticatedRequest(w http.ResponseWriter, r *http.Request) 
 		p.fail(w, r, oerr, cc.basic)
 		return nil, nil, false
 	}
-	client, oerr := p.authenticateClient(r.Context(), cc)
+	client, oerr := p.authenticateClient(r.Context(), cc, httpx.ClientIP(r))
 	if oerr != nil {
 		p.fail(w, r, oerr, cc.basic)
 		return nil, nil, false

@@ -76,7 +76,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	client, oerr := p.authenticateClient(ctx, cc)
+	client, oerr := p.authenticateClient(ctx, cc, httpx.ClientIP(r))
 	if oerr != nil {
 		p.fail(w, r, oerr, cc.basic)
 		return

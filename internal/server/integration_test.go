@@ -35,27 +35,45 @@ type env struct {
 // loopback port, with the issuer set to that address.
 func start(t *testing.T, backend string) *env {
 	t.Helper()
-	var db string
-	switch backend {
-	case "sqlite":
-		db = "sqlite:" + filepath.Join(t.TempDir(), "m.db")
-	case "postgres":
-		db = testenv.PostgresSchema(t)
-	}
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String()
-	srv, err := server.New(t.Context(), server.Config{
-		Global: config.Global{DB: db, Secret: strings.Repeat("s3cr3t-", 6), LogLevel: "info"},
-		Serve:  config.Serve{Issuer: issuer, AccessTTL: 900 * time.Second, AccessAlg: "ES256", IDAlg: "RS256"},
-		Log:    slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, backend, issuer)
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
-	t.Cleanup(func() { ts.Close(); srv.Close() })
+	t.Cleanup(func() { ts.Close() })
 	return &env{srv: srv, issuer: issuer}
+}
+
+// newDB names an empty database on backend ("sqlite" or "postgres"), for
+// --db.
+func newDB(tb testing.TB, backend string) string {
+	if backend == "sqlite" {
+		return "sqlite:" + filepath.Join(tb.TempDir(), "m.db")
+	}
+	return testenv.PostgresSchema(tb)
+}
+
+// newServer builds a real server on backend ("sqlite" or "postgres"), closed
+// when tb ends.
+func newServer(tb testing.TB, backend, issuer string, opts ...func(*server.Config)) *server.Server {
+	tb.Helper()
+	cfg := server.Config{
+		Global: config.Global{Secret: strings.Repeat("s3cr3t-", 6), LogLevel: "info"},
+		Serve:  config.Serve{Issuer: issuer, AccessTTL: 900 * time.Second, AccessAlg: "ES256", IDAlg: "RS256"},
+		Log:    slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.Global.DB == "" {
+		cfg.Global.DB = newDB(tb, backend)
+	}
+	srv, err := server.New(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 func (e *env) client(t *testing.T, in clients.CreateInput) (id, secret string) {

@@ -135,6 +135,15 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		return nil, err
 	}
 	accounts := account.NewService(db, account.Config{Now: cfg.Now, Log: cfg.Log, Secret: secret})
+	// Stored email keys follow the current look-alike rule (account.EmailKey);
+	// a collision among existing accounts is reported, never fatal.
+	collisions, err := accounts.RekeyEmails(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claves de correo: %w", err)
+	}
+	if len(collisions) > 0 {
+		cfg.Log.Warn("accounts with look-alike email addresses need an operator: see the email.collision events", "count", len(collisions))
+	}
 	prov, err := provider.New(provider.Config{
 		Issuer:       cfg.Serve.Issuer,
 		Store:        db,

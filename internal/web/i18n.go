@@ -333,6 +333,7 @@ var messages = map[string][2]string{
 	"error.sessionchanged":    {"La sesión cambió mientras decidías. Vuelve a la aplicación e inténtalo de nuevo.", "Your session changed while you were deciding. Go back to the application and try again."},
 	"error.badhint":           {"El cierre de sesión trae un id_token_hint que no es válido. Vuelve a la aplicación e inténtalo de nuevo.", "The sign-out request has an id_token_hint that is not valid. Go back to the application and try again."},
 	"error.badlogoutredirect": {"La dirección de regreso tras cerrar sesión (post_logout_redirect_uri) no está registrada para esta aplicación.", "The return address after sign-out (post_logout_redirect_uri) is not registered for this application."},
+	"error.badtext":           {"La solicitud contiene caracteres que no son texto válido (UTF-8) o un byte nulo. Vuelve a la página anterior e inténtalo de nuevo.", "The request contains characters that are not valid text (UTF-8) or a NUL byte. Go back to the previous page and try again."},
 	"error.notfound":          {"La página que buscas no existe.", "The page you are looking for does not exist."},
 	"error.badrequest":        {"La solicitud no es válida. Vuelve a la página anterior e inténtalo de nuevo.", "The request is not valid. Go back to the previous page and try again."},
 }

@@ -267,6 +267,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (w *Web) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// The edge check of every parameter, query and form alike: bad text
+		// is an error page, never a redirect (the client_id or redirect_uri
+		// may be the bad part) and never a store error.
+		if err := httpx.CheckInput(r); err != nil {
+			w.fail(rw, r, &pageError{Status: http.StatusBadRequest, Msg: "error.badtext", cause: err})
+			return
+		}
 		if err := h(rw, r); err != nil {
 			w.fail(rw, r, err)
 		}
