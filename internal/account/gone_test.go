@@ -39,7 +39,7 @@ func TestLoginRecordedWhenClientGone(t *testing.T) {
 	}
 	hs := &hangUpStore{Store: st}
 	s = NewService(hs, Config{Now: c.Now, SlowDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
-	acct := counterKey("acct", "ana@example.com")
+	acct := counterKey("acct", EmailKey("ana@example.com"))
 	start, end := s.window(c.Now())
 	events := func() []string {
 		evs, _, err := st.ListEvents(t.Context(), store.ListOptions{})
