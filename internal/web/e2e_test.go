@@ -128,7 +128,41 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 	}
 	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(cancel3)
+	slowNetwork(t, ctx)
 	return ctx
+}
+
+// slowNetwork makes every response reach the browser no sooner than
+// MULTINEXO_BROWSER_LATENCY after its request (default 25ms; "0" turns it
+// off). A loaded machine delays pages by chance; this delays each one on
+// purpose, so that a step which checks the page before the next one has
+// arrived (a wait satisfied by the page being left, a navigation started
+// while a redirect is in flight) fails every time instead of once in a
+// while. Raise it (e.g. 300ms) to sweep the tests for such steps.
+func slowNetwork(t *testing.T, ctx context.Context) {
+	t.Helper()
+	latency := 25 * time.Millisecond
+	if s := os.Getenv("MULTINEXO_BROWSER_LATENCY"); s != "" {
+		d, err := time.ParseDuration(s)
+		if s == "0" {
+			d, err = 0, nil
+		}
+		if err != nil {
+			t.Fatalf("MULTINEXO_BROWSER_LATENCY: %v", err)
+		}
+		latency = d
+	}
+	if latency == 0 {
+		return
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Latency: float64(latency.Milliseconds()), DownloadThroughput: -1, UploadThroughput: -1}},
+	}); err != nil {
+		t.Fatalf("emulating a slow network: %v", err)
+	}
 }
 
 type e2e struct {
@@ -191,6 +225,22 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// follow runs act, a click or a submit that loads another page, and waits
+// until that page has loaded and shows waitFor. Waiting for waitFor alone
+// is not enough: the page being left may have it too (a search result
+// list, any h1), and the wait then ends before the new page has even
+// arrived; the next step reads the old page, or navigates away while a
+// redirect is in flight (net::ERR_ABORTED). RunResponse waits for the
+// navigation that act starts, redirects included.
+func follow(act chromedp.Action[chromedp.Void], waitFor string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.RunResponse(ctx, act); err != nil {
+			return fmt.Errorf("loading the page that should show %s: %w", waitFor, err)
+		}
+		return chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(waitFor)))
+	})
+}
+
 func text(ctx context.Context, t *testing.T) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
@@ -236,8 +286,7 @@ func TestBrowserAuthorizationCodeFlow(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#email`), testEmail),
 		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), `button[value="allow"]`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +300,7 @@ func TestBrowserAuthorizationCodeFlow(t *testing.T) {
 
 	// 3. Allow: back at the application (another origin) with code, state, iss.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+		follow(chromedp.Click(chromedp.CSS(`button[value="allow"]`)), `#done`),
 	); err != nil {
 		t.Fatalf("allow did not reach the application (CSP form-action?): %v", err)
 	}
@@ -333,8 +381,7 @@ func TestBrowserAuthorizationCodeFlow(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(x.conf.AuthCodeURL("third", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent"))),
 		chromedp.WaitVisible(chromedp.CSS(`button[value="deny"]`)),
-		chromedp.Click(chromedp.CSS(`button[value="deny"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+		follow(chromedp.Click(chromedp.CSS(`button[value="deny"]`)), `#done`),
 	); err != nil {
 		t.Fatalf("deny: %v", err)
 	}
@@ -366,8 +413,7 @@ func TestBrowserEnglish(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#email`), testEmail),
 		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), `button[value="allow"]`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -387,19 +433,29 @@ func TestBrowserRefusesFraming(t *testing.T) {
 		// tree (a cross-site frame would be out of process).
 		chromedp.Navigate(x.rp.srv.URL+"/frame"),
 		chromedp.WaitVisible(chromedp.CSS(`#host`)),
-		chromedp.Sleep(500*time.Millisecond),
 	); err != nil {
 		t.Fatal(err)
 	}
-	res, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		t.Fatal(err)
+	// Wait (bounded) until the frame has been navigated, to our page or to
+	// Chromium's error page: a fixed sleep looks too early on a loaded
+	// machine, at an about:blank frame that proves nothing.
+	var f *cdp.Frame
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		res, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kids := res.FrameTree.ChildFrames; len(kids) > 1 {
+			t.Fatalf("%d child frames", len(kids))
+		} else if len(kids) == 1 && kids[0].Frame.URL != "" && kids[0].Frame.URL != "about:blank" {
+			f = kids[0].Frame
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the frame never loaded")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	tree := res.FrameTree
-	if len(tree.ChildFrames) != 1 {
-		t.Fatalf("%d child frames", len(tree.ChildFrames))
-	}
-	f := tree.ChildFrames[0].Frame
 	// A frame refused by frame-ancestors shows Chromium's error page, not ours.
 	if strings.HasPrefix(f.URL, x.issuer) && f.UnreachableURL == "" {
 		t.Fatalf("the login page was rendered in a frame: url %q", f.URL)

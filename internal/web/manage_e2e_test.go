@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -25,8 +26,7 @@ func browserLogin(t *testing.T, ctx context.Context, issuer, email, cont, waitFo
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SendKeys(chromedp.CSS(`#email`), email),
 		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(waitFor)),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), waitFor),
 	); err != nil {
 		t.Fatalf("login as %s: %v", email, err)
 	}
@@ -45,8 +45,7 @@ func TestBrowserApplicationToConnectionAndRevoke(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#name`), "Tienda de Prueba"),
 		chromedp.SendKeys(chromedp.CSS(`#redirect_uris`), redirect),
 		chromedp.Click(chromedp.CSS(`input[name=type][value=confidential]`)),
-		chromedp.Click(chromedp.CSS(`details.add button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#client_secret`)),
+		follow(chromedp.Click(chromedp.CSS(`details.add button[type=submit]`)), `#client_secret`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +62,10 @@ func TestBrowserApplicationToConnectionAndRevoke(t *testing.T) {
 	if clientID == "" || secret == "" {
 		t.Fatalf("id %q secret %q", clientID, secret)
 	}
-	shown, err := chromedp.Run(dev, chromedp.Evaluate[bool](`!document.querySelector('button.copybtn').hidden`))
-	if err != nil || !shown {
+	// The script runs after the page is shown, so wait for it (bounded),
+	// rather than look once.
+	if _, err := chromedp.Run(dev, chromedp.Poll[bool](`!document.querySelector('button.copybtn').hidden`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		t.Errorf("the copy button did not appear (script blocked?): %v", err)
 	}
 	if body := text(dev, t); !strings.Contains(body, "única vez") {
@@ -97,8 +98,7 @@ func TestBrowserApplicationToConnectionAndRevoke(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SendKeys(chromedp.CSS(`#email`), "cliente@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), `button[value="allow"]`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,7 @@ func TestBrowserApplicationToConnectionAndRevoke(t *testing.T) {
 		t.Fatalf("consent page: %q", body)
 	}
 	if err := chromedp.Do(person,
-		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+		follow(chromedp.Click(chromedp.CSS(`button[value="allow"]`)), `#done`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +140,7 @@ func TestBrowserApplicationToConnectionAndRevoke(t *testing.T) {
 
 	// 5. Revoke: the page says so, and the tokens fail at once.
 	if err := chromedp.Do(person,
-		chromedp.Click(chromedp.CSS(`form[action="/account/connections/`+clientID+`/revoke"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		follow(chromedp.Click(chromedp.CSS(`form[action="/account/connections/`+clientID+`/revoke"] button`)), `p.notice`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +180,7 @@ func TestBrowserAdminDisablesUser(t *testing.T) {
 	screenshot(t, admin, "admin.png")
 	if err := chromedp.Do(admin,
 		chromedp.SendKeys(chromedp.CSS(`#q`), "ana.perez"),
-		chromedp.Submit(chromedp.CSS(`#q`)),
-		chromedp.WaitVisible(chromedp.CSS(`tr.user a[href="/admin/users/`+x.user.ID+`"]`)),
+		follow(chromedp.Submit(chromedp.CSS(`#q`)), `tr.user a[href="/admin/users/`+x.user.ID+`"]`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +188,9 @@ func TestBrowserAdminDisablesUser(t *testing.T) {
 		t.Fatalf("search found %d rows: %v", n, err)
 	}
 	if err := chromedp.Do(admin,
-		chromedp.Click(chromedp.CSS(`tr.user a`)),
-		chromedp.WaitVisible(chromedp.CSS(`a.danger[href$="/disable"]`)),
-		chromedp.Click(chromedp.CSS(`a.danger[href$="/disable"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
-		chromedp.Click(chromedp.CSS(`#confirm`)),
-		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		follow(chromedp.Click(chromedp.CSS(`tr.user a`)), `a.danger[href$="/disable"]`),
+		follow(chromedp.Click(chromedp.CSS(`a.danger[href$="/disable"]`)), `#confirm`),
+		follow(chromedp.Click(chromedp.CSS(`#confirm`)), `p.notice`),
 	); err != nil {
 		t.Fatal(err)
 	}

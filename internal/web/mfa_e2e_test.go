@@ -25,12 +25,9 @@ func TestBrowserTwoStepVerification(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SendKeys(chromedp.CSS(`#email`), testEmail),
 		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/account/mfa"]`)),
-		chromedp.Click(chromedp.CSS(`a[href="/account/mfa"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/account/mfa/setup"] button`)),
-		chromedp.Click(chromedp.CSS(`form[action="/account/mfa/setup"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#totp-secret`)),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), `a[href="/account/mfa"]`),
+		follow(chromedp.Click(chromedp.CSS(`a[href="/account/mfa"]`)), `form[action="/account/mfa/setup"] button`),
+		follow(chromedp.Click(chromedp.CSS(`form[action="/account/mfa/setup"] button`)), `#totp-secret`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +45,7 @@ func TestBrowserTwoStepVerification(t *testing.T) {
 	// 2. Type the app's code: the recovery codes, once.
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#code`), totpAt(t, secret, time.Now())),
-		chromedp.Click(chromedp.CSS(`form[action="/account/mfa/confirm"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),
+		follow(chromedp.Click(chromedp.CSS(`form[action="/account/mfa/confirm"] button`)), `#recovery-codes`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +62,7 @@ func TestBrowserTwoStepVerification(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SendKeys(chromedp.CSS(`#email`), testEmail),
 		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
-		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/login/verify"] #code`)),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), `form[action="/login/verify"] #code`),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +74,8 @@ func TestBrowserTwoStepVerification(t *testing.T) {
 	// step of clock drift either way).
 	if err := chromedp.Do(other,
 		chromedp.SendKeys(chromedp.CSS(`#code`), totpAt(t, secret, time.Now().Add(30*time.Second))),
-		chromedp.Click(chromedp.CSS(`form[action="/login/verify"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
-		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+		follow(chromedp.Click(chromedp.CSS(`form[action="/login/verify"] button`)), `button[value="allow"]`),
+		follow(chromedp.Click(chromedp.CSS(`button[value="allow"]`)), `#done`),
 	); err != nil {
 		t.Fatalf("second step to the application: %v", err)
 	}

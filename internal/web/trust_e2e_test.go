@@ -68,8 +68,7 @@ func TestBrowserThirdPartyCannotTakeTheAccount(t *testing.T) {
 		t.Fatalf("consent page: %q", body)
 	}
 	if err := chromedp.Do(b,
-		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#done`)),
+		follow(chromedp.Click(chromedp.CSS(`button[value="allow"]`)), `#done`),
 	); err != nil {
 		t.Fatal(err)
 	}
