@@ -52,20 +52,20 @@ func (e *ValidationError) Localized(lang string) string {
 type message struct{ es, en string }
 
 var messages = map[string]message{
-	"email/required":             {"Escriba su dirección de correo electrónico.", "Enter your email address."},
-	"email/invalid":              {"La dirección de correo electrónico no es válida. Escríbala completa, por ejemplo nombre@ejemplo.com, sin espacios.", "The email address is not valid. Enter it in full, for example name@example.com, with no spaces."},
-	"email/too_long":             {fmt.Sprintf("La dirección de correo electrónico es demasiado larga: use una de %d bytes como máximo.", MaxEmailBytes), fmt.Sprintf("The email address is too long: use one of at most %d bytes.", MaxEmailBytes)},
-	"email/taken":                {"Ya existe una cuenta con esta dirección de correo electrónico. Inicie sesión o use otra dirección.", "An account with this email address already exists. Log in or use another address."},
-	"password/required":          {"Escriba una contraseña.", "Enter a password."},
-	"password/too_short":         {fmt.Sprintf("La contraseña es demasiado corta: use al menos %d caracteres.", MinPasswordChars), fmt.Sprintf("The password is too short: use at least %d characters.", MinPasswordChars)},
-	"password/too_long":          {fmt.Sprintf("La contraseña es demasiado larga: use como máximo %d bytes.", MaxPasswordBytes), fmt.Sprintf("The password is too long: use at most %d bytes.", MaxPasswordBytes)},
-	"password/invalid":           {"La contraseña contiene bytes que no son texto UTF-8 válido. Escríbala de nuevo.", "The password contains bytes that are not valid UTF-8 text. Type it again."},
-	"password/common":            {"Esa contraseña es una de las más usadas y fácil de adivinar. Elija otra, por ejemplo una frase de varias palabras.", "That password is one of the most common and easy to guess. Choose another, for example a phrase of several words."},
-	"password/same_as_email":     {"La contraseña no puede ser su dirección de correo electrónico. Elija otra.", "The password cannot be your email address. Choose another."},
-	"current_password/required":  {"Para cambiar la contraseña o el correo escriba también su contraseña actual.", "To change the password or the email also enter your current password."},
-	"current_password/incorrect": {"La contraseña actual no es correcta. Escríbala de nuevo.", "The current password is not correct. Type it again."},
-	"*/too_long":                 {fmt.Sprintf("El texto es demasiado largo: use como máximo %d caracteres.", MaxNameChars), fmt.Sprintf("The text is too long: use at most %d characters.", MaxNameChars)},
-	"*/invalid":                  {"El texto contiene caracteres de control o no es UTF-8 válido. Escríbalo de nuevo.", "The text contains control characters or is not valid UTF-8. Type it again."},
+	"email/required":             {"Escribe tu dirección de correo electrónico.", "Enter your email address."},
+	"email/invalid":              {"La dirección de correo electrónico no es válida. Escríbela completa, por ejemplo nombre@ejemplo.com, sin espacios.", "The email address is not valid. Enter it in full, for example name@example.com, with no spaces."},
+	"email/too_long":             {fmt.Sprintf("La dirección de correo electrónico es demasiado larga: usa una de %d bytes como máximo.", MaxEmailBytes), fmt.Sprintf("The email address is too long: use one of at most %d bytes.", MaxEmailBytes)},
+	"email/taken":                {"Ya existe una cuenta con esta dirección de correo electrónico. Inicia sesión o usa otra dirección.", "An account with this email address already exists. Log in or use another address."},
+	"password/required":          {"Escribe una contraseña.", "Enter a password."},
+	"password/too_short":         {fmt.Sprintf("La contraseña es demasiado corta: usa al menos %d caracteres.", MinPasswordChars), fmt.Sprintf("The password is too short: use at least %d characters.", MinPasswordChars)},
+	"password/too_long":          {fmt.Sprintf("La contraseña es demasiado larga: usa como máximo %d bytes.", MaxPasswordBytes), fmt.Sprintf("The password is too long: use at most %d bytes.", MaxPasswordBytes)},
+	"password/invalid":           {"La contraseña contiene bytes que no son texto UTF-8 válido. Escríbela de nuevo.", "The password contains bytes that are not valid UTF-8 text. Type it again."},
+	"password/common":            {"Esa contraseña es una de las más usadas y fácil de adivinar. Elige otra, por ejemplo una frase de varias palabras.", "That password is one of the most common and easy to guess. Choose another, for example a phrase of several words."},
+	"password/same_as_email":     {"La contraseña no puede ser tu dirección de correo electrónico. Elige otra.", "The password cannot be your email address. Choose another."},
+	"current_password/required":  {"Para cambiar la contraseña o el correo escribe también tu contraseña actual.", "To change the password or the email also enter your current password."},
+	"current_password/incorrect": {"La contraseña actual no es correcta. Escríbela de nuevo.", "The current password is not correct. Type it again."},
+	"*/too_long":                 {fmt.Sprintf("El texto es demasiado largo: usa como máximo %d caracteres.", MaxNameChars), fmt.Sprintf("The text is too long: use at most %d characters.", MaxNameChars)},
+	"*/invalid":                  {"El texto contiene caracteres de control o no es UTF-8 válido. Escríbelo de nuevo.", "The text contains control characters or is not valid UTF-8. Type it again."},
 }
 
 func invalid(field, code string) *ValidationError {

@@ -101,7 +101,7 @@ func (g *guard) check(r *http.Request, n need) (*caller, error) {
 	if acc.UserID == "" {
 		return nil, newError(http.StatusForbidden, Problem{Code: "user_token_required",
 			Title:  text{"Se necesita un token de usuario", "A user token is needed"},
-			Detail: text{"Este token representa a una aplicación, no a una persona. Use un token obtenido con el inicio de sesión del usuario (password, authorization_code o device_code).", "This token represents an application, not a person. Use a token obtained by the user's login (password, authorization_code or device_code)."},
+			Detail: text{"Este token representa a una aplicación, no a una persona. Usa un token obtenido con el inicio de sesión del usuario (password, authorization_code o device_code).", "This token represents an application, not a person. Use a token obtained by the user's login (password, authorization_code or device_code)."},
 			Header: "Authorization"})
 	}
 	user, err := g.st.GetUser(r.Context(), acc.UserID)

@@ -142,7 +142,7 @@ func writeClient(w http.ResponseWriter, status int, c *store.Client, secret stri
 func errClientNotFound() *Error {
 	return newError(http.StatusNotFound, Problem{Code: "not_found",
 		Title:  text{"Aplicación no encontrada", "Application not found"},
-		Detail: text{"No tiene una aplicación con ese identificador. Vea las suyas en GET /v1/auth_clients.", "You have no application with that identifier. See yours at GET /v1/auth_clients."}})
+		Detail: text{"No tienes una aplicación con ese identificador. Consulta las tuyas en GET /v1/auth_clients.", "You have no application with that identifier. See yours at GET /v1/auth_clients."}})
 }
 
 // owned loads the application of the path if the caller owns it. Anyone
@@ -236,7 +236,7 @@ func readClientAttrs(res *inResource, create bool) (*clientInput, error) {
 			}
 			probs = append(probs, Problem{Code: "immutable", Pointer: "/data/attributes/" + k,
 				Title:  text{"Atributo fijo", "Fixed attribute"},
-				Detail: text{"\"" + k + "\" se elige al crear la aplicación y no cambia después. Cree otra aplicación si necesita otro valor.", "\"" + k + "\" is chosen when the application is created and does not change afterwards. Create another application if you need another value."}})
+				Detail: text{"\"" + k + "\" se elige al crear la aplicación y no cambia después. Crea otra aplicación si necesitas otro valor.", "\"" + k + "\" is chosen when the application is created and does not change afterwards. Create another application if you need another value."}})
 		}
 	}
 	in := &clientInput{}
@@ -314,12 +314,12 @@ func clientTypeOf(in *clientInput) (string, error) {
 	if ct != store.ClientConfidential && ct != store.ClientPublic {
 		return "", newError(http.StatusUnprocessableEntity, Problem{Code: "invalid", Pointer: "/data/attributes/client_type",
 			Title:  text{"Valor no válido", "Invalid value"},
-			Detail: text{"client_type es \"confidential\" (aplicación de servidor web, con secreto) o \"public\" (JavaScript o aplicación instalada, sin secreto).", "client_type is \"confidential\" (web server application, with a secret) or \"public\" (JavaScript or installed application, without a secret)."}})
+			Detail: text{"client_type es \"confidential\" (aplicación de servidor web, con secreto de cliente) o \"public\" (JavaScript o aplicación instalada, sin secreto de cliente).", "client_type is \"confidential\" (web server application, with a secret) or \"public\" (JavaScript or installed application, without a secret)."}})
 	}
 	if in.confidential != nil && ct != typ {
 		return "", newError(http.StatusUnprocessableEntity, Problem{Code: "conflict", Pointer: "/data/attributes/confidential",
 			Title:  text{"Valores contradictorios", "Contradictory values"},
-			Detail: text{"confidential y client_type dicen cosas distintas. Envíe solo uno de los dos.", "confidential and client_type disagree. Send only one of them."}})
+			Detail: text{"confidential y client_type dicen cosas distintas. Envía solo uno de los dos.", "confidential and client_type disagree. Send only one of them."}})
 	}
 	return ct, nil
 }
@@ -364,7 +364,7 @@ func (a *AuthClients) create(w http.ResponseWriter, r *http.Request, who *caller
 		// unsupported request to create a resource with a client-generated ID."
 		return newError(http.StatusForbidden, Problem{Code: "client_id_not_allowed", Pointer: "/data/id",
 			Title:  text{"Identificador no permitido", "Identifier not allowed"},
-			Detail: text{"El servidor asigna el identificador de cada aplicación. Quite \"id\" de \"data\".", "The server assigns every application's identifier. Remove \"id\" from \"data\"."}})
+			Detail: text{"El servidor asigna el identificador de cada aplicación. Quita \"id\" de \"data\".", "The server assigns every application's identifier. Remove \"id\" from \"data\"."}})
 	}
 	if err := noRelationships(res, "auth_clients"); err != nil {
 		return err
@@ -391,7 +391,7 @@ func (a *AuthClients) create(w http.ResponseWriter, r *http.Request, who *caller
 		ci.Grants = *in.grants
 		if len(ci.Grants) == 0 {
 			return clientInputError(&clients.InputError{Field: "grant",
-				Spanish: "indique al menos una concesión, o quite grant_types para usar authorization_code y refresh_token",
+				Spanish: "indica al menos una concesión, o quita grant_types para usar authorization_code y refresh_token",
 				English: "give at least one grant, or remove grant_types to get authorization_code and refresh_token"}, in)
 		}
 	}
@@ -421,7 +421,7 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request, who *caller)
 		// match the server's endpoint."
 		return newError(http.StatusConflict, Problem{Code: "id_mismatch", Pointer: "/data/id",
 			Title:  text{"Identificador distinto", "Identifier mismatch"},
-			Detail: text{"\"id\" no corresponde a la aplicación de la dirección. Quítelo o use el mismo.", "\"id\" is not the application's of the URL. Remove it or use the same one."}})
+			Detail: text{"\"id\" no corresponde a la aplicación de la dirección. Quítalo o usa el mismo.", "\"id\" is not the application's of the URL. Remove it or use the same one."}})
 	}
 	if err := noRelationships(res, "auth_clients"); err != nil {
 		return err
@@ -439,7 +439,7 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request, who *caller)
 			// so: re-enabling is an operator's decision.
 			return newError(http.StatusUnprocessableEntity, Problem{Code: "cannot_unrevoke", Pointer: "/data/attributes/revoked",
 				Title:  text{"No se puede reactivar", "Cannot be re-enabled"},
-				Detail: text{"Una aplicación revocada no se puede reactivar desde aquí. Cree una nueva o pida a un operador que la reactive.", "A revoked application cannot be re-enabled here. Create a new one or ask an operator to re-enable it."}})
+				Detail: text{"Una aplicación revocada no se puede reactivar desde aquí. Crea una nueva o pide a un operador que la reactive.", "A revoked application cannot be re-enabled here. Create a new one or ask an operator to re-enable it."}})
 		case *in.revoked && !c.Disabled:
 			revoking = true
 			upd.Disabled = in.revoked
@@ -474,12 +474,12 @@ func (a *AuthClients) rotate(w http.ResponseWriter, r *http.Request, who *caller
 	if c.Disabled {
 		return newError(http.StatusUnprocessableEntity, Problem{Code: "revoked",
 			Title:  text{"Aplicación revocada", "Application revoked"},
-			Detail: text{"La aplicación está revocada y no puede recibir un secreto nuevo.", "The application is revoked and cannot get a new secret."}})
+			Detail: text{"La aplicación está revocada y no puede recibir un secreto de cliente nuevo.", "The application is revoked and cannot get a new secret."}})
 	}
 	if c.Type != store.ClientConfidential {
 		return newError(http.StatusUnprocessableEntity, Problem{Code: "no_secret",
-			Title:  text{"Aplicación sin secreto", "Application without a secret"},
-			Detail: text{"Una aplicación pública (JavaScript o instalada) no tiene secreto; usa PKCE.", "A public application (JavaScript or installed) has no secret; it uses PKCE."}})
+			Title:  text{"Aplicación sin secreto de cliente", "Application without a secret"},
+			Detail: text{"Una aplicación pública (JavaScript o instalada) no tiene secreto de cliente; usa PKCE.", "A public application (JavaScript or installed) has no secret; it uses PKCE."}})
 	}
 	secret, err := clients.RotateSecret(r.Context(), a.st, c, a.cfg.Now())
 	if errors.Is(err, store.ErrNotFound) {

@@ -232,9 +232,9 @@ func toError(r *http.Request, err error) *Error {
 	if errors.As(err, &he) && he.Status < 500 {
 		return newError(he.Status, Problem{Code: he.Code, Title: text{he.Public, he.Public}, Detail: text{he.Public, he.Public}})
 	}
-	detail := text{"Ocurrió un error interno. Inténtelo de nuevo en unos minutos; si persiste, avise al soporte.", "An internal error occurred. Try again in a few minutes; if it persists, tell support."}
+	detail := text{"Ocurrió un error interno. Inténtalo de nuevo en unos minutos; si persiste, avisa al soporte.", "An internal error occurred. Try again in a few minutes; if it persists, tell support."}
 	if id := httpx.RequestID(r.Context()); id != "" {
-		detail = text{"Ocurrió un error interno. Inténtelo de nuevo en unos minutos; si persiste, comunique al soporte el identificador de solicitud " + id + ".", "An internal error occurred. Try again in a few minutes; if it persists, give support the request id " + id + "."}
+		detail = text{"Ocurrió un error interno. Inténtalo de nuevo en unos minutos; si persiste, comunica al soporte el identificador de solicitud " + id + ".", "An internal error occurred. Try again in a few minutes; if it persists, give support the request id " + id + "."}
 	}
 	return &Error{Status: http.StatusInternalServerError, Cause: err, Problems: []Problem{{
 		Code:   "internal_error",
@@ -247,7 +247,7 @@ func errTooLarge() *Error {
 	return newError(http.StatusRequestEntityTooLarge, Problem{
 		Code:   "too_large",
 		Title:  text{"Cuerpo demasiado grande", "Body too large"},
-		Detail: text{"El cuerpo de la solicitud supera 1 MiB. Envíe solo el documento JSON:API del recurso.", "The request body exceeds 1 MiB. Send only the resource's JSON:API document."},
+		Detail: text{"El cuerpo de la solicitud supera 1 MiB. Envía solo el documento JSON:API del recurso.", "The request body exceeds 1 MiB. Send only the resource's JSON:API document."},
 	})
 }
 
@@ -281,7 +281,7 @@ func checkMediaType(r *http.Request) error {
 		return &Error{Status: http.StatusUnsupportedMediaType, Cause: err, Problems: []Problem{{
 			Code:   "unsupported_media_type",
 			Title:  text{"Tipo de contenido no admitido", "Unsupported media type"},
-			Detail: text{"Envíe el cuerpo como JSON con la cabecera Content-Type: application/vnd.api+json (o application/json).", "Send the body as JSON with the header Content-Type: application/vnd.api+json (or application/json)."},
+			Detail: text{"Envía el cuerpo como JSON con la cabecera Content-Type: application/vnd.api+json (o application/json).", "Send the body as JSON with the header Content-Type: application/vnd.api+json (or application/json)."},
 			Header: "Content-Type",
 		}}}
 	}
@@ -302,7 +302,7 @@ func errMalformed(cause error) *Error {
 	return &Error{Status: http.StatusBadRequest, Cause: cause, Problems: []Problem{{
 		Code:   "malformed",
 		Title:  text{"JSON mal formado", "Malformed JSON"},
-		Detail: text{"El cuerpo no es JSON válido en UTF-8. Revise comillas, comas y llaves, y envíe un único documento.", "The body is not valid UTF-8 JSON. Check quotes, commas and braces, and send a single document."},
+		Detail: text{"El cuerpo no es JSON válido en UTF-8. Revisa comillas, comas y llaves, y envía un único documento.", "The body is not valid UTF-8 JSON. Check quotes, commas and braces, and send a single document."},
 	}}}
 }
 
@@ -344,7 +344,7 @@ func readResource(w http.ResponseWriter, r *http.Request, typ string) (*inResour
 		switch k {
 		case "data", "meta", "jsonapi", "links":
 		default:
-			return nil, errDocument("/"+k, text{"El miembro \"" + k + "\" no está permitido aquí. Envíe solo \"data\" (y opcionalmente \"meta\").", "The member \"" + k + "\" is not allowed here. Send only \"data\" (and optionally \"meta\")."})
+			return nil, errDocument("/"+k, text{"El miembro \"" + k + "\" no está permitido aquí. Envía solo \"data\" (y opcionalmente \"meta\").", "The member \"" + k + "\" is not allowed here. Send only \"data\" (and optionally \"meta\")."})
 		}
 	}
 	raw, ok := top["data"]
@@ -385,7 +385,7 @@ func readResource(w http.ResponseWriter, r *http.Request, typ string) (*inResour
 		}
 	}
 	if res.Type == nil {
-		return nil, errDocument("/data/type", text{"Falta \"type\": indique \"type\":\"" + typ + "\" dentro de \"data\".", "\"type\" is missing: put \"type\":\"" + typ + "\" inside \"data\"."})
+		return nil, errDocument("/data/type", text{"Falta \"type\": indica \"type\":\"" + typ + "\" dentro de \"data\".", "\"type\" is missing: put \"type\":\"" + typ + "\" inside \"data\"."})
 	}
 	if *res.Type != typ {
 		// JSON:API: "A server MUST return 409 Conflict when processing a POST
@@ -394,7 +394,7 @@ func readResource(w http.ResponseWriter, r *http.Request, typ string) (*inResour
 		return nil, newError(http.StatusConflict, Problem{
 			Code:    "type_mismatch",
 			Title:   text{"Tipo de recurso incorrecto", "Wrong resource type"},
-			Detail:  text{"Este punto final solo acepta recursos de tipo \"" + typ + "\". Cambie \"type\".", "This endpoint only accepts resources of type \"" + typ + "\". Change \"type\"."},
+			Detail:  text{"Este endpoint solo acepta recursos de tipo \"" + typ + "\". Cambia \"type\".", "This endpoint only accepts resources of type \"" + typ + "\". Change \"type\"."},
 			Pointer: "/data/type",
 		})
 	}

@@ -56,7 +56,7 @@ func parseList(r *http.Request, fields listFields) (*listQuery, error) {
 	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Cause: err, Problems: []Problem{{Code: "malformed_query",
 			Title:  text{"Parámetros mal formados", "Malformed query"},
-			Detail: text{"La cadena de consulta no se puede leer: codifique cada nombre y valor (por ejemplo %25 para %).", "The query string cannot be read: encode every name and value (for example %25 for %)."}}}}
+			Detail: text{"La cadena de consulta no se puede leer: codifica cada nombre y valor (por ejemplo %25 para %).", "The query string cannot be read: encode every name and value (for example %25 for %)."}}}}
 	}
 	keys := make([]string, 0, len(values))
 	for k := range values {
@@ -70,7 +70,7 @@ func parseList(r *http.Request, fields listFields) (*listQuery, error) {
 		if len(values[k]) != 1 {
 			probs = append(probs, badParam(k, "repeated_parameter",
 				text{"Parámetro repetido", "Repeated parameter"},
-				text{"Envíe \"" + k + "\" una sola vez.", "Send \"" + k + "\" only once."}))
+				text{"Envía \"" + k + "\" una sola vez.", "Send \"" + k + "\" only once."}))
 			return "", false
 		}
 		return values[k][0], true
@@ -117,7 +117,7 @@ func parseList(r *http.Request, fields listFields) (*listQuery, error) {
 			case !slices.Contains(fields.names, name):
 				probs = append(probs, badParam(k, "invalid_sort",
 					text{"Campo de orden desconocido", "Unknown sort field"},
-					text{"No se puede ordenar por \"" + v + "\". Use uno de " + fieldList(fields.names) + ", con \"-\" delante para orden descendente.", "Cannot sort by \"" + v + "\". Use one of " + fieldList(fields.names) + ", prefixed with \"-\" for descending order."}))
+					text{"No se puede ordenar por \"" + v + "\". Usa uno de " + fieldList(fields.names) + ", con \"-\" delante para orden descendente.", "Cannot sort by \"" + v + "\". Use one of " + fieldList(fields.names) + ", prefixed with \"-\" for descending order."}))
 			default:
 				q.opt.Sort = v
 				q.query = append(q.query, "sort="+url.QueryEscape(v))
@@ -139,11 +139,11 @@ func parseList(r *http.Request, fields listFields) (*listQuery, error) {
 		case k == "include":
 			probs = append(probs, badParam(k, "unsupported_include",
 				text{"include no admitido", "include not supported"},
-				text{"Esta lista no incluye recursos relacionados. Quite \"include\" y lea cada recurso en su propio punto final.", "This list does not include related resources. Remove \"include\" and read each resource at its own endpoint."}))
+				text{"Esta lista no incluye recursos relacionados. Quita \"include\" y lee cada recurso en su propio endpoint.", "This list does not include related resources. Remove \"include\" and read each resource at its own endpoint."}))
 		case strings.HasPrefix(k, "page[") || strings.HasPrefix(k, "fields[") || k == "fields" || isFamilyName(k):
 			probs = append(probs, badParam(k, "unknown_parameter",
 				text{"Parámetro desconocido", "Unknown parameter"},
-				text{"Esta lista no admite \"" + k + "\". Use page[number], page[size], sort y filter[campo].", "This list does not accept \"" + k + "\". Use page[number], page[size], sort and filter[field]."}))
+				text{"Esta lista no admite \"" + k + "\". Usa page[number], page[size], sort y filter[campo].", "This list does not accept \"" + k + "\". Usa page[number], page[size], sort and filter[field]."}))
 		}
 	}
 	if len(probs) > 0 {
@@ -171,7 +171,7 @@ func isFamilyName(k string) bool {
 func parseFilterKey(k string, fields listFields) (field, op string, p *Problem) {
 	malformed := badParam(k, "invalid_filter",
 		text{"Filtro mal formado", "Malformed filter"},
-		text{"Escriba el filtro como filter[campo]=valor o filter[campo][operador]=valor, con operador eq, ne, contains, nc o like.", "Write the filter as filter[field]=value or filter[field][operator]=value, with operator eq, ne, contains, nc or like."})
+		text{"Escribe el filtro como filter[campo]=valor o filter[campo][operador]=valor, con operador eq, ne, contains, nc o like.", "Write the filter as filter[field]=value or filter[field][operator]=value, with operator eq, ne, contains, nc or like."})
 	rest, ok := strings.CutPrefix(k, "filter[")
 	if !ok {
 		return "", "", &malformed
@@ -196,7 +196,7 @@ func parseFilterKey(k string, fields listFields) (field, op string, p *Problem) 
 	if !slices.Contains(fields.names, field) {
 		p := badParam(k, "unknown_filter_field",
 			text{"Campo de filtro desconocido", "Unknown filter field"},
-			text{"No se puede filtrar por \"" + field + "\". Use uno de " + fieldList(fields.names) + ".", "Cannot filter by \"" + field + "\". Use one of " + fieldList(fields.names) + "."})
+			text{"No se puede filtrar por \"" + field + "\". Usa uno de " + fieldList(fields.names) + ".", "Cannot filter by \"" + field + "\". Use one of " + fieldList(fields.names) + "."})
 		return "", "", &p
 	}
 	isTime := slices.Contains(fields.times, field)
@@ -213,7 +213,7 @@ func parseFilterKey(k string, fields listFields) (field, op string, p *Problem) 
 	if !slices.Contains(ops, op) {
 		p := badParam(k, "unknown_filter_operator",
 			text{"Operador de filtro desconocido", "Unknown filter operator"},
-			text{"El campo \"" + field + "\" no admite el operador \"" + op + "\". Use uno de " + fieldList(ops) + ".", "The field \"" + field + "\" does not take the operator \"" + op + "\". Use one of " + fieldList(ops) + "."})
+			text{"El campo \"" + field + "\" no admite el operador \"" + op + "\". Usa uno de " + fieldList(ops) + ".", "The field \"" + field + "\" does not take the operator \"" + op + "\". Use one of " + fieldList(ops) + "."})
 		return "", "", &p
 	}
 	return field, op, nil
@@ -250,7 +250,7 @@ func listError(err error) error {
 	if errors.Is(err, store.ErrBadField) {
 		return &Error{Status: http.StatusBadRequest, Cause: err, Problems: []Problem{{Code: "invalid_filter", Param: "filter",
 			Title:  text{"Filtro u orden no válido", "Invalid filter or sort"},
-			Detail: text{"La lista no admite ese filtro u orden. Revise los campos y operadores.", "The list does not accept that filter or sort. Check the fields and operators."}}}}
+			Detail: text{"La lista no admite ese filtro u orden. Revisa los campos y operadores.", "The list does not accept that filter or sort. Check the fields and operators."}}}}
 	}
 	return err
 }

@@ -112,7 +112,7 @@ func writeToken(w http.ResponseWriter, g *store.Grant) {
 func errTokenNotFound() *Error {
 	return newError(http.StatusNotFound, Problem{Code: "not_found",
 		Title:  text{"Autorización no encontrada", "Authorization not found"},
-		Detail: text{"No tiene una autorización con ese identificador. Vea las suyas en GET /v1/tokens.", "You have no authorization with that identifier. See yours at GET /v1/tokens."}})
+		Detail: text{"No tienes una autorización con ese identificador. Consulta las tuyas en GET /v1/tokens.", "You have no authorization with that identifier. See yours at GET /v1/tokens."}})
 }
 
 // owned loads the grant of the path if it is the caller's; anyone else's
@@ -180,7 +180,7 @@ func (t *Tokens) patch(w http.ResponseWriter, r *http.Request, c *caller) error 
 	if res.HasID && *res.ID != g.ID {
 		return newError(http.StatusConflict, Problem{Code: "id_mismatch", Pointer: "/data/id",
 			Title:  text{"Identificador distinto", "Identifier mismatch"},
-			Detail: text{"\"id\" no corresponde a la autorización de la dirección. Quítelo o use el mismo.", "\"id\" is not the authorization's of the URL. Remove it or use the same one."}})
+			Detail: text{"\"id\" no corresponde a la autorización de la dirección. Quítalo o usa el mismo.", "\"id\" is not the authorization's of the URL. Remove it or use the same one."}})
 	}
 	if err := noRelationships(res, "tokens"); err != nil {
 		return err
@@ -205,7 +205,7 @@ func (t *Tokens) patch(w http.ResponseWriter, r *http.Request, c *caller) error 
 	case !*revoked:
 		return newError(http.StatusUnprocessableEntity, Problem{Code: "cannot_unrevoke", Pointer: "/data/attributes/revoked",
 			Title:  text{"No se puede deshacer", "Cannot be undone"},
-			Detail: text{"Una autorización revocada no se puede restablecer. Vuelva a autorizar la aplicación desde ella.", "A revoked authorization cannot be restored. Authorize the application again from it."}})
+			Detail: text{"Una autorización revocada no se puede restablecer. Vuelve a autorizar la aplicación desde ella.", "A revoked authorization cannot be restored. Authorize the application again from it."}})
 	default:
 		now := t.cfg.Now()
 		if err := t.st.RevokeGrant(r.Context(), g.ID, now); err != nil {

@@ -157,11 +157,11 @@ func checkAttrNames(res *inResource, allowed, readOnly map[string]bool) (names [
 		case readOnly[k]:
 			probs = append(probs, Problem{Code: "read_only", Pointer: ptr,
 				Title:  text{"Atributo de solo lectura", "Read-only attribute"},
-				Detail: text{"El atributo \"" + k + "\" lo asigna el servidor y no se puede enviar. Quítelo de la solicitud.", "The attribute \"" + k + "\" is set by the server and cannot be sent. Remove it from the request."}})
+				Detail: text{"El atributo \"" + k + "\" lo asigna el servidor y no se puede enviar. Quítalo de la solicitud.", "The attribute \"" + k + "\" is set by the server and cannot be sent. Remove it from the request."}})
 		case !allowed[k]:
 			probs = append(probs, Problem{Code: "unknown_attribute", Pointer: ptr,
 				Title:  text{"Atributo desconocido", "Unknown attribute"},
-				Detail: text{"El atributo \"" + k + "\" no existe en este recurso. Quítelo o revise cómo está escrito.", "The attribute \"" + k + "\" does not exist on this resource. Remove it or check its spelling."}})
+				Detail: text{"El atributo \"" + k + "\" no existe en este recurso. Quítalo o revisa cómo está escrito.", "The attribute \"" + k + "\" does not exist on this resource. Remove it or check its spelling."}})
 		default:
 			names = append(names, k)
 		}
@@ -185,7 +185,7 @@ func noRelationships(res *inResource, typ string) error {
 	}
 	return newError(http.StatusUnprocessableEntity, Problem{Code: "unknown_relationship", Pointer: "/data/relationships",
 		Title:  text{"Relación no admitida", "Unsupported relationship"},
-		Detail: text{"Las relaciones del recurso " + typ + " las asigna el servidor y no se pueden modificar. Quite \"relationships\".", "The relationships of the " + typ + " resource are set by the server and cannot be changed. Remove \"relationships\"."}})
+		Detail: text{"Las relaciones del recurso " + typ + " las asigna el servidor y no se pueden modificar. Quita \"relationships\".", "The relationships of the " + typ + " resource are set by the server and cannot be changed. Remove \"relationships\"."}})
 }
 
 // accountError turns an error of the account service into the API's answer.
@@ -212,15 +212,15 @@ func accountError(err error) error {
 	case errors.Is(err, account.ErrEmailTaken):
 		return &Error{Status: http.StatusConflict, Cause: err, Problems: []Problem{{Code: "email_taken", Pointer: "/data/attributes/email",
 			Title:  text{"Correo ya registrado", "Email already registered"},
-			Detail: text{"Ya existe una cuenta con esta dirección de correo electrónico. Inicie sesión o use otra dirección.", "An account with this email address already exists. Log in or use another address."}}}}
+			Detail: text{"Ya existe una cuenta con esta dirección de correo electrónico. Inicia sesión o usa otra dirección.", "An account with this email address already exists. Log in or use another address."}}}}
 	case errors.Is(err, account.ErrInvalidCredentials):
 		return &Error{Status: http.StatusUnprocessableEntity, Cause: err, Problems: []Problem{{Code: "incorrect", Pointer: "/data/attributes/current_password",
 			Title:  text{"Contraseña actual incorrecta", "Wrong current password"},
-			Detail: text{"La contraseña actual no es correcta. Escríbala de nuevo.", "The current password is not correct. Type it again."}}}}
+			Detail: text{"La contraseña actual no es correcta. Escríbela de nuevo.", "The current password is not correct. Type it again."}}}}
 	case errors.As(err, &te):
 		return &Error{Status: http.StatusTooManyRequests, Cause: err, Header: retryAfter(te.RetryAfter), Problems: []Problem{{Code: "throttled",
 			Title:  text{"Demasiados intentos", "Too many attempts"},
-			Detail: text{"Hubo demasiados intentos fallidos. Espere el tiempo que indica Retry-After y vuelva a intentarlo.", "There were too many failed attempts. Wait for the time in Retry-After and try again."}}}}
+			Detail: text{"Hubo demasiados intentos fallidos. Espera el tiempo que indica Retry-After y vuelve a intentarlo.", "There were too many failed attempts. Wait for the time in Retry-After and try again."}}}}
 	case errors.Is(err, account.ErrBusy):
 		return errBusy(err)
 	}
@@ -230,7 +230,7 @@ func accountError(err error) error {
 func errBusy(cause error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Cause: cause, Header: retryAfter(time.Second), Problems: []Problem{{Code: "busy",
 		Title:  text{"Servidor ocupado", "Server busy"},
-		Detail: text{"El servidor está atendiendo demasiadas solicitudes. Vuelva a intentarlo en unos segundos.", "The server is handling too many requests. Try again in a few seconds."}}}}
+		Detail: text{"El servidor está atendiendo demasiadas solicitudes. Vuelve a intentarlo en unos segundos.", "The server is handling too many requests. Try again in a few seconds."}}}}
 }
 
 // registerWindow is the fixed window of the registration limit.
@@ -257,7 +257,7 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request, _ *caller) error 
 		if n >= u.cfg.RegisterLimit {
 			return &Error{Status: http.StatusTooManyRequests, Header: retryAfter(end.Sub(now)), Problems: []Problem{{Code: "rate_limited",
 				Title:  text{"Demasiados registros", "Too many registrations"},
-				Detail: text{"Se crearon demasiadas cuentas desde esta dirección. Espere el tiempo que indica Retry-After y vuelva a intentarlo.", "Too many accounts were created from this address. Wait for the time in Retry-After and try again."}}}}
+				Detail: text{"Se crearon demasiadas cuentas desde esta dirección. Espera el tiempo que indica Retry-After y vuelve a intentarlo.", "Too many accounts were created from this address. Wait for the time in Retry-After and try again."}}}}
 		}
 	}
 	res, err := readResource(w, r, "users")
@@ -269,7 +269,7 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request, _ *caller) error 
 		// unsupported request to create a resource with a client-generated ID."
 		return newError(http.StatusForbidden, Problem{Code: "client_id_not_allowed", Pointer: "/data/id",
 			Title:  text{"Identificador no permitido", "Identifier not allowed"},
-			Detail: text{"El servidor asigna el identificador de cada usuario. Quite \"id\" de \"data\".", "The server assigns every user's identifier. Remove \"id\" from \"data\"."}})
+			Detail: text{"El servidor asigna el identificador de cada usuario. Quita \"id\" de \"data\".", "The server assigns every user's identifier. Remove \"id\" from \"data\"."}})
 	}
 	if err := noRelationships(res, "users"); err != nil {
 		return err
@@ -307,16 +307,16 @@ func bearerError(be *oauth.BearerError, cause error) *Error {
 	case "":
 		p.Code = "unauthorized"
 		p.Title = text{"Falta el token de acceso", "Access token missing"}
-		p.Detail = text{"Envíe un token de acceso en la cabecera Authorization: Bearer <token>.", "Send an access token in the header Authorization: Bearer <token>."}
+		p.Detail = text{"Envía un token de acceso en la cabecera Authorization: Bearer <token>.", "Send an access token in the header Authorization: Bearer <token>."}
 	case "invalid_token":
 		p.Title = text{"Token de acceso no válido", "Invalid access token"}
-		p.Detail = text{"El token de acceso no es válido, caducó o fue revocado. Obtenga uno nuevo (con su refresh token o iniciando sesión) y reintente.", "The access token is invalid, expired or revoked. Get a new one (with your refresh token or by logging in) and retry."}
+		p.Detail = text{"El token de acceso no es válido, caducó o fue revocado. Obtén uno nuevo (con tu refresh token o iniciando sesión) y reintenta.", "The access token is invalid, expired or revoked. Get a new one (with your refresh token or by logging in) and retry."}
 	case "insufficient_scope":
 		p.Title = text{"Permiso insuficiente", "Insufficient scope"}
-		p.Detail = text{"El token no incluye el permiso (scope) \"" + be.Scope + "\". Solicite un token que lo incluya.", "The token lacks the scope \"" + be.Scope + "\". Request a token that includes it."}
+		p.Detail = text{"El token no incluye el permiso (scope) \"" + be.Scope + "\". Pide un token que lo incluya.", "The token lacks the scope \"" + be.Scope + "\". Request a token that includes it."}
 	default:
 		p.Title = text{"Solicitud de autenticación no válida", "Invalid authentication request"}
-		p.Detail = text{"Envíe el token una sola vez, en la cabecera Authorization: Bearer <token>.", "Send the token once, in the header Authorization: Bearer <token>."}
+		p.Detail = text{"Envía el token una sola vez, en la cabecera Authorization: Bearer <token>.", "Send the token once, in the header Authorization: Bearer <token>."}
 	}
 	return &Error{Status: st, Bearer: be, Cause: cause, Problems: []Problem{p}}
 }
@@ -334,7 +334,7 @@ func (u *Users) getByID(w http.ResponseWriter, r *http.Request, c *caller) error
 	if r.PathValue("id") != user.ID {
 		return newError(http.StatusNotFound, Problem{Code: "not_found",
 			Title:  text{"Usuario no encontrado", "User not found"},
-			Detail: text{"No existe un usuario con ese identificador que usted pueda ver. Use /v1/users/me para su propia cuenta.", "There is no user with that identifier that you can see. Use /v1/users/me for your own account."}})
+			Detail: text{"No existe un usuario con ese identificador que puedas ver. Usa /v1/users/me para tu propia cuenta.", "There is no user with that identifier that you can see. Use /v1/users/me for your own account."}})
 	}
 	httpx.NoStore(w)
 	writeUser(w, http.StatusOK, user, c)
@@ -353,7 +353,7 @@ func (u *Users) patchMe(w http.ResponseWriter, r *http.Request, c *caller) error
 		// match the server's endpoint."
 		return newError(http.StatusConflict, Problem{Code: "id_mismatch", Pointer: "/data/id",
 			Title:  text{"Identificador distinto", "Identifier mismatch"},
-			Detail: text{"\"id\" no corresponde a su cuenta. Quítelo o use el de su cuenta.", "\"id\" is not your account's. Remove it or use your account's id."}})
+			Detail: text{"\"id\" no corresponde a tu cuenta. Quítalo o usa el de tu cuenta.", "\"id\" is not your account's. Remove it or use your account's id."}})
 	}
 	if err := noRelationships(res, "users"); err != nil {
 		return err
@@ -374,7 +374,7 @@ func (u *Users) patchMe(w http.ResponseWriter, r *http.Request, c *caller) error
 	if upd.CurrentPassword != nil && upd.Password == nil && upd.Email == nil {
 		return newError(http.StatusUnprocessableEntity, Problem{Code: "required", Pointer: "/data/attributes/password",
 			Title:  text{"Valor no válido", "Invalid value"},
-			Detail: text{"Envió current_password sin una contraseña ni un email nuevos: agregue \"password\" o \"email\", o quite \"current_password\".", "current_password was sent without a new password or email: add \"password\" or \"email\", or remove \"current_password\"."}})
+			Detail: text{"Enviaste current_password sin una contraseña ni un email nuevos: agrega \"password\" o \"email\", o quita \"current_password\".", "current_password was sent without a new password or email: add \"password\" or \"email\", or remove \"current_password\"."}})
 	}
 	nu, err := u.svc.UpdateProfile(r.Context(), user.ID, upd)
 	if err != nil {

@@ -44,13 +44,13 @@ type ClientsCmd struct {
 	Create       ClientsCreateCmd `cmd:"" help:"Crea una aplicación; imprime client_id y, si es confidencial, client_secret (una sola vez)."`
 	List         ClientsListCmd   `cmd:"" help:"Lista las aplicaciones."`
 	Delete       ClientsDeleteCmd `cmd:"" help:"Borra una aplicación y todo lo emitido a ella."`
-	RotateSecret ClientsRotateCmd `cmd:"" name:"rotate-secret" help:"Nuevo secreto; el anterior deja de funcionar al instante."`
+	RotateSecret ClientsRotateCmd `cmd:"" name:"rotate-secret" help:"Nuevo secreto de cliente; el anterior deja de funcionar al instante."`
 }
 
 // ClientsCreateCmd creates a client.
 type ClientsCreateCmd struct {
 	Name          string   `required:"" help:"Nombre visible en la pantalla de consentimiento."`
-	Type          string   `default:"confidential" enum:"confidential,public" help:"confidential (con secreto) o public."`
+	Type          string   `default:"confidential" enum:"confidential,public" help:"confidential (con secreto de cliente) o public."`
 	Grant         []string `help:"Tipo de concesión (grant_type), repetible: authorization_code, refresh_token, password, client_credentials, urn:ietf:params:oauth:grant-type:device_code."`
 	RedirectURI   []string `name:"redirect-uri" help:"URI de redirección, repetible."`
 	PostLogoutURI []string `name:"post-logout-redirect-uri" help:"URI tras cerrar sesión, repetible."`
@@ -274,7 +274,7 @@ func toUserJSON(u *store.User) userJSON {
 func (c *UsersCreateCmd) Run(g *config.Global, env *Env) error {
 	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 	if err != nil && line == "" {
-		return usage(errors.New("escriba la contraseña en la entrada estándar, por ejemplo: echo 'contraseña larga' | multinexo users create … / the password is read from standard input"))
+		return usage(errors.New("escribe la contraseña en la entrada estándar, por ejemplo: echo 'contraseña larga' | multinexo users create … / the password is read from standard input"))
 	}
 	password := strings.TrimRight(line, "\r\n")
 	db, _, err := open(g, env)

@@ -33,7 +33,7 @@ type BenchCmd struct {
 	FloodConcurrency int           `name:"flood-concurrency" default:"500" help:"Conexiones del escenario password-flood."`
 	JSON             bool          `name:"json" help:"Resultados en JSON / machine-readable results."`
 	ClientID         string        `name:"client-id" help:"Cliente confidencial existente (con client_credentials, password, refresh_token y, para authorization-code, --redirect-uri). Sin él se crea uno en --db y se borra al final."`
-	ClientSecret     string        `name:"client-secret" env:"MULTINEXO_BENCH_CLIENT_SECRET" help:"Su secreto."`
+	ClientSecret     string        `name:"client-secret" env:"MULTINEXO_BENCH_CLIENT_SECRET" help:"El secreto de cliente de --client-id."`
 	RedirectURI      string        `name:"redirect-uri" help:"URI de redirección registrada del cliente (authorization-code)."`
 	Username         string        `help:"Usuario existente; sin él se registra uno (POST /v1/users)."`
 	Password         string        `env:"MULTINEXO_BENCH_PASSWORD" help:"Su contraseña."`

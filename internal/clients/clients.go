@@ -152,7 +152,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	}
 	for _, g := range grants {
 		if !slices.Contains(KnownGrants, g) {
-			return nil, inputError("grant", fmt.Sprintf("tipo de concesión desconocido %q; use uno de %s", g, strings.Join(KnownGrants, ", ")),
+			return nil, inputError("grant", fmt.Sprintf("tipo de concesión desconocido %q; usa uno de %s", g, strings.Join(KnownGrants, ", ")),
 				fmt.Sprintf("unknown grant type %q; use one of %s", g, strings.Join(KnownGrants, ", ")))
 		}
 	}
@@ -162,7 +162,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		}
 		for _, g := range grants {
 			if !slices.Contains(DeveloperGrants, g) {
-				return nil, inputError("grant", fmt.Sprintf("la concesión %q solo la asigna un operador; use %s", g, strings.Join(DeveloperGrants, " o ")),
+				return nil, inputError("grant", fmt.Sprintf("la concesión %q solo la asigna un operador; usa %s", g, strings.Join(DeveloperGrants, " o ")),
 					fmt.Sprintf("only an operator can give the grant %q; use %s", g, strings.Join(DeveloperGrants, " or ")))
 			}
 		}
@@ -189,7 +189,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 	firstParty := in.FirstParty || slices.Contains(grants, store.GrantPassword)
 	for _, s := range scopes {
 		if !slices.Contains(known, s) {
-			return nil, inputError("scope", fmt.Sprintf("alcance desconocido %q; use uno de %s", s, strings.Join(known, ", ")),
+			return nil, inputError("scope", fmt.Sprintf("alcance desconocido %q; usa uno de %s", s, strings.Join(known, ", ")),
 				fmt.Sprintf("unknown scope %q; use one of %s", s, strings.Join(known, ", ")))
 		}
 		if s == oauth.ScopeAccount && !firstParty {
@@ -239,7 +239,7 @@ func checkIDTokenAlg(alg string, offered []string) (string, error) {
 		return alg, nil
 	}
 	return "", inputError("id_token_signed_response_alg",
-		fmt.Sprintf("algoritmo de ID token no admitido %q; use uno de %s", alg, strings.Join(offered, ", ")),
+		fmt.Sprintf("algoritmo de ID token no admitido %q; usa uno de %s", alg, strings.Join(offered, ", ")),
 		fmt.Sprintf("unsupported ID-token algorithm %q; use one of %s", alg, strings.Join(offered, ", ")))
 }
 
@@ -298,7 +298,7 @@ func SplitRedirectURIs(s string) []string { return strings.Fields(s) }
 // working at once (every instance reads the hash from the store).
 func RotateSecret(ctx context.Context, st Store, c *store.Client, now time.Time) (string, error) {
 	if c.Type != store.ClientConfidential {
-		return "", inputError("type", "un cliente público no tiene secreto", "a public client has no secret")
+		return "", inputError("type", "un cliente público no tiene secreto de cliente", "a public client has no secret")
 	}
 	secret := token.NewOpaque(token.PrefixClientSecret)
 	if _, err := st.UpdateClient(ctx, c.ID, store.ClientUpdate{SecretHash: store.HashToken(secret)}, now); err != nil {
@@ -335,14 +335,14 @@ func ValidateRedirectURI(raw string) error {
 		}
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return bad("usa http, que solo se admite para 127.0.0.1, [::1] o localhost; use https", "uses http, which is allowed only for 127.0.0.1, [::1] or localhost; use https")
+			return bad("usa http, que solo se admite para 127.0.0.1, [::1] o localhost; usa https", "uses http, which is allowed only for 127.0.0.1, [::1] or localhost; use https")
 		}
 	case "javascript", "data", "file", "vbscript":
 		return bad("usa un esquema no permitido", "uses a scheme that is not allowed")
 	default:
 		// RFC 8252 §7.1: private-use URI schemes in reverse domain name form.
 		if !strings.Contains(scheme, ".") {
-			return bad("usa un esquema propio sin punto; use la forma de dominio invertido, por ejemplo com.example.app:/cb", "uses a private-use scheme without a period; use reverse domain name form, e.g. com.example.app:/cb")
+			return bad("usa un esquema propio sin punto; usa la forma de dominio invertido, por ejemplo com.example.app:/cb", "uses a private-use scheme without a period; use reverse domain name form, e.g. com.example.app:/cb")
 		}
 	}
 	return nil

@@ -55,7 +55,7 @@ func ParseDB(v string) (Backend, error) {
 		}
 		return Backend{Kind: "sqlite", Path: p}, nil
 	default:
-		return Backend{}, fmt.Errorf("--db %q: use sqlite:RUTA o postgres://usuario@host/base / use sqlite:PATH or postgres://user@host/db", Redact(v))
+		return Backend{}, fmt.Errorf("--db %q: usa sqlite:RUTA o postgres://usuario@host/base / use sqlite:PATH or postgres://user@host/db", Redact(v))
 	}
 }
 

@@ -76,7 +76,7 @@ func LoadSecret(g config.Global, b config.Backend, log *slog.Logger) (string, er
 		return g.Secret, nil
 	}
 	if b.Kind != "sqlite" {
-		return "", errors.New("MULTINEXO_SECRET es obligatorio con PostgreSQL: todas las instancias deben compartirlo (genere uno con: openssl rand -base64 32) / MULTINEXO_SECRET is required with PostgreSQL")
+		return "", errors.New("MULTINEXO_SECRET es obligatorio con PostgreSQL: todas las instancias deben compartirlo (genera uno con: openssl rand -base64 32) / MULTINEXO_SECRET is required with PostgreSQL")
 	}
 	path := b.SecretFile()
 	secret, created, err := token.LoadOrCreateSecretFile(path)

@@ -321,7 +321,7 @@ func TestApplicationsRotateSecret(t *testing.T) {
 		t.Fatal("the secret stopped working before the rotation was confirmed")
 	}
 	r := b.post(web.PathApplications+"/"+id+"/rotate", url.Values{})
-	wantPage(t, r, http.StatusOK, "Llave secreta nueva", "ya no funciona")
+	wantPage(t, r, http.StatusOK, "Secreto de cliente nuevo", "ya no funciona")
 	gotID, fresh := credentials(t, r.body)
 	if gotID != id || fresh == "" || fresh == old {
 		t.Fatalf("rotation page: id %q secret %q", gotID, fresh)
@@ -340,7 +340,7 @@ func TestApplicationsRotateSecret(t *testing.T) {
 	}
 	// A public application has no secret to rotate.
 	_, pub, _ := b.createApp("Pública", "http://localhost/cb", "public")
-	wantPage(t, b.post(web.PathApplications+"/"+pub+"/rotate", url.Values{}), http.StatusBadRequest, "no tiene llave secreta")
+	wantPage(t, b.post(web.PathApplications+"/"+pub+"/rotate", url.Values{}), http.StatusBadRequest, "no tiene secreto de cliente")
 }
 
 func TestApplicationsDeleteKillsTokens(t *testing.T) {
