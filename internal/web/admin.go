@@ -448,7 +448,9 @@ func (w *Web) adminEvents(rw http.ResponseWriter, r *http.Request) error {
 	typ, userID := cleanSearch(q.Get("type")), cleanSearch(q.Get("user"))
 	opt := store.ListOptions{Page: store.Page{Number: pageNumber(r), Size: pageSize}, Sort: "-time"}
 	if typ != "" {
-		opt.Filters = append(opt.Filters, store.Filter{Field: "type", Op: "eq", Value: typ})
+		// Part of a type, any case, as the JSON:API filters' contains:
+		// "refresh" finds refresh.reused, "login" the whole login family.
+		opt.Filters = append(opt.Filters, store.Filter{Field: "type", Op: "contains", Value: typ})
 	}
 	if userID != "" {
 		opt.Filters = append(opt.Filters, store.Filter{Field: "user_id", Op: "eq", Value: userID})

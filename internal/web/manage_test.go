@@ -641,6 +641,32 @@ func TestAdminFirstParty(t *testing.T) {
 	}
 }
 
+// TestAdminEventsFilterMatchesPart: the events filter finds part of a
+// type, as the JSON:API filters do ("refresh" finds refresh.reused), not
+// only the exact type.
+func TestAdminEventsFilterMatchesPart(t *testing.T) {
+	e := withProvider(t)
+	e.newUser("jefa@example.com", true)
+	a := e.as("jefa@example.com")
+	for _, typ := range []string{"refresh.reused", "client.created"} {
+		if err := e.st.RecordEvent(t.Context(), &store.Event{Time: e.clock.Now(), Type: typ, UserID: e.user.ID, IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func(body string) int { return strings.Count(body, `<tr class="event">`) }
+	for q, want := range map[string]int{"refresh": 1, "REUSED": 1, "refresh.reused": 1, "login.succeeded": 1, "login": 1, "client": 1, "nada": 0} {
+		r := a.get("/admin/events?" + url.Values{"type": {q}}.Encode())
+		wantPage(t, r, http.StatusOK)
+		if n := rows(r.body); n != want {
+			t.Errorf("type %q: %d rows, want %d: %s", q, n, want, r.body)
+		}
+	}
+	r := a.get("/admin/events?" + url.Values{"type": {"refresh"}}.Encode())
+	if !strings.Contains(r.body, "<code>refresh.reused</code>") || strings.Contains(r.body, "<code>client.created</code>") {
+		t.Fatalf("filter refresh: %s", r.body)
+	}
+}
+
 func TestAdminListsNeverFail(t *testing.T) {
 	e := withProvider(t)
 	e.newUser("jefa@example.com", true)

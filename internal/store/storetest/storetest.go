@@ -1518,6 +1518,17 @@ func testEvents(f *fixture) {
 	if total != 2 {
 		f.t.Errorf("total %d", total)
 	}
+	// Part of a type finds every event of the family, as the admin panel's
+	// filter offers it ("refresh" finds refresh.reused).
+	l, _, err = f.s.ListEvents(f.ctx, store.ListOptions{Filters: []store.Filter{flt("type", "contains", "refresh")}})
+	wantErr(f.t, "ListEvents type contains", err, nil)
+	diff(f.t, "type contains refresh", l, []*store.Event{evs[2]})
+	l, total, err = f.s.ListEvents(f.ctx, store.ListOptions{Filters: []store.Filter{flt("type", "contains", "Login.")}, Sort: "time"})
+	wantErr(f.t, "ListEvents type contains login", err, nil)
+	diff(f.t, "type contains Login.", l, []*store.Event{evs[0], evs[1], evs[3]})
+	if total != 3 {
+		f.t.Errorf("total %d", total)
+	}
 	l, _, err = f.s.ListEvents(f.ctx, store.ListOptions{Filters: []store.Filter{flt("user_id", "eq", "u2"), flt("client_id", "eq", "c1")}})
 	wantErr(f.t, "ListEvents user+client", err, nil)
 	diff(f.t, "user+client", l, []*store.Event{evs[2]})
