@@ -2,8 +2,10 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
@@ -31,6 +33,7 @@ const maxGrantPages = 50
 
 func (w *Web) mountConnections(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
 	mux.Handle("GET "+PathConnections, page(w.connectionsPage))
+	mux.Handle("GET "+PathConnections+"/{client}/revoke", page(w.connectionRevokeConfirm))
 	mux.Handle("POST "+PathConnections+"/{client}/revoke", page(w.connectionRevoke))
 }
 
@@ -98,11 +101,72 @@ func (w *Web) connectionsPage(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if r.URL.Query().Get("done") == "revoked" {
+	if q := r.URL.Query(); q.Get("done") == "revoked" {
 		v.Notice = translate(v.Lang, "conn.revoked")
+		if name, err := w.revokedName(r, user.ID, q.Get("client"), list); err != nil {
+			return err
+		} else if name != "" {
+			v.Notice = strings.Replace(translate(v.Lang, "conn.revoked.app"), "{app}", name, 1)
+		}
 	}
 	v.Data = connectionsData{Connections: list}
 	w.render(rw, r, http.StatusOK, "connections", v)
+	return nil
+}
+
+// revokedName is the name of the application clientID whose access the
+// person just revoked, for the notice; "" unless the event log says this
+// person revoked it and it is no longer connected. The id comes from the
+// address, so anything else would let a link show any text, or reveal the
+// names of applications the person never used.
+func (w *Web) revokedName(r *http.Request, userID, clientID string, list []connection) (string, error) {
+	if clientID == "" || len(clientID) > maxClientID || slices.ContainsFunc(list, func(c connection) bool { return c.ClientID == clientID }) {
+		return "", nil
+	}
+	evs, _, err := w.cfg.Store.ListEvents(r.Context(), store.ListOptions{Page: store.Page{Number: 1, Size: 1}, Filters: []store.Filter{
+		{Field: "type", Op: "eq", Value: "consent.revoked"}, {Field: "user_id", Op: "eq", Value: userID}, {Field: "client_id", Op: "eq", Value: clientID},
+	}})
+	if err != nil || len(evs) == 0 {
+		return "", err
+	}
+	c, err := w.cfg.Store.GetClient(r.Context(), clientID)
+	if isNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return c.Name, nil
+}
+
+// connectionRevokeConfirm asks before revoking, naming the application and
+// what revoking does; only an application the person is connected to.
+func (w *Web) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) error {
+	_, user, err := w.signedIn(rw, r)
+	if err != nil || user == nil {
+		return err
+	}
+	clientID := r.PathValue("client")
+	if clientID == "" || len(clientID) > maxClientID {
+		return notFound()
+	}
+	lang := w.lang(r, "")
+	list, err := w.connections(r, lang, user.ID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(list, func(c connection) bool { return c.ClientID == clientID })
+	if i < 0 {
+		return notFound()
+	}
+	name := list[i].Name
+	w.renderConfirm(rw, r, user, "conn.revoke", confirmData{
+		Heading: translate(lang, "conn.revoke") + ": " + name,
+		Text:    strings.Replace(translate(lang, "conn.revoke.confirm"), "{app}", name, 1),
+		Button:  translate(lang, "conn.revoke"),
+		Action:  PathConnections + "/" + clientID + "/revoke",
+		Back:    PathConnections,
+	})
 	return nil
 }
 
@@ -128,6 +192,6 @@ func (w *Web) connectionRevoke(rw http.ResponseWriter, r *http.Request) error {
 	if n > 0 {
 		w.event(r, "consent.revoked", user.ID, clientID, strconv.Itoa(n)+" grants")
 	}
-	w.redirect(rw, r, PathConnections+"?done=revoked")
+	w.redirect(rw, r, PathConnections+"?done=revoked&client="+url.QueryEscape(clientID))
 	return nil
 }

@@ -205,7 +205,10 @@ var messages = map[string][2]string{
 	"conn.revoke":  {"Revocar el acceso", "Revoke access"},
 	"conn.revoked": {"Se revocó el acceso. Los tokens de esa aplicación ya no funcionan.", "Access was revoked. That application's tokens no longer work."},
 	"conn.first":   {"Autorizada el", "Authorized on"},
-	"conn.last":    {"último uso", "last used"},
+	// Issue 14b: revoking asks first and names the application.
+	"conn.revoke.confirm": {"{app} dejará de acceder a tu cuenta: sus tokens dejarán de funcionar en este mismo momento y, si vuelves a usarla, te pedirá permiso de nuevo.", "{app} will no longer access your account: its tokens stop working right now and, if you use it again, it will ask for your permission again."},
+	"conn.revoked.app":    {"Se revocó el acceso de {app}. Sus tokens ya no funcionan.", "Access of {app} was revoked. Its tokens no longer work."},
+	"conn.last":           {"último uso", "last used"},
 
 	"admin.title":             {"Administración", "Administration"},
 	"admin.users":             {"Usuarios", "Users"},

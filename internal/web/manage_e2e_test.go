@@ -138,13 +138,23 @@ func TestBrowserApplicationToConnectionAndRevoke(t *testing.T) {
 	}
 	screenshot(t, person, "connections.png")
 
-	// 5. Revoke: the page says so, and the tokens fail at once.
+	// 5. Revoke: a page asks first, naming the application; then the list
+	// says which one lost its access, and the tokens fail at once.
 	if err := chromedp.Do(person,
-		follow(chromedp.Click(chromedp.CSS(`form[action="/account/connections/`+clientID+`/revoke"] button`)), `p.notice`),
+		follow(chromedp.Click(chromedp.CSS(`a[href="/account/connections/`+clientID+`/revoke"]`)), `#confirm`),
 	); err != nil {
 		t.Fatal(err)
 	}
-	if body := text(person, t); strings.Contains(body, "Tienda de Prueba") || !strings.Contains(body, "Se revocó el acceso") {
+	if body := text(person, t); !strings.Contains(body, "Tienda de Prueba dejará de acceder a tu cuenta") {
+		t.Fatalf("confirmation page: %q", body)
+	}
+	screenshot(t, person, "connection-revoke.png")
+	if err := chromedp.Do(person,
+		follow(chromedp.Click(chromedp.CSS(`#confirm`)), `p.notice`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if body := text(person, t); strings.Contains(body, "Revocar el acceso") || !strings.Contains(body, "Se revocó el acceso de Tienda de Prueba.") {
 		t.Fatalf("after revoking: %q", body)
 	}
 	if x.userinfo(tok.AccessToken) != 401 {

@@ -384,13 +384,27 @@ func TestConnectionsRevoke(t *testing.T) {
 	other := b.tokens("single", "s", "https://single.example/cb", "openid")
 
 	r := b.get(web.PathConnections)
-	wantPage(t, r, http.StatusOK, "Tienda Ejemplo", "Única", "Ver tu nombre", "Ver tu dirección de correo", "Mantener el acceso", `action="/account/connections/web-app/revoke"`)
-	if strings.Count(r.body, `action="/account/connections/web-app/revoke"`) != 1 {
+	wantPage(t, r, http.StatusOK, "Tienda Ejemplo", "Única", "Ver tu nombre", "Ver tu dirección de correo", "Mantener el acceso", `href="/account/connections/web-app/revoke"`)
+	if strings.Count(r.body, `href="/account/connections/web-app/revoke"`) != 1 {
 		t.Fatal("one application's grants are not grouped")
+	}
+	// The button on the list only asks: a page that names the application
+	// and says what revoking does, whose form does it.
+	r = b.get(web.PathConnections + "/" + webApp + "/revoke")
+	wantPage(t, r, http.StatusOK, "Revocar el acceso: Tienda Ejemplo", "Tienda Ejemplo dejará de acceder a tu cuenta",
+		`action="/account/connections/web-app/revoke"`, `href="/account/connections"`)
+	if e.userinfo(m1["access_token"].(string)) != http.StatusOK {
+		t.Fatal("asking revoked the connection")
+	}
+	// Only for an application the person is connected to.
+	for _, c := range []string{"nadie", strings.Repeat("x", 300)} {
+		if r := b.get(web.PathConnections + "/" + c + "/revoke"); r.status != http.StatusNotFound {
+			t.Fatalf("confirm %q: %d", c, r.status)
+		}
 	}
 
 	r = b.post(web.PathConnections+"/"+webApp+"/revoke", url.Values{})
-	if r.status != http.StatusSeeOther || r.loc.RequestURI() != web.PathConnections+"?done=revoked" {
+	if r.status != http.StatusSeeOther || r.loc.RequestURI() != web.PathConnections+"?done=revoked&client=web-app" {
 		t.Fatalf("%d %v", r.status, r.loc)
 	}
 	for _, m := range []map[string]any{m1, m2} {
@@ -407,9 +421,18 @@ func TestConnectionsRevoke(t *testing.T) {
 		t.Fatal("revoking one application revoked another")
 	}
 	r = b.get(r.loc.RequestURI())
-	wantPage(t, r, http.StatusOK, "Se revocó el acceso", "Única")
-	if strings.Contains(r.body, "Tienda Ejemplo") {
+	wantPage(t, r, http.StatusOK, "Se revocó el acceso de Tienda Ejemplo.", "Única")
+	if strings.Count(r.body, "Tienda Ejemplo") != 1 || strings.Contains(r.body, `href="/account/connections/web-app/revoke"`) {
 		t.Fatal("the revoked application is still listed")
+	}
+	// The notice names only an application this person revoked and no
+	// longer uses: a link cannot make it name another.
+	for _, c := range []string{"single", "e2e-nope", "<b>x</b>"} {
+		r := b.get(web.PathConnections + "?" + url.Values{"done": {"revoked"}, "client": {c}}.Encode())
+		wantPage(t, r, http.StatusOK, "Se revocó el acceso. Los tokens")
+		if strings.Contains(r.body, "Se revocó el acceso de") {
+			t.Fatalf("client %q: the notice names an application: %s", c, r.body)
+		}
 	}
 	// The consent is forgotten: the next authorization asks again.
 	if r := b.authorize(authzQuery("scope", "openid")); r.status != http.StatusOK || !strings.Contains(r.body, `action="/consent"`) {
