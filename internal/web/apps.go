@@ -24,8 +24,9 @@ type applicationsData struct {
 }
 
 type applicationData struct {
-	App  *store.Client
-	Form appForm
+	App       *store.Client
+	Form      appForm
+	Endpoints endpoints
 }
 
 func (w *Web) mountApplications(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
@@ -133,7 +134,7 @@ func (w *Web) renderApplication(rw http.ResponseWriter, r *http.Request, status 
 		form = &appForm{Name: c.Name, Redirects: strings.Join(c.RedirectURIs, "\n"), IDAlg: c.IDTokenAlg}
 	}
 	v.Title, v.User, v.Wide = "apps.edit", user, true
-	v.Data = applicationData{App: c, Form: *form}
+	v.Data = applicationData{App: c, Form: *form, Endpoints: w.endpoints()}
 	w.render(rw, r, status, "application", v)
 }
 

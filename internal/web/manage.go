@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 )
 
@@ -129,6 +130,16 @@ func (w *Web) renderConfirm(rw http.ResponseWriter, r *http.Request, user *store
 	w.render(rw, r, http.StatusOK, "confirm", &view{Lang: w.lang(r, ""), Title: title, User: user, Data: d})
 }
 
+// endpoints are what a developer configures next to the client ID: the
+// issuer, from which OpenID Connect libraries read the rest through
+// discovery, and the two endpoints a plain OAuth 2.0 library asks for.
+type endpoints struct{ Issuer, Discovery, Authorize, Token string }
+
+func (w *Web) endpoints() endpoints {
+	return endpoints{Issuer: w.issuer, Discovery: w.issuer + provider.PathOIDCDiscovery,
+		Authorize: w.issuer + PathAuthorize, Token: w.issuer + provider.PathToken}
+}
+
 // secretData is the page that shows a client's credentials right after
 // they were made. The secret is in this one response only (Cache-Control:
 // no-store, like every page); the store keeps only its hash.
@@ -136,9 +147,11 @@ type secretData struct {
 	Name, ClientID, Secret string
 	Public, Rotated        bool
 	Back                   string
+	Endpoints              endpoints
 }
 
 func (w *Web) renderSecret(rw http.ResponseWriter, r *http.Request, user *store.User, d secretData) {
+	d.Endpoints = w.endpoints()
 	v := &view{Lang: w.lang(r, ""), Title: "secret.title", User: user, Data: d, scripts: true}
 	// The page holds a credential: nothing may cache it, not even the
 	// back/forward cache (no-store keeps it out of both).

@@ -252,6 +252,39 @@ func TestApplicationsCreateShowsSecretOnce(t *testing.T) {
 	})
 }
 
+// TestApplicationPagesShowEndpoints: next to the client ID, the
+// credentials page and the application's page say where to point the
+// application (issuer, discovery URL, token endpoint), and they are the
+// ones the discovery document at that URL names.
+func TestApplicationPagesShowEndpoints(t *testing.T) {
+	e := withProvider(t)
+	b := e.as(testEmail)
+	created, id, _ := b.createApp("Con Endpoints", devRedirect, "confidential")
+	res, err := http.Get(e.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var disc struct {
+		Issuer        string `json:"issuer"`
+		Authorization string `json:"authorization_endpoint"`
+		Token         string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&disc); err != nil || disc.Token == "" {
+		t.Fatalf("discovery: %v %+v", err, disc)
+	}
+	for name, r := range map[string]*resp{"credentials": created, "application": b.get(web.PathApplications + "/" + id)} {
+		wantPage(t, r, http.StatusOK, "Emisor (issuer)", "URL de descubrimiento", "Endpoint de token",
+			`id="issuer">`+disc.Issuer+`<`, `id="discovery">`+e.issuer+`/.well-known/openid-configuration<`,
+			`id="token_endpoint">`+disc.Token+`<`, disc.Authorization)
+		if i, j := strings.Index(r.body, `id="client_id"`), strings.Index(r.body, `id="issuer"`); i < 0 || j < i {
+			t.Errorf("%s page: the issuer is not next to the client ID", name)
+		}
+	}
+	r := b.get(web.PathApplications+"/"+id, "Accept-Language", "en")
+	wantPage(t, r, http.StatusOK, "Issuer", "Discovery URL", "Token endpoint")
+}
+
 func TestApplicationsOnlyTheOwner(t *testing.T) {
 	e := withProvider(t)
 	owner := e.as(testEmail)
