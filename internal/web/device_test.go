@@ -114,6 +114,19 @@ func TestActivate(t *testing.T) {
 	if cont != "/activate?user_code="+da.UserCode {
 		t.Fatalf("continue %q lost the code %s", cont, da.UserCode)
 	}
+	// The login page says what signing in is for, as it names the
+	// application on an authorization request (and so does a failed try).
+	r = b.get(r.loc.RequestURI())
+	if r.status != http.StatusOK || !strings.Contains(r.body, "para conectar un dispositivo a tu cuenta") {
+		t.Fatalf("login page from /activate: %d %s", r.status, r.body)
+	}
+	r = b.post(web.PathLogin, url.Values{"email": {testEmail}, "password": {"mala"}, "continue": {cont}})
+	if !strings.Contains(r.body, "para conectar un dispositivo a tu cuenta") {
+		t.Fatalf("login page from /activate after a wrong password: %d %s", r.status, r.body)
+	}
+	if r := e.browser().get(web.PathLogin + "?continue=/account"); strings.Contains(r.body, "dispositivo") {
+		t.Fatalf("a plain login speaks of a device: %s", r.body)
+	}
 	r = b.post(web.PathLogin, url.Values{"email": {testEmail}, "password": {testPassword}, "continue": {cont}})
 	if r.status != http.StatusSeeOther || r.loc.RequestURI() != cont {
 		t.Fatalf("login: %d %v, want back to %s", r.status, r.loc, cont)
@@ -124,7 +137,7 @@ func TestActivate(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.body, `value="`+da.UserCode+`"`) || strings.Contains(r.body, "/activate/decide") {
 		t.Fatalf("entry form: %d %s", r.status, r.body)
 	}
-	if !strings.Contains(r.body, "Conectar un dispositivo") || r.header.Get("Content-Language") != "es" {
+	if !strings.Contains(r.body, "Conectar un dispositivo") || !strings.Contains(r.body, "las vocales no se usan") || r.header.Get("Content-Language") != "es" {
 		t.Errorf("not Spanish by default: %s", r.body)
 	}
 	csp := r.header.Get("Content-Security-Policy")
@@ -140,9 +153,13 @@ func TestActivate(t *testing.T) {
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "no es válido") {
 		t.Fatalf("wrong code: %d %s", r.status, r.body)
 	}
-	r = b.enterCode("12")
-	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "8 letras") {
-		t.Fatalf("malformed code: %d %s", r.status, r.body)
+	// Vowels are never in a code: the page says so rather than showing
+	// an example that AAAA-BBBB seems to follow.
+	for _, c := range []string{"12", "AAAA-BBBB"} {
+		r = b.enterCode(c)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, "ninguna vocal (las vocales no se usan)") {
+			t.Fatalf("malformed code %q: %d %s", c, r.status, r.body)
+		}
 	}
 
 	// The right code, typed carelessly: the confirmation names the app,

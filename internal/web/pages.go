@@ -52,13 +52,27 @@ func afterLogin(cont string) string {
 type pending struct {
 	lang       string
 	clientName string
+	// purpose says, when no application is asking, what signing in is
+	// for (a message key): connecting a device from /activate.
+	purpose    string
 	loginHint  string
 	formAction []string
+}
+
+// purposeText is the localized purpose, "" if none.
+func (p pending) purposeText() string {
+	if p.purpose == "" {
+		return ""
+	}
+	return translate(p.lang, p.purpose)
 }
 
 func (w *Web) pendingFor(r *http.Request, cont string) pending {
 	p := pending{lang: w.lang(r, "")}
 	u, err := url.Parse(cont)
+	if err == nil && u.Path == PathActivate {
+		p.purpose = "login.for.device"
+	}
 	if err != nil || (u.Path != PathAuthorize && u.Path != PathAuthorization) {
 		return p
 	}
@@ -88,7 +102,7 @@ func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) error {
 	}
 	w.render(rw, r, http.StatusOK, "login", &view{
 		Lang: p.lang, Title: "login.title", User: user, Continue: cont,
-		Email: p.loginHint, ClientName: p.clientName, formAction: p.formAction,
+		Email: p.loginHint, ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
 	})
 	return nil
 }
@@ -103,7 +117,7 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	again := func(status int, msg string) error {
 		w.render(rw, r, status, "login", &view{
 			Lang: p.lang, Title: "login.title", Continue: cont, Email: email,
-			ClientName: p.clientName, Error: translate(p.lang, msg), formAction: p.formAction,
+			ClientName: p.clientName, For: p.purposeText(), Error: translate(p.lang, msg), formAction: p.formAction,
 		})
 		return nil
 	}
@@ -145,7 +159,7 @@ func (w *Web) registerPage(rw http.ResponseWriter, r *http.Request) error {
 	p := w.pendingFor(r, cont)
 	w.render(rw, r, http.StatusOK, "register", &view{
 		Lang: p.lang, Title: "register.title", Continue: cont, Email: p.loginHint,
-		ClientName: p.clientName, formAction: p.formAction,
+		ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
 	})
 	return nil
 }
@@ -160,7 +174,7 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 	cont := safeContinue(f.Get("continue"))
 	p := w.pendingFor(r, cont)
 	v := &view{
-		Lang: p.lang, Title: "register.title", Continue: cont, ClientName: p.clientName, formAction: p.formAction,
+		Lang: p.lang, Title: "register.title", Continue: cont, ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
 		Email: strings.TrimSpace(f.Get("email")), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 	}
 	ctx := r.Context()

@@ -382,6 +382,7 @@ type view struct {
 	LastName  string
 
 	ClientName   string
+	For          string // localized: what a login is for when no application asks
 	RedirectHost string
 	Scopes       []scopeView
 	Authz        string
