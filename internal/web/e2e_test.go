@@ -207,7 +207,8 @@ func newE2E(t *testing.T, withAPI ...bool) *e2e {
 	return x
 }
 
-// screenshot saves the page as dir/name when MULTINEXO_SCREENSHOTS=dir.
+// screenshot saves the page as dir/name when MULTINEXO_SCREENSHOTS=dir
+// (MULTINEXO_SCREENSHOTS=docs refreshes the README's pictures).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	dir := os.Getenv("MULTINEXO_SCREENSHOTS")
 	if dir == "" {
@@ -217,10 +218,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

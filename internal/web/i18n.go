@@ -100,6 +100,12 @@ var messages = map[string][2]string{
 	"nav.apps":        {"Mis Aplicaciones", "My applications"},
 	"nav.connections": {"Aplicaciones conectadas", "Connected applications"},
 	"nav.admin":       {"Administración", "Administration"},
+	// Issue 14b: the same links, short, for a phone's width.
+	"nav.account.short":     {"Cuenta", "Account"},
+	"nav.apps.short":        {"Aplicaciones", "Apps"},
+	"nav.connections.short": {"Conexiones", "Connections"},
+	"nav.admin.short":       {"Admin", "Admin"},
+	"nav.logout.short":      {"Salir", "Sign out"},
 
 	"login.title":     {"Iniciar sesión", "Sign in"},
 	"login.intro":     {"Escribe tu correo y tu contraseña de Multinexo.", "Enter your Multinexo email and password."},
@@ -344,5 +350,8 @@ var messages = map[string][2]string{
 	"error.badlogoutredirect": {"La dirección de regreso tras cerrar sesión (post_logout_redirect_uri) no está registrada para esta aplicación.", "The return address after sign-out (post_logout_redirect_uri) is not registered for this application."},
 	"error.badtext":           {"La solicitud contiene caracteres que no son texto válido (UTF-8) o un byte nulo. Vuelve a la página anterior e inténtalo de nuevo.", "The request contains characters that are not valid text (UTF-8) or a NUL byte. Go back to the previous page and try again."},
 	"error.notfound":          {"La página que buscas no existe.", "The page you are looking for does not exist."},
-	"error.badrequest":        {"La solicitud no es válida. Vuelve a la página anterior e inténtalo de nuevo.", "The request is not valid. Go back to the previous page and try again."},
+	// Issue 14b: every error page has a way back.
+	"error.home":           {"Ir a Mi cuenta", "Go to My account"},
+	"error.notfound.title": {"Página no encontrada", "Page not found"},
+	"error.badrequest":     {"La solicitud no es válida. Vuelve a la página anterior e inténtalo de nuevo.", "The request is not valid. Go back to the previous page and try again."},
 }

@@ -783,3 +783,42 @@ func TestAdminListsNeverFail(t *testing.T) {
 		wantPage(t, a.get(web.PathApplications+"?page="+url.QueryEscape(p)), http.StatusOK)
 	}
 }
+
+// TestNotFoundPage: an address nothing serves is a page with the header
+// (its links for a signed-in person) and a way back, in the person's
+// language; addresses that exist for other methods still answer 405, and
+// the protocol and JSON:API addresses keep a plain 404.
+func TestNotFoundPage(t *testing.T) {
+	e := withProvider(t)
+	anon := e.browser()
+	r := anon.get("/no-existe")
+	wantPage(t, r, http.StatusNotFound, "Página no encontrada", "La página que buscas no existe.", `class="brand"`, `href="/account">Ir a Mi cuenta</a>`)
+	if strings.Contains(r.body, `href="/logout"`) {
+		t.Fatal("links for a signed-in person on an anonymous page")
+	}
+	r = anon.get("/no-existe", "Accept-Language", "en")
+	wantPage(t, r, http.StatusNotFound, "Page not found", "Go to My account")
+	b := e.as(testEmail)
+	for _, p := range []string{"/no-existe", web.PathApplications + "/no-existe"} {
+		wantPage(t, b.get(p), http.StatusNotFound, "Página no encontrada", `href="/logout"`, "Ir a Mi cuenta")
+	}
+	// Other error pages have the way back too.
+	wantPage(t, b.get(web.PathAuthorize+"?client_id=nadie&response_type=code"), http.StatusBadRequest, "Ir a Mi cuenta", `href="/logout"`)
+
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/auth/v1/token", http.StatusMethodNotAllowed, "POST"},
+		{"DELETE", web.PathLogin, http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{"GET", "/auth/v1/nada", http.StatusNotFound, ""},
+		{"GET", "/v1/nada", http.StatusNotFound, ""},
+		{"GET", "/.well-known/nada", http.StatusNotFound, ""},
+	} {
+		r := anon.do(c.method, c.path, nil)
+		if r.status != c.status || r.header.Get("Allow") != c.allow || strings.Contains(r.body, "<html") {
+			t.Errorf("%s %s: %d Allow %q %s", c.method, c.path, r.status, r.header.Get("Allow"), r.body)
+		}
+	}
+}

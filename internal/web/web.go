@@ -206,7 +206,8 @@ func New(cfg Config) (*Web, error) {
 	for k, v := range cfg.Scopes {
 		w.scopes[k] = v
 	}
-	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string]}
+	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string],
+		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} }}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
@@ -253,6 +254,10 @@ func (w *Web) Mount(mux *http.ServeMux) {
 	w.mountDevice(mux, page)
 	w.mountMFA(mux, page)
 
+	// Any other address: a page that says it does not exist, with the
+	// header and a way back (Go's plain "404 page not found" had neither).
+	mux.Handle("/", w.notFound(mux, page(func(http.ResponseWriter, *http.Request) error { return notFound() })))
+
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
 	mux.Handle("GET "+PathStatic, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -260,6 +265,39 @@ func (w *Web) Mount(mux *http.ServeMux) {
 		rw.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(rw, r)
 	}))
+}
+
+// notFound answers what no other route of mux takes. An address that
+// exists for other methods still answers 405 with Allow, as the mux did
+// before this catch-all was mounted; the protocol and JSON:API addresses
+// keep their plain 404 (their clients are programs, not people); any other
+// is the page.
+func (w *Web) notFound(mux *http.ServeMux, page http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if m == r.Method {
+				continue
+			}
+			other := *r
+			other.Method = m
+			if _, pattern := mux.Handler(&other); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			rw.Header().Set("Allow", strings.Join(allow, ", "))
+			http.Error(rw, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+			return
+		}
+		for _, prefix := range []string{"/auth/", "/api/", "/v1/", "/.well-known/"} {
+			if strings.HasPrefix(r.URL.Path, prefix) {
+				http.NotFound(rw, r)
+				return
+			}
+		}
+		page.ServeHTTP(rw, r)
+	})
 }
 
 // handlerFunc is a page handler that may fail; fail writes its error.
@@ -338,8 +376,16 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		lang = w.lang(r, "")
 	}
 	v := &view{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
-	if pe.Status == http.StatusInternalServerError {
+	// The header's links for a signed-in person; a failure to read the
+	// session (maybe the very error shown) leaves them out.
+	if _, user, err := w.session(r); err == nil {
+		v.User = user
+	}
+	switch pe.Status {
+	case http.StatusInternalServerError:
 		v.Title = "error.internal.title"
+	case http.StatusNotFound:
+		v.Title = "error.notfound.title"
 	}
 	w.render(rw, r, pe.Status, "error", v)
 }
@@ -406,6 +452,9 @@ type view struct {
 }
 
 type scopeView struct{ Name, Text string }
+
+// navLink is one link of the header (template "navlink").
+type navLink struct{ Lang, Href, Key string }
 
 // render writes a page with the browser defences: CSP (no framing, no
 // scripts, forms only to us and to the origin the form's redirect ends at),
