@@ -139,16 +139,26 @@ func (w *Web) revokedName(r *http.Request, userID, clientID string, list []conne
 	return c.Name, nil
 }
 
-// connectionRevokeConfirm asks before revoking, naming the application and
-// what revoking does; only an application the person is connected to.
-func (w *Web) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) error {
+// connectionTarget is the signed-in user (nil when sent to log in) and the
+// {client} of a connection's address.
+func (w *Web) connectionTarget(rw http.ResponseWriter, r *http.Request) (*store.User, string, error) {
 	_, user, err := w.signedIn(rw, r)
 	if err != nil || user == nil {
-		return err
+		return nil, "", err
 	}
 	clientID := r.PathValue("client")
 	if clientID == "" || len(clientID) > maxClientID {
-		return notFound()
+		return nil, "", notFound()
+	}
+	return user, clientID, nil
+}
+
+// connectionRevokeConfirm asks before revoking, naming the application and
+// what revoking does; only an application the person is connected to.
+func (w *Web) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) error {
+	user, clientID, err := w.connectionTarget(rw, r)
+	if err != nil || user == nil {
+		return err
 	}
 	lang := w.lang(r, "")
 	list, err := w.connections(r, lang, user.ID)
@@ -174,13 +184,9 @@ func (w *Web) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) e
 // forgets the consent. Revoking what was never granted changes nothing and
 // says so the same way (the client's existence is not revealed).
 func (w *Web) connectionRevoke(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
+	user, clientID, err := w.connectionTarget(rw, r)
 	if err != nil || user == nil {
 		return err
-	}
-	clientID := r.PathValue("client")
-	if clientID == "" || len(clientID) > maxClientID {
-		return notFound()
 	}
 	n, err := w.cfg.Store.RevokeGrants(r.Context(), user.ID, clientID, w.now().UTC())
 	if err != nil {
