@@ -129,9 +129,13 @@ type Client struct {
 	Legacy                 bool   // allows response_type=token (implicit)
 	// FirstParty: the operator marked the client as its own (clients create
 	// --first-party, the admin panel). See IsFirstParty.
-	FirstParty     bool
-	Disabled       bool
-	AccessTokenTTL time.Duration // 0: server default
+	FirstParty bool
+	// OfflineAccessRequired: refresh tokens from the authorization-code and
+	// device flows only when offline_access was granted (OpenID Connect
+	// Core §11). False: with every such grant (the Multinexo behaviour).
+	OfflineAccessRequired bool
+	Disabled              bool
+	AccessTokenTTL        time.Duration // 0: server default
 	// IDTokenAlg signs this client's ID tokens (OIDC Dynamic Client
 	// Registration id_token_signed_response_alg); "": the server default.
 	IDTokenAlg string
@@ -158,6 +162,7 @@ type ClientUpdate struct {
 	Disabled               *bool
 	IDTokenAlg             *string
 	FirstParty             *bool
+	OfflineAccessRequired  *bool
 }
 
 // Grant is one authorization of a client: by a user (password, authorization
@@ -194,6 +199,11 @@ type RefreshToken struct {
 	Scopes     []string
 	CreatedAt  time.Time
 	RotatedAt  time.Time // zero: current
+	// IfScope, for RedeemAuthCode and PollDeviceCode only (never stored):
+	// store this first refresh token only if the grant gets this scope
+	// (OpenID Connect Core §11: offline_access). When it is not stored the
+	// token is left zero (nil Hash), so the caller knows not to send it.
+	IfScope string
 }
 
 // Rotation asks the store to replace a refresh token by a new one atomically.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -588,8 +589,9 @@ func (db *DB) issueFromCode(ctx context.Context, tx *sql.Tx, g *store.Grant, rt 
 	if err := db.insertGrant(ctx, tx, &ng); err != nil {
 		return ng, nrt, err
 	}
-	if rt != nil {
+	if rt != nil && (rt.IfScope == "" || slices.Contains(ng.Scopes, rt.IfScope)) {
 		nrt = *rt
+		nrt.IfScope = ""
 		nrt.GrantID = ng.ID
 		if nrt.Scopes == nil {
 			nrt.Scopes = ng.Scopes
