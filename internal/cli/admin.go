@@ -49,16 +49,17 @@ type ClientsCmd struct {
 
 // ClientsCreateCmd creates a client.
 type ClientsCreateCmd struct {
-	Name          string   `required:"" help:"Nombre visible en la pantalla de consentimiento."`
-	Type          string   `default:"confidential" enum:"confidential,public" help:"confidential (con secreto) o public."`
-	Grant         []string `help:"Tipo de concesión (grant_type), repetible: authorization_code, refresh_token, password, client_credentials, urn:ietf:params:oauth:grant-type:device_code."`
-	RedirectURI   []string `name:"redirect-uri" help:"URI de redirección, repetible."`
-	PostLogoutURI []string `name:"post-logout-redirect-uri" help:"URI tras cerrar sesión, repetible."`
-	Scope         []string `help:"Alcance permitido, repetible (por defecto todos)."`
-	Owner         string   `help:"ID o email del usuario dueño."`
-	Legacy        bool     `help:"Permite response_type=token (implícito, desaconsejado por RFC 9700)."`
-	FirstParty    bool     `name:"first-party" help:"Aplicación propia del operador: puede recibir el alcance account (cambiar o eliminar la cuenta, gestionar aplicaciones y conexiones). Los clientes con el grant password lo son siempre."`
-	IDTokenAlg    string   `name:"id-token-alg" help:"Algoritmo de sus ID tokens (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (--id-alg). ES256 firma ~40 veces más rápido que RS256."`
+	Name                  string   `required:"" help:"Nombre visible en la pantalla de consentimiento."`
+	Type                  string   `default:"confidential" enum:"confidential,public" help:"confidential (con secreto) o public."`
+	Grant                 []string `help:"Tipo de concesión (grant_type), repetible: authorization_code, refresh_token, password, client_credentials, urn:ietf:params:oauth:grant-type:device_code."`
+	RedirectURI           []string `name:"redirect-uri" help:"URI de redirección, repetible."`
+	PostLogoutURI         []string `name:"post-logout-redirect-uri" help:"URI tras cerrar sesión, repetible."`
+	Scope                 []string `help:"Alcance permitido, repetible (por defecto todos)."`
+	Owner                 string   `help:"ID o email del usuario dueño."`
+	Legacy                bool     `help:"Permite response_type=token (implícito, desaconsejado por RFC 9700)."`
+	OfflineAccessRequired bool     `name:"offline-access-required" help:"Refresh tokens de authorization_code y device_code solo si se concedió offline_access (OpenID Connect Core §11); sin esto, uno con cada autorización (comportamiento de Multinexo). / Refresh tokens only when offline_access was granted."`
+	FirstParty            bool     `name:"first-party" help:"Aplicación propia del operador: puede recibir el alcance account (cambiar o eliminar la cuenta, gestionar aplicaciones y conexiones). Los clientes con el grant password lo son siempre."`
+	IDTokenAlg            string   `name:"id-token-alg" help:"Algoritmo de sus ID tokens (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (--id-alg). ES256 firma ~40 veces más rápido que RS256."`
 }
 
 // clientJSON is how commands print a client.
@@ -74,6 +75,7 @@ type clientJSON struct {
 	Owner                  string    `json:"owner,omitempty"`
 	Legacy                 bool      `json:"legacy,omitempty"`
 	FirstParty             bool      `json:"first_party"`
+	OfflineRequired        bool      `json:"offline_access_required"`
 	Disabled               bool      `json:"disabled,omitempty"`
 	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
@@ -83,7 +85,7 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 	return clientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: c.Type,
 		Grants: nonNil(c.Grants), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
+		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), OfflineRequired: c.OfflineAccessRequired, Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt,
 	}
 }
@@ -111,7 +113,7 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 	}
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
-		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty,
+		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty, OfflineAccessRequired: c.OfflineAccessRequired,
 		IDTokenAlg: c.IDTokenAlg,
 	}, time.Now())
 	var ie *clients.InputError

@@ -110,8 +110,12 @@ func TestClientsAndUsersCommands(t *testing.T) {
 
 	// First party: marked, or by the password grant; account allowed.
 	fp := run(t, "", "--db", db, "clients", "create", "--name", "Portal", "--first-party", "--redirect-uri", "https://portal.example/cb", "--scope", "openid", "--scope", "account")
-	if fp.status != 0 || !strings.Contains(fp.stdout, `"first_party": true`) {
+	if fp.status != 0 || !strings.Contains(fp.stdout, `"first_party": true`) || !strings.Contains(fp.stdout, `"offline_access_required": false`) {
 		t.Fatalf("clients create --first-party: %+v", fp)
+	}
+	strict := run(t, "", "--db", db, "clients", "create", "--name", "Estricta", "--redirect-uri", "https://s.example/cb", "--offline-access-required")
+	if strict.status != 0 || !strings.Contains(strict.stdout, `"offline_access_required": true`) {
+		t.Fatalf("clients create --offline-access-required: %+v", strict)
 	}
 	if !strings.Contains(es.stdout, `"first_party": true`) || !strings.Contains(pub.stdout, `"first_party": false`) {
 		t.Fatalf("first_party of a password client / a developer's: %s %s", es.stdout, pub.stdout)

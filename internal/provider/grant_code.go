@@ -38,8 +38,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 		CreatedAt:  now,
 		LastUsedAt: now,
 	}
-	refresh, rt := newRefresh(nil, now)
-	rt.Scopes = nil // the store copies the code's scopes
+	refresh, rt := firstRefresh(req.client, store.GrantAuthorizationCode, nil, now) // the store copies the code's scopes
 	ac, err := p.cfg.Store.RedeemAuthCode(ctx, store.HashToken(code), now, g, rt)
 	switch {
 	case err == nil:
@@ -84,5 +83,5 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 	if err != nil {
 		return revoke(oauth.ServerError(err))
 	}
-	return response(t, refresh, g.Scopes, u), nil
+	return response(t, sent(refresh, rt), g.Scopes, u), nil
 }

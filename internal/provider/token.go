@@ -107,11 +107,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// issuesRefresh lists the grants that issue refresh tokens. A client given
-// one of them may use those refresh tokens even if refresh_token is not in
-// its list: seed 000's clients are given the password grant, get a refresh
-// token with every response (as django-oauth-toolkit does), and must be able
-// to use it.
+// issuesRefresh lists the grants that may issue refresh tokens (whether one
+// does is firstRefresh's rule). A client given one of them may use those
+// refresh tokens even if refresh_token is not in its list: seed 000's
+// clients are given the password grant, get a refresh token with every
+// response (as django-oauth-toolkit does), and must be able to use it.
 var issuesRefresh = []string{store.GrantPassword, store.GrantAuthorizationCode, store.GrantDeviceCode}
 
 // grantAllowed reports whether client may use grant type gt (RFC 6749 §5.2

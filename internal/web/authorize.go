@@ -399,6 +399,13 @@ func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzReq
 	for _, s := range q.consentScopes() {
 		v.Scopes = append(v.Scopes, scopeView{Name: s, Text: w.scopeText(lang, s)})
 	}
+	// The page says what will happen: a code for a client not registered
+	// with offline_access_required brings a refresh token (seed 003), so
+	// the application keeps access whether or not it asked for
+	// offline_access (provider.firstRefresh).
+	if q.responseType == "code" && !q.client.OfflineAccessRequired && !slices.Contains(q.scopes, oauth.ScopeOfflineAccess) {
+		v.Scopes = append(v.Scopes, scopeView{Name: oauth.ScopeOfflineAccess, Text: w.scopeText(lang, oauth.ScopeOfflineAccess)})
+	}
 	w.render(rw, r, http.StatusOK, "consent", v)
 }
 

@@ -328,6 +328,25 @@ func TestConsentOffersAccountOnlyToFirstParty(t *testing.T) {
 	}
 }
 
+// TestConsentSaysWhenAccessOutlivesTheSession: a code for a client without
+// offline_access_required brings a refresh token, so its consent page says
+// the application keeps access even when offline_access was not asked for;
+// a client registered with it says so only when it asks.
+func TestConsentSaysWhenAccessOutlivesTheSession(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login()
+	const keeps = "Mantener el acceso cuando no estés conectado"
+	wantPage(t, b.authorize(authzQuery("scope", "openid")), http.StatusOK, keeps)
+	strict := func(scope string) *resp {
+		return b.authorize(authzQuery("client_id", "strict", "redirect_uri", "https://strict.example/cb", "scope", scope))
+	}
+	if p := strict("openid"); p.status != http.StatusOK || strings.Contains(p.body, keeps) {
+		t.Errorf("strict client without offline_access: %d, says it keeps access: %v", p.status, strings.Contains(p.body, keeps))
+	}
+	wantPage(t, strict("openid offline_access"), http.StatusOK, keeps)
+}
+
 func TestRememberedConsent(t *testing.T) {
 	e := newEnv(t, nil)
 	b := e.browser()

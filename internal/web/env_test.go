@@ -176,6 +176,10 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 			RedirectURIs: []string{"https://legacy.example/cb"}, Grants: code, Scopes: all},
 		{ID: "off", Name: "Apagada", Type: store.ClientConfidential, SecretHash: store.HashToken("o"), Disabled: true,
 			RedirectURIs: []string{"https://off.example/cb"}, Grants: code, Scopes: all},
+		// A client that follows OpenID Connect Core §11: refresh tokens only
+		// with offline_access.
+		{ID: "strict", Name: "Estricta", Type: store.ClientConfidential, SecretHash: store.HashToken("x"), OfflineAccessRequired: true,
+			RedirectURIs: []string{"https://strict.example/cb"}, Grants: code, Scopes: all},
 		// The operator's own web application: it may ask for account.
 		{ID: "portal", Name: "Portal propio", Type: store.ClientConfidential, SecretHash: store.HashToken("p"), FirstParty: true,
 			RedirectURIs: []string{"https://portal.example/cb"}, Grants: code, Scopes: all},
