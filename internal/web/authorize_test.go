@@ -820,6 +820,30 @@ func TestAccountPage(t *testing.T) {
 	if r := b.get(r.loc.RequestURI()); !strings.Contains(r.body, "Ana María") || !strings.Contains(r.body, "Tus datos se guardaron") {
 		t.Fatalf("after saving: %s", r.body)
 	}
+	// A new address needs the current password, as on the API: an
+	// unattended browser is not enough to take the account's login.
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {"otra@example.com"}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "contraseña actual") {
+		t.Fatalf("new email without the password: %d", r.status)
+	}
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {"otra@example.com"}, "current_password": {"no es"}})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("new email with a wrong password: %d", r.status)
+	}
+	if u, _ := e.st.GetUser(t.Context(), e.user.ID); u.Email != testEmail {
+		t.Fatalf("email changed to %q without the password", u.Email)
+	}
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {"otra@example.com"}, "current_password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("new email with the password: %d %s", r.status, r.body)
+	}
+	if u, _ := e.st.GetUser(t.Context(), e.user.ID); u.Email != "otra@example.com" || u.EmailVerified {
+		t.Fatalf("after the change: %+v", u)
+	}
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {testEmail}, "current_password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("back to the first email: %d", r.status)
+	}
 	r = b.post(web.PathAccount+"/password", url.Values{"current_password": {"not it at all"}, "new_password": {"otra frase muy segura"}})
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "La contraseña actual no es correcta") {
 		t.Fatalf("wrong current password: %d", r.status)
