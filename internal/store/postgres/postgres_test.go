@@ -1,6 +1,9 @@
 package postgres_test
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -150,5 +153,95 @@ func seed(b *testing.B, s store.Store, now time.Time) {
 	g := &store.Grant{ID: "g1", UserID: "u1", ClientID: "c1", GrantType: store.GrantAuthorizationCode, Scopes: []string{"openid"}, CreatedAt: now}
 	if err := s.IssueGrant(ctx, g, &store.RefreshToken{Hash: store.HashToken("rt0"), CreatedAt: now}); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestParallelReuseTwoInstances: two store handles (two instances) on one
+// schema, one refresh token presented 24 times at once per round (issue 12:
+// opposite lock orders deadlocked here, rounds hung and the family stayed
+// live when the clients gave up).
+func TestParallelReuseTwoInstances(t *testing.T) {
+	a, u := openSchema(t)
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	storetest.ParallelReuse(t, a, b)
+}
+
+// TestParallelReuseOneInstance: the same on one handle.
+func TestParallelReuseOneInstance(t *testing.T) { storetest.ParallelReuse(t, newDB(t)) }
+
+// TestReuseRevokesAfterClientGaveUp: a reused refresh token whose rotation
+// waits on a lock past the client's deadline still revokes the family
+// (issue 12: the revocation was rolled back with the cancelled request, so
+// the successor stayed live).
+func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
+	db, u := openSchema(t)
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	if err := db.CreateUser(ctx, &store.User{ID: "u1", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateClient(ctx, &store.Client{ID: "c1", Name: "App", Type: store.ClientPublic, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	g := &store.Grant{ID: "g1", UserID: "u1", ClientID: "c1", GrantType: store.GrantAuthorizationCode, Scopes: []string{"openid"}, CreatedAt: now}
+	if err := db.IssueGrant(ctx, g, &store.RefreshToken{Hash: store.HashToken("rt0"), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	rot := func(ctx context.Context, newSecret string) error {
+		_, err := db.RotateRefreshToken(ctx, store.Rotation{OldHash: store.HashToken("rt0"),
+			New: store.RefreshToken{Hash: store.HashToken(newSecret), CreatedAt: now}, Now: now})
+		return err
+	}
+	if err := rot(ctx, "rt1"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another session holds the grant's row lock (well under lock_timeout).
+	other, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM grants WHERE id = 'g1' FOR NO KEY UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	go func() { done <- rot(cctx, "rt2") }() // the reuse, from a client that gives up
+	<-cctx.Done()
+	time.Sleep(200 * time.Millisecond) // the rotation is still queued on the lock
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrReused) {
+			t.Errorf("reuse after the client gave up: %v, want ErrReused", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the detached reuse never finished")
+	}
+	got, err := db.GetGrant(ctx, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RevokedAt.IsZero() {
+		t.Fatal("family not revoked: the reuse was abandoned with its client")
 	}
 }

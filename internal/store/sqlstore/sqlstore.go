@@ -286,6 +286,21 @@ func (db *DB) Close() error {
 	return err
 }
 
+// detachedBound bounds the operations that run on after their caller has
+// gone (detach): longer than any lock wait the backends allow (PostgreSQL's
+// lock_timeout, SQLite's busy_timeout) so that a wait fails before the
+// bound does, short enough that a stuck database cannot pile them up.
+const detachedBound = 15 * time.Second
+
+// detach returns a context that ignores ctx's cancellation and deadline
+// (keeping its values) but ends after detachedBound: for an operation whose
+// writes protect the user even when the client has hung up — reuse
+// detection revoking a refresh-token family, a replayed code revoking its
+// grant.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), detachedBound)
+}
+
 // commitThen is returned by a transaction body whose writes must be
 // committed although the operation reports an error (reuse detection, code
 // replay): inTx commits and then returns err.
