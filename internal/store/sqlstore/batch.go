@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
+
+	"github.com/multinexo/auth/internal/store"
 )
 
 // Group commit (Dialect.GroupCommit, SQLite).
@@ -54,7 +57,7 @@ type batcher struct {
 	closed bool
 }
 
-var errClosed = errors.New("sqlstore: store closed")
+var errClosed = fmt.Errorf("sqlstore: store closed: %w", store.ErrUnavailable)
 
 func newBatcher(db *DB) *batcher {
 	return &batcher{db: db, queue: make(chan *txReq, 4*maxBatch), stop: make(chan struct{})}
