@@ -96,6 +96,7 @@ func Dialect() sqlstore.Dialect {
 		IsUniqueViolation:     func(err error) bool { return hasCode(err, "23505") },
 		IsForeignKeyViolation: func(err error) bool { return hasCode(err, "23503") },
 		IsRetryable:           func(err error) bool { return hasCode(err, "40001", "40P01") },
+		IsDiskFull:            func(err error) bool { return hasCode(err, "53100") },
 		Migrate:               migrate,
 	}
 }
