@@ -171,6 +171,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	m := newMetrics()
+	m.watchStore(db.WriteFailing)
 	mux.Handle("GET /metrics", m.handler())
 	prov.Mount(mux)
 	users.Mount(mux)

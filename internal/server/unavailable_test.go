@@ -263,6 +263,9 @@ func TestSQLiteDiskFull(t *testing.T) {
 	want503(t, "password grant on a full disk", res, body, `"error":"temporarily_unavailable"`)
 	res, body = doGet(t, e.issuer+"/readyz", "")
 	want503(t, "readyz on a full disk", res, body, `"database":"not_writable"`)
+	if _, body := doGet(t, e.issuer+"/metrics", ""); !strings.Contains(string(body), "\nmultinexo_store_writes_failing 1\n") {
+		t.Errorf("metrics on a full disk lack multinexo_store_writes_failing 1")
+	}
 
 	// The log was truncated after the failure (a checkpoint(TRUNCATE)).
 	deadline := time.Now().Add(10 * time.Second)
@@ -280,5 +283,8 @@ func TestSQLiteDiskFull(t *testing.T) {
 	setMaxPages(t, e, "1073741823")
 	if res, body := doGet(t, e.issuer+"/readyz", ""); res.StatusCode != 200 {
 		t.Fatalf("readyz after space came back: %d %s", res.StatusCode, body)
+	}
+	if _, body := doGet(t, e.issuer+"/metrics", ""); !strings.Contains(string(body), "\nmultinexo_store_writes_failing 0\n") {
+		t.Errorf("metrics after space came back lack multinexo_store_writes_failing 0")
 	}
 }
