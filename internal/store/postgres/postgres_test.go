@@ -176,17 +176,10 @@ func TestParallelReuseTwoInstances(t *testing.T) {
 // TestParallelReuseOneInstance: the same on one handle.
 func TestParallelReuseOneInstance(t *testing.T) { storetest.ParallelReuse(t, newDB(t)) }
 
-// TestReuseRevokesAfterClientGaveUp: a reused refresh token whose rotation
-// waits on a lock past the client's deadline still revokes the family
-// (issue 12: the revocation was rolled back with the cancelled request, so
-// the successor stayed live).
-func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
-	db, u := openSchema(t)
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+// seedGrant creates user u1, client c1 and grant g1 with refresh token rt0.
+func seedGrant(t *testing.T, db *sqlstore.DB, now time.Time) {
+	t.Helper()
 	ctx := t.Context()
-	now := time.Now()
 	if err := db.CreateUser(ctx, &store.User{ID: "u1", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,16 +190,15 @@ func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
 	if err := db.IssueGrant(ctx, g, &store.RefreshToken{Hash: store.HashToken("rt0"), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	rot := func(ctx context.Context, newSecret string) error {
-		_, err := db.RotateRefreshToken(ctx, store.Rotation{OldHash: store.HashToken("rt0"),
-			New: store.RefreshToken{Hash: store.HashToken(newSecret), CreatedAt: now}, Now: now})
-		return err
-	}
-	if err := rot(ctx, "rt1"); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	// Another session holds the grant's row lock (well under lock_timeout).
+// whileLocked runs op with a context that ends after 100 ms while another
+// session holds the row lock lockSQL takes (well under lock_timeout), keeps
+// the lock 200 ms more, releases it and returns op's outcome: a caller
+// that gave up while its operation waited on a lock.
+func whileLocked(t *testing.T, u, lockSQL string, op func(ctx context.Context) error) error {
+	t.Helper()
+	ctx := t.Context()
 	other, err := sql.Open("pgx", u)
 	if err != nil {
 		t.Fatal(err)
@@ -217,31 +209,85 @@ func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT id FROM grants WHERE id = 'g1' FOR NO KEY UPDATE`); err != nil {
+	if _, err := tx.ExecContext(ctx, lockSQL); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	go func() { done <- rot(cctx, "rt2") }() // the reuse, from a client that gives up
+	go func() { done <- op(cctx) }()
 	<-cctx.Done()
-	time.Sleep(200 * time.Millisecond) // the rotation is still queued on the lock
+	time.Sleep(200 * time.Millisecond) // the operation is still queued on the lock
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
-		if !errors.Is(err, store.ErrReused) {
-			t.Errorf("reuse after the client gave up: %v, want ErrReused", err)
-		}
+		return err
 	case <-time.After(30 * time.Second):
-		t.Fatal("the detached reuse never finished")
+		t.Fatal("the detached operation never finished")
+		return nil
 	}
-	got, err := db.GetGrant(ctx, "g1")
-	if err != nil {
+}
+
+// TestReuseRevokesAfterClientGaveUp: a reused refresh token whose rotation
+// waits on a lock past the client's deadline still revokes the family
+// (issue 12: the revocation was rolled back with the cancelled request, so
+// the successor stayed live).
+func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
+	db, u := openSchema(t)
+	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got.RevokedAt.IsZero() {
-		t.Fatal("family not revoked: the reuse was abandoned with its client")
+	now := time.Now()
+	seedGrant(t, db, now)
+	rot := func(ctx context.Context, newSecret string) error {
+		_, err := db.RotateRefreshToken(ctx, store.Rotation{OldHash: store.HashToken("rt0"),
+			New: store.RefreshToken{Hash: store.HashToken(newSecret), CreatedAt: now}, Now: now})
+		return err
+	}
+	if err := rot(t.Context(), "rt1"); err != nil {
+		t.Fatal(err)
+	}
+	err := whileLocked(t, u, `SELECT id FROM grants WHERE id = 'g1' FOR NO KEY UPDATE`,
+		func(ctx context.Context) error { return rot(ctx, "rt2") }) // the reuse, from a client that gives up
+	if !errors.Is(err, store.ErrReused) {
+		t.Errorf("reuse after the client gave up: %v, want ErrReused", err)
+	}
+	if g, err := db.GetGrant(t.Context(), "g1"); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("family not revoked (%v): the reuse was abandoned with its client", err)
+	}
+}
+
+// TestCodeReplayRevokesAfterClientGaveUp: the same for a replayed
+// authorization code (RFC 6749 §4.1.2: the server "SHOULD revoke (when
+// possible) all tokens previously issued based on that authorization code").
+func TestCodeReplayRevokesAfterClientGaveUp(t *testing.T) {
+	db, u := openSchema(t)
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	seedGrant(t, db, now)
+	code := store.HashToken("code")
+	if err := db.CreateAuthCode(ctx, &store.AuthCode{Hash: code, ClientID: "c1", UserID: "u1", RedirectURI: "https://app.example/cb",
+		Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	redeem := func(ctx context.Context, gid string) error {
+		_, err := db.RedeemAuthCode(ctx, code, now, &store.Grant{ID: gid, GrantType: store.GrantAuthorizationCode, CreatedAt: now}, nil)
+		return err
+	}
+	if err := redeem(ctx, "g-code"); err != nil {
+		t.Fatal(err)
+	}
+	err := whileLocked(t, u, `SELECT hash FROM auth_codes FOR UPDATE`,
+		func(ctx context.Context) error { return redeem(ctx, "g-replay") })
+	if !errors.Is(err, store.ErrAlreadyUsed) {
+		t.Errorf("replay after the client gave up: %v, want ErrAlreadyUsed", err)
+	}
+	if g, err := db.GetGrant(ctx, "g-code"); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("grant of the code not revoked (%v): the replay was abandoned with its client", err)
 	}
 }

@@ -523,13 +523,22 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // (redirect URI, PKCE) and revokes g.ID if a check fails.
 //
 // The code row is locked (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
-// SQLite), so of N concurrent redemptions exactly one succeeds.
+// SQLite), so of N concurrent redemptions exactly one succeeds. Once
+// started, the redemption is not stopped by the caller's cancellation (see
+// detach): a replay detected after the client hung up still revokes.
 func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, rt *store.RefreshToken) (*store.AuthCode, error) {
 	var (
 		code *store.AuthCode
 		ng   store.Grant
 		nrt  store.RefreshToken
 	)
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller is gone before anything was decided
+	}
+	// A replay's revocation must be committed whatever the caller does, as
+	// a refresh token's reuse must (see RotateRefreshToken).
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanCode(db.txQueryRow(ctx, tx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = $1`+db.d.ForUpdate, hash))
 		if err != nil {
