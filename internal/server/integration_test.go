@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -21,7 +19,6 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/clients"
-	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/server"
 	"github.com/multinexo/auth/internal/testenv"
 )
@@ -42,20 +39,7 @@ func start(t *testing.T, backend string) *env {
 	case "postgres":
 		db = testenv.PostgresSchema(t)
 	}
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	srv, err := server.New(t.Context(), server.Config{
-		Global: config.Global{DB: db, Secret: strings.Repeat("s3cr3t-", 6), LogLevel: "info"},
-		Serve:  config.Serve{Issuer: issuer, AccessTTL: 900 * time.Second, AccessAlg: "ES256", IDAlg: "RS256"},
-		Log:    slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
-	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &env{srv: srv, issuer: issuer}
+	return startDB(t, db)
 }
 
 func (e *env) client(t *testing.T, in clients.CreateInput) (id, secret string) {

@@ -142,7 +142,9 @@ func BenchmarkGetGrant(b *testing.B) {
 	})
 }
 
-func seed(b *testing.B, s store.Store, now time.Time) {
+// seed creates user u1, client c1 and grant g1 with refresh token rt0.
+func seed(b testing.TB, s store.Store, now time.Time) {
+	b.Helper()
 	ctx := b.Context()
 	if err := s.CreateUser(ctx, &store.User{ID: "u1", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now}); err != nil {
 		b.Fatal(err)
@@ -175,22 +177,6 @@ func TestParallelReuseTwoInstances(t *testing.T) {
 
 // TestParallelReuseOneInstance: the same on one handle.
 func TestParallelReuseOneInstance(t *testing.T) { storetest.ParallelReuse(t, newDB(t)) }
-
-// seedGrant creates user u1, client c1 and grant g1 with refresh token rt0.
-func seedGrant(t *testing.T, db *sqlstore.DB, now time.Time) {
-	t.Helper()
-	ctx := t.Context()
-	if err := db.CreateUser(ctx, &store.User{ID: "u1", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateClient(ctx, &store.Client{ID: "c1", Name: "App", Type: store.ClientPublic, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	g := &store.Grant{ID: "g1", UserID: "u1", ClientID: "c1", GrantType: store.GrantAuthorizationCode, Scopes: []string{"openid"}, CreatedAt: now}
-	if err := db.IssueGrant(ctx, g, &store.RefreshToken{Hash: store.HashToken("rt0"), CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // whileLocked runs op with a context that ends after 100 ms while another
 // session holds the row lock lockSQL takes (well under lock_timeout), keeps
@@ -240,7 +226,7 @@ func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	seedGrant(t, db, now)
+	seed(t, db, now)
 	rot := func(ctx context.Context, newSecret string) error {
 		_, err := db.RotateRefreshToken(ctx, store.Rotation{OldHash: store.HashToken("rt0"),
 			New: store.RefreshToken{Hash: store.HashToken(newSecret), CreatedAt: now}, Now: now})
@@ -269,7 +255,7 @@ func TestCodeReplayRevokesAfterClientGaveUp(t *testing.T) {
 	}
 	ctx := t.Context()
 	now := time.Now()
-	seedGrant(t, db, now)
+	seed(t, db, now)
 	code := store.HashToken("code")
 	if err := db.CreateAuthCode(ctx, &store.AuthCode{Hash: code, ClientID: "c1", UserID: "u1", RedirectURI: "https://app.example/cb",
 		Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
