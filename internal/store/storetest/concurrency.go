@@ -309,6 +309,8 @@ func ParallelReuse(t *testing.T, stores ...store.Store) {
 	f := &fixture{t: t, s: stores[0], ctx: t.Context()}
 	f.user("u1", "a@example.com")
 	f.client("c1", "App")
+	var slowest time.Duration
+	defer func() { t.Logf("slowest answer of %d rounds × %d: %v", reuseRounds, reuseParallel, slowest) }()
 	for round := range reuseRounds {
 		gid, old := fmt.Sprintf("g%d", round), fmt.Sprintf("rt%d", round)
 		f.grant(gid, "u1", "c1", old)
@@ -323,6 +325,7 @@ func ParallelReuse(t *testing.T, stores ...store.Store) {
 			return err
 		})
 		for i, d := range took {
+			slowest = max(slowest, d)
 			if d > reuseAnswerBound {
 				t.Errorf("round %d: caller %d answered after %v (bound %v)", round, i, d, reuseAnswerBound)
 			}
