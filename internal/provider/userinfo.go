@@ -84,6 +84,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) bearerFail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *oauth.BearerError
 	if !errors.As(err, &be) {
+		if e := oauth.ServerError(err); e.Status == http.StatusServiceUnavailable {
+			p.fail(w, r, e, false) // the database is down: 503, Retry-After
+			return
+		}
 		httpx.LogError(p.log, r, http.StatusInternalServerError, err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": oauth.CodeServerError})
 		return

@@ -319,6 +319,7 @@ var messages = map[string][2]string{
 	"mfa.invalid":         {"Ese código no es correcto o ya se usó. Espera a que la aplicación muestre un código nuevo y escríbelo.", "That code is not right or was already used. Wait for the app to show a new code and type it."},
 
 	"error.title":             {"No se pudo completar la solicitud", "The request could not be completed"},
+	"error.unavailable":       {"El servicio no está disponible en este momento. Vuelve a intentarlo en unos segundos.", "The service is unavailable right now. Try again in a few seconds."},
 	"error.internal.title":    {"Algo salió mal", "Something went wrong"},
 	"error.internal":          {"Ocurrió un error en el servidor. Vuelve a intentarlo en unos minutos; si se repite, comunícate con soporte indicando el código de solicitud.", "A server error occurred. Try again in a few minutes; if it happens again, contact support with the request code."},
 	"error.requestid":         {"Código de solicitud", "Request code"},

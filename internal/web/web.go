@@ -331,6 +331,12 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	var pe *pageError
 	if !errors.As(err, &pe) {
 		pe = &pageError{Status: http.StatusInternalServerError, Msg: "error.internal", cause: err}
+		if store.Unavailable(err) {
+			// The database is down, restarting or out of disk: 503, and
+			// when to try again.
+			pe = &pageError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable", cause: err}
+			setRetryAfter(rw, store.UnavailableRetry)
+		}
 	}
 	httpx.LogError(w.log, r, pe.Status, err)
 	lang := pe.Lang
