@@ -40,19 +40,9 @@ type deviceResponse struct {
 	Interval                int64  `json:"interval"`
 }
 
-// devices is the store's DeviceStore, nil when the store has none (the grant
-// is then not registered, the endpoint not mounted and neither advertised).
-func (p *Provider) devices() store.DeviceStore {
-	d, _ := p.cfg.Store.(store.DeviceStore)
-	return d
-}
-
-// registerDevice serves the device grant when the store can keep device
-// authorizations.
+// registerDevice serves the device grant (RFC 8628).
 func (p *Provider) registerDevice() {
-	if p.devices() != nil {
-		p.register(store.GrantDeviceCode, p.grantDeviceCode)
-	}
+	p.register(store.GrantDeviceCode, p.grantDeviceCode)
 }
 
 // mountDevice registers the device authorization endpoint. Like the token
@@ -119,7 +109,7 @@ func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scop
 	for range 4 {
 		dc := token.NewOpaque(token.PrefixDevice)
 		uc := oauth.NewUserCode()
-		err = p.devices().CreateDeviceCode(ctx, &store.DeviceCode{
+		err = p.cfg.Store.CreateDeviceCode(ctx, &store.DeviceCode{
 			DeviceHash:   store.HashToken(dc),
 			UserCodeHash: store.HashToken(uc),
 			ClientID:     client.ID,

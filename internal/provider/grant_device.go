@@ -48,7 +48,7 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req *tokenRequest) (*tok
 		LastUsedAt: now,
 	}
 	refresh, rt := firstRefresh(req.client, store.GrantDeviceCode, nil, now) // the store copies the code's scopes
-	d, err := p.devices().PollDeviceCode(ctx, store.HashToken(dc), now, g, rt)
+	d, err := p.cfg.Store.PollDeviceCode(ctx, store.HashToken(dc), now, g, rt)
 	switch {
 	case err == nil:
 	case isNotFound(err), errors.Is(err, store.ErrAlreadyUsed):

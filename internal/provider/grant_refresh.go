@@ -24,7 +24,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 		return nil, invalid()
 	}
 	hash := store.HashToken(raw)
-	_, g, u, err := p.refreshContext(ctx, hash)
+	_, g, u, err := p.cfg.Store.GetRefreshTokenGrant(ctx, hash)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, invalid()
@@ -84,39 +84,6 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 		return nil, oauth.ServerError(err)
 	}
 	return response(t, refresh, scopes, u), nil
-}
-
-// refreshReader is implemented by stores that read a refresh token, its
-// grant and the grant's user in one query (*sqlstore.DB).
-type refreshReader interface {
-	GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error)
-}
-
-// refreshContext reads the refresh token under hash, its grant and the
-// grant's user (nil when it has none or it is gone).
-func (p *Provider) refreshContext(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error) {
-	if rr, ok := p.cfg.Store.(refreshReader); ok {
-		return rr.GetRefreshTokenGrant(ctx, hash)
-	}
-	rt, err := p.cfg.Store.GetRefreshToken(ctx, hash)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	g, err := p.cfg.Store.GetGrant(ctx, rt.GrantID)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if g.UserID == "" {
-		return rt, g, nil, nil
-	}
-	u, err := p.cfg.Store.GetUser(ctx, g.UserID)
-	if isNotFound(err) {
-		return rt, g, nil, nil
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return rt, g, u, nil
 }
 
 // usable checks that a grant's user may still get tokens: for a grant with

@@ -103,10 +103,8 @@ func (p *Provider) introspectAccess(ctx context.Context, raw string) (*introspec
 		// The liveness check just read the user with its grant; its email
 		// is current while the epoch has not moved.
 		cached := false
-		if ue, ok := p.live.(interface {
-			userEmail(context.Context, string) (string, bool)
-		}); ok {
-			res.Username, cached = ue.userEmail(ctx, c.GrantID)
+		if p.liveCache != nil {
+			res.Username, cached = p.liveCache.userEmail(ctx, c.GrantID)
 		}
 		if !cached {
 			if res.Username, err = p.username(ctx, c.Subject); err != nil {

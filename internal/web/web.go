@@ -55,6 +55,9 @@ type Store interface {
 	UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error)
 	DisableUser(ctx context.Context, id string, now time.Time) error
 	ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.Event, int, error)
+
+	// The device verification page (/activate).
+	deviceStore
 }
 
 // Keys mints implicit-grant access tokens and checks id_token_hint;
