@@ -150,43 +150,73 @@ func TestClientsAndUsersCommands(t *testing.T) {
 	}
 }
 
-// TestServeShutsDownGracefully runs `serve` in process, checks the health
-// endpoints, and cancels it as SIGTERM would.
-func TestServeShutsDownGracefully(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(t.Context())
+// serving is a `serve` running in process: its log lines up to and
+// including "multinexo listening", and its exit status once ctx ends.
+type serving struct {
+	lines []map[string]any
+	addr  string
+	done  chan int
+}
+
+// startServe runs Main with args (which should hold a --db and a serve
+// command) until it logs where it listens; the server stops with ctx.
+func startServe(t *testing.T, ctx context.Context, environ []string, args ...string) *serving {
+	t.Helper()
 	pr, pw := io.Pipe()
-	done := make(chan int, 1)
+	s := &serving{done: make(chan int, 1)}
 	go func() {
-		done <- Main([]string{"--db", "sqlite:" + filepath.Join(dir, "m.db"), "serve", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0"},
-			Env{Ctx: ctx, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: pw, Environ: []string{"MULTINEXO_TYPO=1"}})
+		s.done <- Main(args, Env{Ctx: ctx, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: pw, Environ: environ})
 		pw.Close()
 	}()
-	addr, debugAddr := "", ""
 	sc := bufio.NewScanner(pr)
-	var warned bool
 	for sc.Scan() {
 		var line map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("log line is not JSON: %q", sc.Text())
 		}
-		if line["name"] == "MULTINEXO_TYPO" {
-			warned = true
-		}
-		if line["msg"] == "profiles served (pprof)" {
-			debugAddr, _ = line["addr"].(string)
-		}
+		s.lines = append(s.lines, line)
 		if line["msg"] == "multinexo listening" {
-			addr = line["addr"].(string)
-			if line["database"] != "sqlite" {
-				t.Errorf("listening line %v lacks the database", line)
-			}
+			s.addr, _ = line["addr"].(string)
 			break
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	if addr == "" || !warned {
-		t.Fatalf("no listening line (addr %q) or no warning for an unknown variable (%v)", addr, warned)
+	if s.addr == "" {
+		t.Fatalf("no listening line in %v", s.lines)
+	}
+	return s
+}
+
+// line returns the first log line with msg, or nil.
+func (s *serving) line(msg string) map[string]any {
+	for _, l := range s.lines {
+		if l["msg"] == msg {
+			return l
+		}
+	}
+	return nil
+}
+
+// TestServeShutsDownGracefully runs `serve` in process, checks the health
+// endpoints, and cancels it as SIGTERM would.
+func TestServeShutsDownGracefully(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	s := startServe(t, ctx, []string{"MULTINEXO_TYPO=1"},
+		"--db", "sqlite:"+filepath.Join(dir, "m.db"), "serve", "--addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0")
+	addr := s.addr
+	var warned bool
+	for _, line := range s.lines {
+		if line["name"] == "MULTINEXO_TYPO" {
+			warned = true
+		}
+	}
+	debugAddr, _ := s.line("profiles served (pprof)")["addr"].(string)
+	if s.line("multinexo listening")["database"] != "sqlite" {
+		t.Errorf("listening line %v lacks the database", s.line("multinexo listening"))
+	}
+	if !warned {
+		t.Fatalf("no warning for an unknown variable")
 	}
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + p)
@@ -208,13 +238,59 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	cancel()
 	select {
-	case st := <-done:
+	case st := <-s.done:
 		if st != 0 {
 			t.Fatalf("serve exited %d", st)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// TestServeIssuerFollowsAddr: with --addr and no --issuer the issuer is the
+// address served (the port chosen for :0 included), logged at start and
+// advertised by discovery, so go-oidc's exact issuer check passes; an
+// --issuer the server cannot be reached at is warned about.
+func TestServeIssuerFollowsAddr(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	ctx, cancel := context.WithCancel(t.Context())
+	s := startServe(t, ctx, nil, "--db", db, "serve", "--addr", "127.0.0.1:0")
+	want := "http://" + s.addr
+	if l := s.line("multinexo listening"); l["issuer"] != want || l["issuer_from"] != "--addr" {
+		t.Errorf("listening line %v; want issuer %s from --addr", l, want)
+	}
+	if l := s.line("issuer unreachable at the address served"); l != nil {
+		t.Errorf("warning for a derived issuer: %v", l)
+	}
+	resp, err := http.Get(want + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disc struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&disc)
+	resp.Body.Close()
+	if err != nil || disc.Issuer != want || !strings.HasPrefix(disc.TokenEndpoint, want+"/") {
+		t.Errorf("discovery %+v (%v); want issuer %s", disc, err, want)
+	}
+	cancel()
+	<-s.done
+
+	// An explicit --issuer still wins, and one naming another port is warned about.
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	s = startServe(t, ctx, nil, "--db", db, "serve", "--addr", "127.0.0.1:0", "--issuer", "http://localhost:8080")
+	if l := s.line("multinexo listening"); l["issuer"] != "http://localhost:8080" || l["issuer_from"] != "--issuer" {
+		t.Errorf("listening line %v; want the --issuer", l)
+	}
+	w := s.line("issuer unreachable at the address served")
+	if w == nil || w["level"] != "WARN" || w["issuer"] != "http://localhost:8080" {
+		t.Errorf("no WARN for an issuer on another port: %v", s.lines)
+	}
+	cancel()
+	<-s.done
 }
 
 func TestOperatorActionsAreRecorded(t *testing.T) {

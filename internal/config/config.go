@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,8 +22,8 @@ type Global struct {
 
 // Serve holds the flags of `multinexo serve`.
 type Serve struct {
-	Addr         string        `help:"Dirección HTTP / listen address." default:"127.0.0.1:8080" env:"MULTINEXO_ADDR"`
-	Issuer       string        `help:"Emisor (URL pública, sin barra final) / issuer URL." default:"http://localhost:8080" env:"MULTINEXO_ISSUER"`
+	Addr         string        `help:"Dirección HTTP (por defecto 127.0.0.1:8080) / listen address (default 127.0.0.1:8080)." env:"MULTINEXO_ADDR"`
+	Issuer       string        `help:"Emisor: la URL pública, sin barra final; por defecto http:// + --addr (http://localhost:8080 sin --addr) / issuer: the public URL, no trailing slash; default http:// + --addr (http://localhost:8080 without --addr)." env:"MULTINEXO_ISSUER"`
 	AccessTTL    time.Duration `help:"Vida del access token / access-token lifetime." default:"900s" env:"MULTINEXO_ACCESS_TTL"`
 	RefreshGrace time.Duration `help:"Ventana de gracia para reintentar un refresh ya rotado (0 = desactivada) / refresh-token reuse grace window." default:"0s" env:"MULTINEXO_REFRESH_GRACE"`
 	AccessAlg    string        `help:"Algoritmo de los access tokens." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
@@ -89,10 +88,13 @@ func ValidateIssuer(v string) error {
 	return nil
 }
 
-// Validate checks serve flags that kong cannot.
+// Validate checks serve flags that kong cannot. An empty Issuer is left to
+// ResolveIssuer.
 func (s *Serve) Validate() error {
-	if err := ValidateIssuer(s.Issuer); err != nil {
-		return err
+	if s.Issuer != "" {
+		if err := ValidateIssuer(s.Issuer); err != nil {
+			return err
+		}
 	}
 	if s.AccessTTL < 10*time.Second || s.AccessTTL > 24*time.Hour {
 		return errors.New("--access-ttl: entre 10s y 24h / between 10s and 24h")
