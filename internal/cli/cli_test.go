@@ -5,12 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/store"
@@ -29,8 +34,20 @@ func run(t *testing.T, stdin string, args ...string) result {
 	return result{st, out.String(), errb.String()}
 }
 
+// newDB returns the path and --db value of a SQLite database created with
+// `multinexo migrate`, as an operator's commands find it.
+func newDB(t *testing.T) (path, db string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "m.db")
+	db = "sqlite:" + path
+	if r := run(t, "", "--db", db, "migrate"); r.status != 0 {
+		t.Fatalf("migrate: %+v", r)
+	}
+	return path, db
+}
+
 func TestUsageErrorsExitTwo(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	_, db := newDB(t)
 	for name, args := range map[string][]string{
 		"unknown flag":    {"serve", "--no-such-flag"},
 		"unknown command": {"frobnicate"},
@@ -67,7 +84,7 @@ func TestVersionAndHelp(t *testing.T) {
 }
 
 func TestClientsAndUsersCommands(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	_, db := newDB(t)
 	r := run(t, "", "--db", db, "clients", "create", "--name", "Mi app", "--grant", "password", "--grant", "refresh_token", "--scope", "openid", "--scope", "voucher")
 	if r.status != 0 {
 		t.Fatalf("clients create: %+v", r)
@@ -294,8 +311,7 @@ func TestServeIssuerFollowsAddr(t *testing.T) {
 }
 
 func TestOperatorActionsAreRecorded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.db")
-	db := "sqlite:" + path
+	path, db := newDB(t)
 	r := run(t, "", "--db", db, "clients", "create", "--name", "App", "--grant", "client_credentials")
 	var c struct {
 		ClientID string `json:"client_id"`
@@ -324,8 +340,7 @@ func TestOperatorActionsAreRecorded(t *testing.T) {
 }
 
 func TestResetMFA(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.db")
-	db := "sqlite:" + path
+	path, db := newDB(t)
 	if r := run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "a@example.com", "--first-name", "A", "--last-name", "B"); r.status != 0 {
 		t.Fatalf("create: %+v", r)
 	}
@@ -353,5 +368,207 @@ func TestResetMFA(t *testing.T) {
 	}
 	if r := run(t, "", "--db", db, "users", "reset-mfa", "nobody@example.com"); r.status != 1 {
 		t.Fatalf("unknown user: %+v", r)
+	}
+}
+
+// TestHelpIsBilingual: every command, flag and argument has a help text in
+// Spanish and then English ("… / …"), the help flag included, and a
+// subcommand's help does not repeat the global flags.
+func TestHelpIsBilingual(t *testing.T) {
+	var c CLI
+	parser, err := newParser(&c, &Env{Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check func(n *kong.Node)
+	check = func(n *kong.Node) {
+		name := n.FullPath()
+		if n.Parent != nil && !n.Hidden && !strings.Contains(n.Help, " / ") {
+			t.Errorf("command %q: help %q is not \"español / English\"", name, n.Help)
+		}
+		for _, f := range n.Flags {
+			if !strings.Contains(f.Help, " / ") {
+				t.Errorf("%s --%s: help %q is not \"español / English\"", name, f.Name, f.Help)
+			}
+		}
+		for _, p := range n.Positional {
+			if !strings.Contains(p.Help, " / ") {
+				t.Errorf("%s %s: help %q is not \"español / English\"", name, p.Name, p.Help)
+			}
+		}
+		for _, ch := range n.Children {
+			check(ch)
+		}
+	}
+	check(parser.Model.Node)
+
+	top := run(t, "", "--help")
+	if top.status != 0 || !strings.Contains(top.stdout, "--db") || !strings.Contains(top.stdout, "Muestra esta ayuda") {
+		t.Fatalf("top-level help: %+v", top)
+	}
+	for _, args := range [][]string{{"keys", "rotate", "--help"}, {"users", "set-password", "--help"}, {"clients", "create", "--help"}} {
+		r := run(t, "", args...)
+		if r.status != 0 || strings.Contains(r.stdout, `--log-level="`) || !strings.Contains(r.stdout, "multinexo --help") {
+			t.Errorf("%v: global flags repeated, or no pointer to them: %+v", args, r)
+		}
+	}
+	if r := run(t, "", "keys", "rotate", "--help"); !strings.Contains(r.stdout, "--access-alg") || !strings.Contains(r.stdout, "access-token key") {
+		t.Errorf("keys rotate --help does not describe --access-alg: %s", r.stdout)
+	}
+}
+
+// TestCommandsRefuseMissingDatabase: run outside the server's directory, an
+// operator command must not create an empty database and succeed into it;
+// it names the path it tried and exits 2. serve and migrate create one.
+func TestCommandsRefuseMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nope.db")
+	db := "sqlite:" + path
+	for _, args := range [][]string{
+		{"clients", "list"},
+		{"clients", "create", "--name", "x", "--grant", "client_credentials"},
+		{"clients", "delete", "c"},
+		{"clients", "rotate-secret", "c"},
+		{"users", "list"},
+		{"users", "create", "--email", "a@example.com", "--first-name", "A", "--last-name", "B"},
+		{"users", "disable", "a@example.com"},
+		{"users", "enable", "a@example.com"},
+		{"users", "admin", "a@example.com"},
+		{"users", "admin", "--remove", "a@example.com"},
+		{"users", "set-password", "a@example.com"},
+		{"users", "reset-mfa", "a@example.com"},
+		{"keys", "rotate"},
+		{"bench", "--duration", "1s"},
+	} {
+		r := run(t, "correct horse battery staple\n", append([]string{"--db", db}, args...)...)
+		if r.status != 2 || !strings.Contains(r.stderr, path) || !strings.Contains(r.stderr, "no such database") {
+			t.Errorf("%v: status %d, stderr %q; want 2 naming %s", args, r.status, r.stderr, path)
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Fatalf("%v created %s", args, path)
+		}
+	}
+	// A relative path is shown as the absolute path tried.
+	t.Chdir(dir)
+	if r := run(t, "", "--db", "sqlite:nope.db", "clients", "list"); r.status != 2 || !strings.Contains(r.stderr, path) {
+		t.Errorf("relative path: %+v; want %s named", r, path)
+	}
+	if r := run(t, "", "--db", db, "migrate"); r.status != 0 {
+		t.Fatalf("migrate creates the database: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "clients", "list"); r.status != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("clients list after migrate: %+v", r)
+	}
+}
+
+// TestUsersEnableAdminSetPassword: the operator verbs act on the user named
+// by id or email, and each is a recorded event.
+func TestUsersEnableAdminSetPassword(t *testing.T) {
+	path, db := newDB(t)
+	if r := run(t, "correct horse battery staple\n", "--db", db, "users", "create", "--email", "ana@example.com", "--first-name", "Ana", "--last-name", "Gil"); r.status != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUserByEmailKey(t.Context(), account.EmailKey("ana@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := func() *store.User {
+		t.Helper()
+		u, err := st.GetUser(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+
+	if r := run(t, "", "--db", db, "users", "disable", "ana@example.com"); r.status != 0 || !user().Disabled {
+		t.Fatalf("disable: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "users", "enable", u.ID); r.status != 0 || user().Disabled {
+		t.Fatalf("enable by id: %+v %+v", r, user())
+	}
+	if r := run(t, "", "--db", db, "users", "admin", "ANA@example.com"); r.status != 0 || !user().Admin {
+		t.Fatalf("admin: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "users", "admin", "--remove", "ana@example.com"); r.status != 0 || user().Admin {
+		t.Fatalf("admin --remove: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "users", "set-admin", u.ID); r.status != 0 || !user().Admin {
+		t.Fatalf("set-admin: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "users", "unset-admin", u.ID); r.status != 0 || user().Admin {
+		t.Fatalf("unset-admin: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "users", "enable", "nobody@example.com"); r.status != 1 {
+		t.Fatalf("enable an unknown user: %+v", r)
+	}
+
+	// set-password: the usual rules, stdin, and every session ends.
+	now := time.Now()
+	if err := st.CreateSession(t.Context(), &store.Session{ID: "s1", SecretHash: []byte("h"), UserID: u.ID, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "", "--db", db, "users", "set-password", "ana@example.com"); r.status != 2 || !strings.Contains(r.stderr, "entrada estándar") {
+		t.Fatalf("set-password without stdin: %+v", r)
+	}
+	for _, bad := range []string{"short\n", "password\n", "ana@example.com\n"} {
+		if r := run(t, bad, "--db", db, "users", "set-password", "ana@example.com"); r.status != 2 {
+			t.Fatalf("set-password %q accepted: %+v", bad, r)
+		}
+	}
+	old := user().PasswordHash
+	r := run(t, "a new and long passphrase\n", "--db", db, "users", "set-password", "ana@example.com")
+	if r.status != 0 || strings.Contains(r.stdout+r.stderr, "passphrase") || user().PasswordHash == old {
+		t.Fatalf("set-password: %+v", r)
+	}
+	if _, err := st.GetSession(t.Context(), "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("session kept after set-password: %v", err)
+	}
+	svc := account.NewService(st, account.Config{})
+	if _, err := svc.Authenticate(t.Context(), "ana@example.com", "a new and long passphrase", "127.0.0.1"); err != nil {
+		t.Fatalf("new password refused: %v", err)
+	}
+
+	evs, _, err := st.ListEvents(t.Context(), store.ListOptions{Sort: "time"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		if e.UserID == u.ID && e.Type != "user.registered" && e.Type != "login.succeeded" {
+			types = append(types, e.Type)
+		}
+	}
+	want := "user.disabled user.enabled user.admin_granted user.admin_removed user.admin_granted user.admin_removed password.changed"
+	if strings.Join(types, " ") != want {
+		t.Fatalf("events %v, want %s", types, want)
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "9c6588053a16"}, {Key: "vcs.time", Value: "2026-12-06T02:05:10Z"}, {Key: "vcs.modified", Value: "true"},
+	}}
+	for _, c := range []struct {
+		linked string
+		bi     *debug.BuildInfo
+		want   string
+	}{
+		{"dev", bi, "multinexo v1.2.3 (revisión / revision 9c6588053a16, 2026-12-06T02:05:10Z, con cambios sin confirmar / modified) go1.26.8"},
+		{"v2.0.0", bi, "multinexo v2.0.0 (revisión / revision 9c6588053a16, 2026-12-06T02:05:10Z, con cambios sin confirmar / modified) go1.26.8"},
+		{"dev", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "multinexo (devel) go1.26.8"},
+		{"dev", nil, "multinexo dev"},
+	} {
+		if got := versionLine(c.linked, c.bi); got != c.want {
+			t.Errorf("versionLine(%q, …) = %q; want %q", c.linked, got, c.want)
+		}
+	}
+	if r := run(t, "", "version"); r.status != 0 || strings.TrimSpace(r.stdout) == "multinexo dev" {
+		t.Errorf("version prints no build information: %+v", r)
 	}
 }

@@ -16,8 +16,8 @@ import (
 // Global holds the flags every command shares.
 type Global struct {
 	DB       string `help:"Base de datos: sqlite:RUTA o postgres://… / Database: sqlite:PATH or postgres://…" default:"sqlite:multinexo.db" env:"MULTINEXO_DB"`
-	Secret   string `help:"Secreto que cifra las claves de firma (obligatorio con PostgreSQL; con SQLite se genera uno junto a la base) / Secret that encrypts signing keys" env:"MULTINEXO_SECRET"`
-	LogLevel string `help:"Nivel de log: debug, info, warn, error." default:"info" enum:"debug,info,warn,error" env:"MULTINEXO_LOG_LEVEL"`
+	Secret   string `help:"Secreto que cifra las claves de firma (obligatorio con PostgreSQL; con SQLite se genera uno junto a la base) / secret that encrypts the signing keys (required with PostgreSQL; with SQLite one is generated beside the database)." env:"MULTINEXO_SECRET"`
+	LogLevel string `help:"Nivel de log: debug, info, warn, error / log level." default:"info" enum:"debug,info,warn,error" env:"MULTINEXO_LOG_LEVEL"`
 }
 
 // Serve holds the flags of `multinexo serve`.
@@ -26,9 +26,9 @@ type Serve struct {
 	Issuer       string        `help:"Emisor: la URL pública, sin barra final; por defecto http:// + --addr (http://localhost:8080 sin --addr) / issuer: the public URL, no trailing slash; default http:// + --addr (http://localhost:8080 without --addr)." env:"MULTINEXO_ISSUER"`
 	AccessTTL    time.Duration `help:"Vida del access token / access-token lifetime." default:"900s" env:"MULTINEXO_ACCESS_TTL"`
 	RefreshGrace time.Duration `help:"Ventana de gracia para reintentar un refresh ya rotado (0 = desactivada) / refresh-token reuse grace window." default:"0s" env:"MULTINEXO_REFRESH_GRACE"`
-	AccessAlg    string        `help:"Algoritmo de los access tokens." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
-	IDAlg        string        `help:"Algoritmo de los ID tokens." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
-	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
+	AccessAlg    string        `help:"Algoritmo de firma de los access tokens / access-token signing algorithm." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
+	IDAlg        string        `help:"Algoritmo de firma de los ID tokens / ID-token signing algorithm." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
+	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar / longest wait for in-flight requests at shutdown." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
 	DebugAddr    string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
 }
 
