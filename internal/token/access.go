@@ -150,7 +150,7 @@ func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud [
 	// RFC 9068 §4: "The current time MUST be before the time represented by
 	// the exp claim." No leeway: the lifetime is already short.
 	if exp := w.Expiry.Time(); !now.Before(exp) {
-		return nil, invalid("expired at %s", exp.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%w at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
 	}
 	if iat := w.IssuedAt.Time(); iat.After(now.Add(maxIssuedAtSkew)) {
 		return nil, invalid("issued in the future")
