@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
@@ -66,7 +67,8 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 	// the initial authorization request [...], and if included ensure that
 	// their values are identical."
 	if req.params.Get("redirect_uri") != ac.RedirectURI {
-		return revoke(oauth.InvalidGrant("redirect_uri no coincide con el de la autorizacion"))
+		return revoke(oauth.InvalidGrant("redirect_uri no coincide con el de la autorizacion").
+			WithCause(fmt.Errorf("redirect_uri %q, authorized for %q", req.params.Get("redirect_uri"), ac.RedirectURI)))
 	}
 	// RFC 7636 §4.6; a public client must have used PKCE (RFC 9700 §2.1.1).
 	if ac.CodeChallenge == "" && req.client.Type == store.ClientPublic {

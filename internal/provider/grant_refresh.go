@@ -77,13 +77,23 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 		// The store has revoked the grant: every refresh token of the family
 		// and, at the next check, every access token it issued.
 		p.event(ctx, "refresh.reused", g.UserID, g.ClientID, req.ip, "grant "+g.ID+" revoked")
-		return nil, invalid().WithCause(err)
+		return nil, reusedRefresh().WithCause(err)
 	case isNotFound(err), errors.Is(err, store.ErrRevoked):
 		return nil, invalid().WithCause(err)
 	default:
 		return nil, oauth.ServerError(err)
 	}
 	return response(t, refresh, scopes, u), nil
+}
+
+// reusedRefresh answers a refresh token presented again after its rotation
+// (outside the grace window). RFC 9700 §4.14.2: the server "can detect
+// refresh token replay" and then "will revoke the active refresh token";
+// the description says so, so that the developer looks for a client that
+// keeps an old token (two tabs, a retry without the new answer) instead of
+// a bug of ours. RFC 6749 §5.2 allows only ASCII in error_description.
+func reusedRefresh() *oauth.Error {
+	return oauth.InvalidGrant("se detecto la reutilizacion de un refresh_token ya usado; por seguridad se cerro la sesion de esta aplicacion: inicie sesion de nuevo")
 }
 
 // usable checks that a grant's user may still get tokens: for a grant with

@@ -221,6 +221,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 // as invalid_request before anything reaches the store.
 func (p *Provider) protocol(h http.HandlerFunc) http.Handler {
 	return p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withRefusal(r)
 		if err := httpx.CheckInput(r); err != nil {
 			p.fail(w, r, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL"), false)
 			return
@@ -255,10 +256,14 @@ func noContent(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.Stat
 // url makes an absolute URL of path on the configured issuer.
 func (p *Provider) url(path string) string { return p.issuer + path }
 
-// fail logs e's cause and writes e as a token-endpoint error.
+// fail logs e and writes it as a token-endpoint error: a refusal (4xx) at
+// INFO with its reason (logRefused), a server error with its cause.
 func (p *Provider) fail(w http.ResponseWriter, r *http.Request, e *oauth.Error, usedBasic bool) {
 	if e.Unwrap() != nil || e.Status >= 500 {
 		httpx.LogError(p.log, r, e.Status, e)
+	}
+	if e.Status < 500 {
+		p.logRefused(r, e)
 	}
 	oauth.WriteTokenError(w, e, usedBasic)
 }

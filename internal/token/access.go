@@ -162,7 +162,7 @@ func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud [
 	// the minting instance's by up to ClockLeeway (RFC 7519 §4.1.4). The
 	// same leeway, and no other, applies to nbf and iat.
 	if exp := w.Expiry.Time(); !now.Before(exp.Add(ClockLeeway)) {
-		return nil, invalid("expired at %s", exp.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%w at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
 	}
 	if iat := w.IssuedAt.Time(); iat.After(now.Add(ClockLeeway)) {
 		return nil, invalid("issued in the future")

@@ -64,7 +64,7 @@ type authzRequest struct {
 
 // fail sends e back to the client's validated redirect URI.
 func (q *authzRequest) fail(e *oauth.Error) error {
-	return &redirectError{err: e, uri: q.redirectURI, state: q.state, fragment: q.fragment}
+	return &redirectError{err: e, uri: q.redirectURI, state: q.state, fragment: q.fragment, clientID: q.client.ID}
 }
 
 func authzError(code, desc string) *oauth.Error {
@@ -122,17 +122,17 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 		return nil, pageErr(http.StatusBadRequest, "error.noclient")
 	}
 	if len(clientID) > maxClientID {
-		return nil, pageErr(http.StatusBadRequest, "error.unknownclient")
+		return nil, pageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 	}
 	client, err := w.cfg.Store.GetClient(ctx, clientID)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, pageErr(http.StatusBadRequest, "error.unknownclient")
+			return nil, pageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 		}
 		return nil, err
 	}
 	if client.Disabled {
-		return nil, pageErr(http.StatusBadRequest, "error.disabledclient")
+		return nil, pageErr(http.StatusBadRequest, "error.disabledclient").presented(clientID, sent)
 	}
 	q := &authzRequest{raw: vals, client: client, sentRedirectURI: sent}
 	switch {
@@ -140,14 +140,14 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 		// RFC 9700 §4.1.3: exact string matching (RFC 8252 §7.3 for loopback IPs).
 		u, ok := oauth.MatchRedirectURI(client.RedirectURIs, sent)
 		if !ok {
-			return nil, pageErr(http.StatusBadRequest, "error.badredirect")
+			return nil, pageErr(http.StatusBadRequest, "error.badredirect").presented(clientID, sent)
 		}
 		q.redirectURI = u
 	case len(client.RedirectURIs) == 1:
 		// RFC 6749 §3.1.2.3: with one registered URI the parameter is optional.
 		q.redirectURI = client.RedirectURIs[0]
 	default:
-		return nil, pageErr(http.StatusBadRequest, "error.noredirect")
+		return nil, pageErr(http.StatusBadRequest, "error.noredirect").presented(clientID, "")
 	}
 
 	// From here on the client and its redirect URI are trusted: errors go back.

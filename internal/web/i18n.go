@@ -329,6 +329,7 @@ var messages = map[string][2]string{
 	"error.unknownclient":     {"La aplicación que te trajo aquí no está registrada en Multinexo. Avisa a quien la desarrolla.", "The application that sent you here is not registered with Multinexo. Tell its developer."},
 	"error.disabledclient":    {"La aplicación que te trajo aquí está deshabilitada. Avisa a quien la desarrolla.", "The application that sent you here is disabled. Tell its developer."},
 	"error.badredirect":       {"La dirección de regreso (redirect_uri) no está registrada para esta aplicación, así que no te enviaremos allí. Avisa a quien desarrolla la aplicación.", "The return address (redirect_uri) is not registered for this application, so we will not send you there. Tell the application's developer."},
+	"error.rejecteduri":       {"redirect_uri rechazada", "Rejected redirect_uri"},
 	"error.noredirect":        {"La aplicación tiene varias direcciones de regreso y no indicó cuál usar (redirect_uri). Avisa a quien la desarrolla.", "The application has several return addresses and did not say which to use (redirect_uri). Tell its developer."},
 	"error.repeated":          {"La solicitud repite client_id o redirect_uri. Avisa a quien desarrolla la aplicación.", "The request repeats client_id or redirect_uri. Tell the application's developer."},
 	"error.sessionchanged":    {"La sesión cambió mientras decidías. Vuelve a la aplicación e inténtalo de nuevo.", "Your session changed while you were deciding. Go back to the application and try again."},

@@ -291,6 +291,16 @@ type pageError struct {
 	Msg    string
 	Lang   string // "" : from the request
 	cause  error
+	// clientID and redirectURI, when known, are what the request presented:
+	// logged with the refusal, and a rejected redirectURI is shown on the
+	// page so that the developer sees which one to register.
+	clientID, redirectURI string
+}
+
+// presented records the client id and redirect URI the request sent.
+func (e *pageError) presented(clientID, redirectURI string) *pageError {
+	e.clientID, e.redirectURI = clientID, redirectURI
+	return e
 }
 
 func (e *pageError) Error() string {
@@ -311,6 +321,7 @@ type redirectError struct {
 	uri      string
 	state    string
 	fragment bool
+	clientID string // for the log
 }
 
 func (e *redirectError) Error() string { return "web: authorization error: " + e.err.Error() }
@@ -321,6 +332,7 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	var re *redirectError
 	if errors.As(err, &re) {
 		httpx.LogError(w.log, r, http.StatusFound, err)
+		w.logRefused(r, re.err.Code, re.err.Description, re.clientID, re.uri, re.err.Unwrap())
 		q := url.Values{
 			"error":             {re.err.Code},
 			"error_description": {oauth.DescriptionSafe(re.err.Description)},
@@ -342,11 +354,17 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	httpx.LogError(w.log, r, pe.Status, err)
+	if pe.Status < 500 {
+		w.logRefused(r, "", pe.Msg, pe.clientID, pe.redirectURI, pe.cause)
+	}
 	lang := pe.Lang
 	if lang == "" {
 		lang = w.lang(r, "")
 	}
 	v := &view{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
+	if pe.Msg == "error.badredirect" {
+		v.RejectedURI = clip(pe.redirectURI)
+	}
 	if pe.Status == http.StatusInternalServerError {
 		v.Title = "error.internal.title"
 	}
@@ -374,6 +392,41 @@ func (w *Web) crossOriginDenied(rw http.ResponseWriter, r *http.Request) {
 	w.fail(rw, r, pageErr(http.StatusForbidden, "error.crossorigin"))
 }
 
+// logRefused logs at INFO why a request was refused, for the developer
+// who integrates and quotes the request code of the error page: the check
+// (an OAuth code and description, or the page's message key), the client id
+// and the redirect URI presented, and the cause. Never a secret or a token:
+// none reaches these fields.
+func (w *Web) logRefused(r *http.Request, code, reason, clientID, redirectURI string, cause error) {
+	attrs := []slog.Attr{
+		slog.String("request_id", httpx.RequestID(r.Context())),
+		slog.String("path", r.URL.Path),
+		slog.String("reason", reason),
+	}
+	if code != "" {
+		attrs = append(attrs, slog.String("error", code))
+	}
+	if clientID != "" {
+		attrs = append(attrs, slog.String("client_id", clip(clientID)))
+	}
+	if redirectURI != "" {
+		attrs = append(attrs, slog.String("redirect_uri", clip(redirectURI)))
+	}
+	if cause != nil {
+		attrs = append(attrs, slog.String("cause", cause.Error()))
+	}
+	w.log.LogAttrs(r.Context(), slog.LevelInfo, "request refused", attrs...)
+}
+
+// clip bounds a value the request sent before it is logged or shown.
+func clip(s string) string {
+	const max = 512
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}
+
 // view is what the templates see. Every field is optional.
 type view struct {
 	Lang      string
@@ -384,6 +437,8 @@ type view struct {
 	Notice    string   // localized
 	Message   string   // localized
 	RequestID string
+	// RejectedURI is a redirect_uri refused as not registered.
+	RejectedURI string
 
 	Continue  string
 	Email     string
