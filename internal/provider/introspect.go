@@ -40,11 +40,11 @@ type introspection struct {
 // MUST return an introspection response with the "active" field set to
 // "false"." — and nothing else, so the answer tells nothing about why.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(withArrival(r.Context()))
-	params, client, ok := p.authenticatedRequest(w, r)
+	cr, ok := p.authenticate(w, &r, nil)
 	if !ok {
 		return
 	}
+	params, client := cr.params, cr.client
 	if client.Type != store.ClientConfidential {
 		p.fail(w, r, oauth.InvalidClient("la introspeccion requiere un cliente confidencial"), false)
 		return
