@@ -69,6 +69,26 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 	return out, nil
 }
 
+// IssueImplicit mints the access token of an implicit grant (response_type
+// token, only for clients an operator marked legacy: RFC 9700 §2.1.2) and
+// records g, which the caller fills with UserID, ClientID, Scopes, Claims
+// and AuthTime; the grant ends with the token (no refresh token). Every
+// token the server issues is minted by this package: the authorization
+// endpoint (package web) asks here. It returns the token and its lifetime.
+func (p *Provider) IssueImplicit(ctx context.Context, c *store.Client, g *store.Grant, now time.Time) (string, time.Duration, error) {
+	ttl := p.accessTTL(c)
+	g.ID, g.GrantType = token.NewID(), store.GrantImplicit
+	g.CreatedAt, g.LastUsedAt, g.ExpiresAt = now, now, now.Add(ttl)
+	t, err := p.mint(ctx, c, g, nil, "", now) // no user: no ID token (response_type token alone)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := p.cfg.Store.IssueGrant(ctx, g, nil); err != nil {
+		return "", 0, err
+	}
+	return t.access, t.expiresIn, nil
+}
+
 // idClaims are the user claims of an ID token, by scope (OIDC Core §5.4),
 // plus those the grant's claims request asked for in the ID token (§5.5).
 func idClaims(u *store.User, scopes []string, claims string) map[string]any {

@@ -163,13 +163,13 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	authClients := api.NewAuthClients(db, prov, apiCfg)
 	tokens := api.NewTokens(db, prov, apiCfg)
 	pages, err := web.New(web.Config{
-		Issuer:    cfg.Serve.Issuer,
-		Store:     db,
-		Keys:      keys,
-		Accounts:  accounts,
-		Now:       cfg.Now,
-		Log:       cfg.Log,
-		AccessTTL: cfg.Serve.AccessTTL,
+		Issuer:   cfg.Serve.Issuer,
+		Store:    db,
+		Keys:     keys,
+		Tokens:   prov,
+		Accounts: accounts,
+		Now:      cfg.Now,
+		Log:      cfg.Log,
 	})
 	if err != nil {
 		return nil, err

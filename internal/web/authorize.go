@@ -466,39 +466,15 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 // answerImplicit is RFC 6749 §4.2.2 for legacy clients: an access token in
 // the fragment, with a grant row so it can be revoked like any other.
 func (w *Web) answerImplicit(rw http.ResponseWriter, r *http.Request, q *authzRequest, sess *store.Session, user *store.User, now time.Time) error {
-	ctx := r.Context()
-	ttl := w.cfg.AccessTTL
-	if q.client.AccessTokenTTL > 0 {
-		ttl = q.client.AccessTokenTTL
-	}
 	g := &store.Grant{
-		ID:         token.NewID(),
-		UserID:     user.ID,
-		ClientID:   q.client.ID,
-		GrantType:  store.GrantImplicit,
-		Scopes:     q.scopes,
-		Claims:     q.claims.Encode(), // userinfo claims
-		AuthTime:   sess.AuthTime,
-		CreatedAt:  now,
-		LastUsedAt: now,
-		ExpiresAt:  now.Add(ttl),
+		UserID:   user.ID,
+		ClientID: q.client.ID,
+		Scopes:   q.scopes,
+		Claims:   q.claims.Encode(), // userinfo claims
+		AuthTime: sess.AuthTime,
 	}
-	at, err := w.cfg.Keys.MintAccess(ctx, token.AccessClaims{
-		Issuer:    w.issuer,
-		Subject:   user.ID,
-		ClientID:  q.client.ID,
-		Scope:     oauth.FormatScope(q.scopes),
-		GrantID:   g.ID,
-		GrantType: store.GrantImplicit,
-		Audience:  w.cfg.Audience,
-		IssuedAt:  now,
-		ExpiresAt: now.Add(ttl),
-		AuthTime:  sess.AuthTime,
-	})
+	at, ttl, err := w.cfg.Tokens.IssueImplicit(r.Context(), q.client, g, now)
 	if err != nil {
-		return q.fail(oauth.ServerError(err))
-	}
-	if err := w.cfg.Store.IssueGrant(ctx, g, nil); err != nil {
 		return q.fail(oauth.ServerError(err))
 	}
 	w.redirect(rw, r, oauth.AppendParams(q.redirectURI, url.Values{

@@ -878,7 +878,8 @@ func TestStaticAndHeaders(t *testing.T) {
 
 func TestHTTPSIssuer(t *testing.T) {
 	e := newEnv(t, nil)
-	w, err := web.New(web.Config{Issuer: "https://auth.example.com", Store: e.st, Keys: e.keys, Accounts: e.accts, Now: e.clock.Now})
+	w, err := web.New(web.Config{Issuer: "https://auth.example.com", Store: e.st, Keys: e.keys, Tokens: e.tokens("https://auth.example.com"),
+		Accounts: e.accts, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

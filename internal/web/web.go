@@ -60,11 +60,16 @@ type Store interface {
 	deviceStore
 }
 
-// Keys mints implicit-grant access tokens and checks id_token_hint;
-// *token.KeyManager implements it.
+// Keys checks id_token_hint; *token.KeyManager implements it.
 type Keys interface {
-	MintAccess(ctx context.Context, c token.AccessClaims) (string, error)
 	VerifyID(ctx context.Context, raw, issuer string) (*token.IDClaims, error)
+}
+
+// Tokens issues the tokens the authorization endpoint hands out directly
+// (the implicit grant); *provider.Provider implements it, so every token
+// is minted, with one issuer, lifetime and audience, by package provider.
+type Tokens interface {
+	IssueImplicit(ctx context.Context, c *store.Client, g *store.Grant, now time.Time) (string, time.Duration, error)
 }
 
 // Accounts checks passwords and changes accounts; *account.Service
@@ -89,15 +94,10 @@ type Config struct {
 	Issuer   string
 	Store    Store
 	Keys     Keys
+	Tokens   Tokens
 	Accounts Accounts
 	Now      func() time.Time // nil: time.Now
 	Log      *slog.Logger
-	// AccessTTL is the lifetime of implicit-grant access tokens (default
-	// 900 s); a client's own AccessTokenTTL overrides it.
-	AccessTTL time.Duration
-	// Audience of implicit-grant access tokens (default [Issuer]), as in
-	// provider.Config.
-	Audience []string
 	// CodeTTL is the lifetime of authorization codes (default 60 s).
 	CodeTTL time.Duration
 	// SessionTTL is how long a browser session lives without use (default
@@ -161,20 +161,14 @@ func New(cfg Config) (*Web, error) {
 	if err != nil || (iu.Scheme != "https" && iu.Scheme != "http") || iu.Host == "" {
 		return nil, errors.New("web: Issuer must be an http or https URL")
 	}
-	if cfg.Store == nil || cfg.Keys == nil || cfg.Accounts == nil {
-		return nil, errors.New("web: Store, Keys and Accounts are required")
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Tokens == nil || cfg.Accounts == nil {
+		return nil, errors.New("web: Store, Keys, Tokens and Accounts are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.AccessTTL <= 0 {
-		cfg.AccessTTL = 900 * time.Second
-	}
-	if len(cfg.Audience) == 0 {
-		cfg.Audience = []string{cfg.Issuer}
 	}
 	if cfg.CodeTTL <= 0 {
 		cfg.CodeTTL = 60 * time.Second
