@@ -321,96 +321,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 	// not leave the family live.
 	var grant *store.Grant
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		forUpdate := ""
-		if db.d.ForUpdate != "" {
-			// Locks are taken grant first, then token, on every path that
-			// takes both (here and in rotateOneStatement): with the
-			// opposite order here (token, then the grant's UPDATE), a
-			// reuse and a one-statement rotation of one token deadlocked,
-			// rounds of parallel refreshes hung for seconds and, when the
-			// clients gave up, the family was never revoked (issue 12).
-			// A token's grant_id never changes, so the sub-select finds
-			// the grant to lock before the token is locked. Other
-			// rotations of the same grant queue here, which is what makes
-			// exactly one of them win.
-			var gid string
-			err := db.txQueryRow(ctx, tx, `SELECT g.id FROM grants g
-				WHERE g.id = (SELECT grant_id FROM refresh_tokens WHERE hash = $1) FOR NO KEY UPDATE`,
-				r.OldHash).Scan(&gid)
-			if err != nil {
-				return notFound(err)
-			}
-			forUpdate = db.d.ForUpdate + " OF t"
-		}
-		// One read: the token, locked (FOR UPDATE OF t on PostgreSQL: its
-		// grant is locked above), and its grant.
-		var old store.RefreshToken
-		var oldScopes string
-		var oldCreated, oldRotated int64
-		g, err := scanGrant(scanPrefix(db.txQueryRow(ctx, tx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+
-			grantCols+` FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
-			WHERE t.hash = $1`+forUpdate, r.OldHash), &old.Hash, &old.GrantID, &old.ParentHash, &oldScopes, &oldCreated, &oldRotated))
-		if err != nil {
-			return notFound(err)
-		}
-		old.Scopes = splitList(oldScopes)
-		old.CreatedAt, old.RotatedAt = fromMicros(oldCreated), fromMicros(oldRotated)
-		live := g.Live(r.Now)
-		if !old.RotatedAt.IsZero() {
-			inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace
-			retired := int64(0)
-			if inGrace {
-				res, err := db.txExec(ctx, tx,
-					`DELETE FROM refresh_tokens WHERE parent_hash = $1 AND rotated_at = 0`, r.OldHash)
-				if err != nil {
-					return err
-				}
-				if retired, err = res.RowsAffected(); err != nil {
-					return err
-				}
-			}
-			if retired == 0 {
-				// Reuse: revoke the family (if no one has yet) and make the
-				// revocation stick. A rotated token is reported as reused
-				// even when its grant was revoked already, so every loser
-				// of a race sees the same answer.
-				if _, err := db.txExec(ctx, tx,
-					`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now); err != nil {
-					return err
-				}
-				return commitThen{store.ErrReused}
-			}
-		} else {
-			if !live {
-				return store.ErrRevoked
-			}
-			if _, err := db.txExec(ctx, tx,
-				`UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1`, r.OldHash, now); err != nil {
-				return err
-			}
-		}
-
-		nt := r.New
-		nt.GrantID, nt.ParentHash, nt.RotatedAt = g.ID, r.OldHash, time.Time{}
-		if nt.Scopes == nil {
-			nt.Scopes = old.Scopes
-		}
-		if err := db.insertRefresh(ctx, tx, &nt); err != nil {
-			return err
-		}
-		// Conditional on the grant still being live: a revocation that
-		// committed after our read wins, and this rotation fails.
-		err = mustAffect(db.txExec(ctx, tx,
-			`UPDATE grants SET last_used_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now))
-		if errors.Is(err, store.ErrNotFound) {
-			return store.ErrRevoked
-		}
-		if err != nil {
-			return err
-		}
-		g.LastUsedAt = fromMicros(now)
+		g, err := db.rotateInTx(ctx, tx, r, now)
 		grant = g
-		return nil
+		return err
 	})
 	if errors.Is(err, store.ErrReused) {
 		db.changed()
@@ -419,6 +332,101 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 		return nil, err
 	}
 	return grant, nil
+}
+
+// rotateInTx is the transaction of RotateRefreshToken: every case the
+// one-statement rotation leaves (a rotated token — reuse or a retry within
+// the grace window —, a revoked or expired grant, an unknown token).
+func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, r store.Rotation, now int64) (*store.Grant, error) {
+	forUpdate := ""
+	if db.d.ForUpdate != "" {
+		// Locks are taken grant first, then token, on every path that
+		// takes both (here and in rotateOneStatement): with the
+		// opposite order here (token, then the grant's UPDATE), a
+		// reuse and a one-statement rotation of one token deadlocked,
+		// rounds of parallel refreshes hung for seconds and, when the
+		// clients gave up, the family was never revoked (issue 12).
+		// A token's grant_id never changes, so the sub-select finds
+		// the grant to lock before the token is locked. Other
+		// rotations of the same grant queue here, which is what makes
+		// exactly one of them win.
+		var gid string
+		err := db.txQueryRow(ctx, tx, `SELECT g.id FROM grants g
+			WHERE g.id = (SELECT grant_id FROM refresh_tokens WHERE hash = $1) FOR NO KEY UPDATE`,
+			r.OldHash).Scan(&gid)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		forUpdate = db.d.ForUpdate + " OF t"
+	}
+	// One read: the token, locked (FOR UPDATE OF t on PostgreSQL: its
+	// grant is locked above), and its grant.
+	var old store.RefreshToken
+	var oldScopes string
+	var oldCreated, oldRotated int64
+	g, err := scanGrant(scanPrefix(db.txQueryRow(ctx, tx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+
+		grantCols+` FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
+		WHERE t.hash = $1`+forUpdate, r.OldHash), &old.Hash, &old.GrantID, &old.ParentHash, &oldScopes, &oldCreated, &oldRotated))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	old.Scopes = splitList(oldScopes)
+	old.CreatedAt, old.RotatedAt = fromMicros(oldCreated), fromMicros(oldRotated)
+	live := g.Live(r.Now)
+	if !old.RotatedAt.IsZero() {
+		inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace
+		retired := int64(0)
+		if inGrace {
+			res, err := db.txExec(ctx, tx,
+				`DELETE FROM refresh_tokens WHERE parent_hash = $1 AND rotated_at = 0`, r.OldHash)
+			if err != nil {
+				return nil, err
+			}
+			if retired, err = res.RowsAffected(); err != nil {
+				return nil, err
+			}
+		}
+		if retired == 0 {
+			// Reuse: revoke the family (if no one has yet) and make the
+			// revocation stick. A rotated token is reported as reused
+			// even when its grant was revoked already, so every loser
+			// of a race sees the same answer.
+			if _, err := db.txExec(ctx, tx,
+				`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now); err != nil {
+				return nil, err
+			}
+			return nil, commitThen{store.ErrReused}
+		}
+	} else {
+		if !live {
+			return nil, store.ErrRevoked
+		}
+		if _, err := db.txExec(ctx, tx,
+			`UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1`, r.OldHash, now); err != nil {
+			return nil, err
+		}
+	}
+
+	nt := r.New
+	nt.GrantID, nt.ParentHash, nt.RotatedAt = g.ID, r.OldHash, time.Time{}
+	if nt.Scopes == nil {
+		nt.Scopes = old.Scopes
+	}
+	if err := db.insertRefresh(ctx, tx, &nt); err != nil {
+		return nil, err
+	}
+	// Conditional on the grant still being live: a revocation that
+	// committed after our read wins, and this rotation fails.
+	err = mustAffect(db.txExec(ctx, tx,
+		`UPDATE grants SET last_used_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.ErrRevoked
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.LastUsedAt = fromMicros(now)
+	return g, nil
 }
 
 // rotateOneStatement rotates a current token of a live grant in a single
