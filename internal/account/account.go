@@ -415,6 +415,18 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 type ProfileUpdate struct {
 	Email, FirstName, LastName *string
 	Password, CurrentPassword  *string
+	// byOperator: the operator sets the password (SetPassword); no current
+	// password is asked for.
+	byOperator bool
+}
+
+// SetPassword replaces the password of userID without the current one, for
+// the operator (`multinexo users set-password`), who has checked who asks.
+// The same policy applies (a *ValidationError for field "password") and, as
+// with ChangePassword, every browser session of the account ends.
+func (s *Service) SetPassword(ctx context.Context, userID, password string) error {
+	_, err := s.UpdateProfile(ctx, userID, ProfileUpdate{Password: &password, byOperator: true})
+	return err
 }
 
 // UpdateProfile validates every field of upd (errors joined, each a
@@ -464,7 +476,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 			errs = append(errs, err)
 		}
 	}
-	if (upd.Password != nil || newEmail) && (upd.CurrentPassword == nil || *upd.CurrentPassword == "") {
+	if (upd.Password != nil || newEmail) && !upd.byOperator && (upd.CurrentPassword == nil || *upd.CurrentPassword == "") {
 		errs = append(errs, invalid("current_password", "required"))
 	}
 	if len(errs) == 1 {
@@ -472,7 +484,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 	} else if len(errs) > 1 {
 		return nil, errors.Join(errs...)
 	}
-	if upd.Password != nil || newEmail {
+	if (upd.Password != nil || newEmail) && !upd.byOperator {
 		failType := "password.change_failed"
 		if upd.Password == nil {
 			failType = "email.change_failed"
@@ -505,7 +517,11 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 		if _, err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
 			return nil, err
 		}
-		s.event(ctx, "password.changed", u.ID, "", "")
+		detail := ""
+		if upd.byOperator {
+			detail = "set by the operator"
+		}
+		s.event(ctx, "password.changed", u.ID, "", detail)
 	}
 	if su.Email != nil && *su.Email != u.Email {
 		s.event(ctx, "email.changed", u.ID, "", "")

@@ -94,10 +94,13 @@ type clientAttributes struct {
 	Scopes       []string `json:"scopes"`
 	// IDTokenAlg: id_token_signed_response_alg (OIDC Dynamic Client
 	// Registration §2); "" means the server default.
-	IDTokenAlg string    `json:"id_token_signed_response_alg"`
-	Secret     string    `json:"secret,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	IDTokenAlg string `json:"id_token_signed_response_alg"`
+	// OfflineAccessRequired: refresh tokens only when offline_access was
+	// granted (OpenID Connect Core §11); false: with every authorization.
+	OfflineAccessRequired bool      `json:"offline_access_required"`
+	Secret                string    `json:"secret,omitempty"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 }
 
 func clientPath(id string) string { return "/v1/auth_clients/" + id }
@@ -116,16 +119,17 @@ func clientResource(c *store.Client, secret string) Resource {
 		Attributes: clientAttributes{
 			Name: c.Name, UID: c.ID,
 			// Doorkeeper's and Multinexo's "redirect": one URI per line.
-			Redirect:     strings.Join(c.RedirectURIs, "\n"),
-			Revoked:      c.Disabled,
-			Confidential: c.Type == store.ClientConfidential,
-			ClientType:   c.Type,
-			GrantTypes:   nonNil(c.Grants),
-			Scopes:       nonNil(c.Scopes),
-			IDTokenAlg:   c.IDTokenAlg,
-			Secret:       secret,
-			CreatedAt:    c.CreatedAt.UTC(),
-			UpdatedAt:    c.UpdatedAt.UTC(),
+			Redirect:              strings.Join(c.RedirectURIs, "\n"),
+			Revoked:               c.Disabled,
+			Confidential:          c.Type == store.ClientConfidential,
+			ClientType:            c.Type,
+			GrantTypes:            nonNil(c.Grants),
+			Scopes:                nonNil(c.Scopes),
+			IDTokenAlg:            c.IDTokenAlg,
+			OfflineAccessRequired: c.OfflineAccessRequired,
+			Secret:                secret,
+			CreatedAt:             c.CreatedAt.UTC(),
+			UpdatedAt:             c.UpdatedAt.UTC(),
 		},
 		Relationships: map[string]Relationship{
 			"author": {Data: Identifier{Type: "users", ID: c.OwnerID}, Links: map[string]string{"related": "/v1/users/" + c.OwnerID}},
@@ -196,8 +200,8 @@ func (a *AuthClients) get(w http.ResponseWriter, r *http.Request, who *caller) e
 
 // Attribute names of the auth_clients resource.
 var (
-	clientCreateAttrs = map[string]bool{"name": true, "redirect": true, "confidential": true, "client_type": true, "grant_types": true, "id_token_signed_response_alg": true}
-	clientUpdateAttrs = map[string]bool{"name": true, "redirect": true, "revoked": true, "id_token_signed_response_alg": true}
+	clientCreateAttrs = map[string]bool{"name": true, "redirect": true, "confidential": true, "client_type": true, "grant_types": true, "id_token_signed_response_alg": true, "offline_access_required": true}
+	clientUpdateAttrs = map[string]bool{"name": true, "redirect": true, "revoked": true, "id_token_signed_response_alg": true, "offline_access_required": true}
 	// Set by the server, never by the caller. revoked is refused on
 	// creation only.
 	clientReadOnly       = map[string]bool{"id": true, "uid": true, "secret": true, "scopes": true, "created_at": true, "updated_at": true}
@@ -213,6 +217,7 @@ type clientInput struct {
 	confidential      *bool
 	revoked           *bool
 	idTokenAlg        *string
+	offlineRequired   *bool
 }
 
 // readClientAttrs decodes the attributes of an auth_clients request, on
@@ -269,6 +274,8 @@ func readClientAttrs(res *inResource, create bool) (*clientInput, error) {
 			in.revoked = boolean(k)
 		case "id_token_signed_response_alg":
 			in.idTokenAlg = str(k)
+		case "offline_access_required":
+			in.offlineRequired = boolean(k)
 		case "redirect":
 			var s string
 			var list []string
@@ -378,6 +385,9 @@ func (a *AuthClients) create(w http.ResponseWriter, r *http.Request, who *caller
 		return err
 	}
 	ci := clients.CreateInput{Type: typ, OwnerID: user.ID, SelfService: true, IDTokenAlgs: a.cfg.IDTokenAlgs}
+	if in.offlineRequired != nil {
+		ci.OfflineAccessRequired = *in.offlineRequired
+	}
 	if in.idTokenAlg != nil {
 		ci.IDTokenAlg = *in.idTokenAlg
 	}
@@ -430,7 +440,8 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request, who *caller)
 	if err != nil {
 		return err
 	}
-	upd := clients.UpdateInput{Name: in.name, RedirectURIs: in.redirects, IDTokenAlg: in.idTokenAlg, IDTokenAlgs: a.cfg.IDTokenAlgs}
+	upd := clients.UpdateInput{Name: in.name, RedirectURIs: in.redirects, IDTokenAlg: in.idTokenAlg, IDTokenAlgs: a.cfg.IDTokenAlgs,
+		OfflineAccessRequired: in.offlineRequired}
 	revoking := false
 	if in.revoked != nil {
 		switch {
@@ -446,7 +457,7 @@ func (a *AuthClients) patch(w http.ResponseWriter, r *http.Request, who *caller)
 		}
 	}
 	nc := c
-	if upd.Name != nil || upd.RedirectURIs != nil || upd.Disabled != nil || upd.IDTokenAlg != nil {
+	if upd.Name != nil || upd.RedirectURIs != nil || upd.Disabled != nil || upd.IDTokenAlg != nil || upd.OfflineAccessRequired != nil {
 		nc, err = clients.Update(r.Context(), a.st, c, upd, a.cfg.Now())
 		if errors.Is(err, store.ErrNotFound) {
 			return errClientNotFound()

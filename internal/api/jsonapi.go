@@ -17,6 +17,7 @@ import (
 
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/store"
 )
 
 // MediaType is the JSON:API media type.
@@ -232,6 +233,9 @@ func toError(r *http.Request, err error) *Error {
 	if errors.As(err, &he) && he.Status < 500 {
 		return newError(he.Status, Problem{Code: he.Code, Title: text{he.Public, he.Public}, Detail: text{he.Public, he.Public}})
 	}
+	if store.Unavailable(err) {
+		return errUnavailable(err)
+	}
 	detail := text{"Ocurrió un error interno. Inténtalo de nuevo en unos minutos; si persiste, avisa al soporte.", "An internal error occurred. Try again in a few minutes; if it persists, tell support."}
 	if id := httpx.RequestID(r.Context()); id != "" {
 		detail = text{"Ocurrió un error interno. Inténtalo de nuevo en unos minutos; si persiste, comunica al soporte el identificador de solicitud " + id + ".", "An internal error occurred. Try again in a few minutes; if it persists, give support the request id " + id + "."}
@@ -240,6 +244,19 @@ func toError(r *http.Request, err error) *Error {
 		Code:   "internal_error",
 		Title:  text{"Error interno", "Internal error"},
 		Detail: detail,
+	}}}
+}
+
+// errUnavailable: the database is down, restarting or out of disk. A 503
+// with Retry-After and the code temporarily_unavailable, so clients and
+// load balancers back off instead of reporting a bug.
+func errUnavailable(cause error) *Error {
+	h := http.Header{}
+	h.Set("Retry-After", strconv.Itoa(int(store.UnavailableRetry/time.Second)))
+	return &Error{Status: http.StatusServiceUnavailable, Cause: cause, Header: h, Problems: []Problem{{
+		Code:   "temporarily_unavailable",
+		Title:  text{"Servicio no disponible", "Service unavailable"},
+		Detail: text{"El servicio no está disponible en este momento. Vuelve a intentarlo en unos segundos.", "The service is unavailable right now. Try again in a few seconds."},
 	}}}
 }
 

@@ -262,3 +262,25 @@ func TestRoutesDeclareWhatTheyNeed(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthClientsOfflineAccessRequired: a developer chooses whether the
+// application gets refresh tokens only with offline_access (OpenID Connect
+// Core §11) at creation and later; anything but a boolean is refused.
+func TestAuthClientsOfflineAccessRequired(t *testing.T) {
+	e := newAppEnv(t)
+	_, tok := e.login("dev@example.com")
+	created := decode[resourceDoc](t, e.do("POST", "/v1/auth_clients", tok.AccessToken,
+		clientDoc(`"name":"Estricta","redirect":"`+redirect+`","offline_access_required":true`)), 201)
+	if !attr[bool](t, created, "offline_access_required") {
+		t.Fatalf("created %+v", created.Data.Attributes)
+	}
+	id := created.Data.ID
+	if c, err := e.db.GetClient(t.Context(), id); err != nil || !c.OfflineAccessRequired {
+		t.Fatalf("stored %+v %v", c, err)
+	}
+	patched := decode[resourceDoc](t, e.do("PATCH", "/v1/auth_clients/"+id, tok.AccessToken, clientDoc(`"offline_access_required":false`)), 200)
+	if attr[bool](t, patched, "offline_access_required") {
+		t.Errorf("patched %+v", patched.Data.Attributes)
+	}
+	wantError(t, e.do("PATCH", "/v1/auth_clients/"+id, tok.AccessToken, clientDoc(`"offline_access_required":"yes"`)), 422, "invalid_type", "/data/attributes/offline_access_required")
+}

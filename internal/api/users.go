@@ -13,6 +13,7 @@ import (
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/token"
 )
 
 // UsersConfig configures the users resource. Zero values take the defaults.
@@ -309,6 +310,11 @@ func bearerError(be *oauth.BearerError, cause error) *Error {
 		p.Title = text{"Falta el token de acceso", "Access token missing"}
 		p.Detail = text{"Envía un token de acceso en la cabecera Authorization: Bearer <token>.", "Send an access token in the header Authorization: Bearer <token>."}
 	case "invalid_token":
+		if errors.Is(cause, token.ErrExpired) {
+			p.Title = text{"Token de acceso caducado", "Access token expired"}
+			p.Detail = text{"El token de acceso caducó. Obtén uno nuevo con tu refresh token (o iniciando sesión) y reintenta.", "The access token has expired. Get a new one with your refresh token (or by logging in) and retry."}
+			break
+		}
 		p.Title = text{"Token de acceso no válido", "Invalid access token"}
 		p.Detail = text{"El token de acceso no es válido, caducó o fue revocado. Obtén uno nuevo (con tu refresh token o iniciando sesión) y reintenta.", "The access token is invalid, expired or revoked. Get a new one (with your refresh token or by logging in) and retry."}
 	case "insufficient_scope":

@@ -254,28 +254,12 @@ type groupRun struct {
 	started atomic.Int64 // requests started, for the cap
 }
 
+// run runs groups against the server for d: each group's workers loop on
+// their step (paced when the group is and --rate is set) until the end or
+// --max-requests, while progress shows a line per ProgressEvery.
 func (e *env) run(ctx context.Context, name string, groups []group, d time.Duration, progress io.Writer) []Result {
 	cfg := e.cfg
-	runs := make([]*groupRun, len(groups))
-	var steps [][]stepFunc
-	for gi, g := range groups {
-		gr := &groupRun{g: g}
-		runs[gi] = gr
-		var ss []stepFunc
-		for i := range g.workers {
-			s, err := g.newStep(ctx, i)
-			if err != nil {
-				// Reported once; the worker stops (errSetup) instead of
-				// failing in a loop.
-				msg := "setup: " + errKind(err)
-				s = func(context.Context, *conn) (outcome, string) { return failed, msg }
-				s = once(s)
-			}
-			ss = append(ss, s)
-			gr.stats = append(gr.stats, &workerStats{kinds: map[string]int64{}})
-		}
-		steps = append(steps, ss)
-	}
+	runs, steps := e.prepare(ctx, groups)
 
 	start := time.Now()
 	end := start.Add(d)
@@ -285,31 +269,9 @@ func (e *env) run(ctx context.Context, name string, groups []group, d time.Durat
 	// connection deadlines fire at end, slightly before the context's timer,
 	// and a failure after end is the run's cut-off, not the server's fault.
 	over := func() bool { return rctx.Err() != nil || !time.Now().Before(end) }
-
 	var pace chan time.Time
 	if cfg.Rate > 0 {
-		pace = make(chan time.Time)
-		go func() {
-			interval := time.Duration(float64(time.Second) / cfg.Rate)
-			next := start
-			for {
-				next = next.Add(interval)
-				if w := time.Until(next); w > 0 {
-					t := time.NewTimer(w)
-					select {
-					case <-rctx.Done():
-						t.Stop()
-						return
-					case <-t.C:
-					}
-				}
-				select {
-				case pace <- next:
-				case <-rctx.Done():
-					return
-				}
-			}
-		}()
+		pace = pacer(rctx, start, cfg.Rate)
 	}
 
 	var rss rssSampler
@@ -317,58 +279,141 @@ func (e *env) run(ctx context.Context, name string, groups []group, d time.Durat
 	var wg sync.WaitGroup
 	for gi, gr := range runs {
 		for i, step := range steps[gi] {
-			st := gr.stats[i]
-			c := newConn(e.target, cfg.Timeout)
-			paced := gr.g.paced && pace != nil
+			w := worker{gr: gr, step: step, st: gr.stats[i], c: newConn(e.target, cfg.Timeout), over: over, max: cfg.MaxRequests}
+			if gr.g.paced {
+				w.pace = pace
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.close()
-				for {
-					var sched time.Time
-					if paced {
-						select {
-						case sched = <-pace:
-						case <-rctx.Done():
-							return
-						}
-					} else if over() {
-						return
-					}
-					if gr.started.Add(1) > cfg.MaxRequests {
-						return
-					}
-					t0 := time.Now()
-					if paced {
-						t0 = sched
-					}
-					o, kind := step(rctx, c)
-					if o == stop {
-						return
-					}
-					if o == failed && over() {
-						return // cut off by the end of the run: not the server's fault
-					}
-					us := time.Since(t0).Microseconds()
-					st.lat = append(st.lat, uint32(min(us, 1<<32-1)))
-					switch o {
-					case refused:
-						st.refused++
-					case failed:
-						st.errors++
-						gr.errs.Add(1)
-						if len(st.kinds) < 8 || st.kinds[kind] > 0 {
-							st.kinds[kind]++
-						}
-					}
-					gr.count.Add(1)
-				}
+				w.loop(rctx)
 			}()
 		}
 	}
-
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	e.watch(done, name, runs, start, &rss, progress)
+	elapsed := time.Since(start)
+	rss.sample()
+
+	out := make([]Result, 0, len(runs))
+	for _, gr := range runs {
+		out = append(out, gr.result(elapsed, &rss))
+	}
+	return out
+}
+
+// prepare makes each group's workers' steps and statistics. A step whose
+// setup fails reports it once and stops its worker (instead of failing in
+// a loop).
+func (e *env) prepare(ctx context.Context, groups []group) ([]*groupRun, [][]stepFunc) {
+	runs := make([]*groupRun, len(groups))
+	var steps [][]stepFunc
+	for gi, g := range groups {
+		gr := &groupRun{g: g}
+		runs[gi] = gr
+		var ss []stepFunc
+		for i := range g.workers {
+			s, err := g.newStep(ctx, i)
+			if err != nil {
+				msg := "setup: " + errKind(err)
+				s = once(func(context.Context, *conn) (outcome, string) { return failed, msg })
+			}
+			ss = append(ss, s)
+			gr.stats = append(gr.stats, &workerStats{kinds: map[string]int64{}})
+		}
+		steps = append(steps, ss)
+	}
+	return runs, steps
+}
+
+// pacer sends the scheduled start of each request at rate per second from
+// start, until ctx ends (open-loop load: a slow answer does not delay the
+// next request's schedule, and latency counts from the schedule).
+func pacer(ctx context.Context, start time.Time, rate float64) chan time.Time {
+	pace := make(chan time.Time)
+	go func() {
+		interval := time.Duration(float64(time.Second) / rate)
+		next := start
+		for {
+			next = next.Add(interval)
+			if w := time.Until(next); w > 0 {
+				t := time.NewTimer(w)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			select {
+			case pace <- next:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return pace
+}
+
+// worker is one connection of a group, running its step in a loop.
+type worker struct {
+	gr   *groupRun
+	step stepFunc
+	st   *workerStats
+	c    *conn
+	pace chan time.Time // nil: closed loop
+	over func() bool
+	max  int64
+}
+
+func (w *worker) loop(ctx context.Context) {
+	defer w.c.close()
+	for {
+		var sched time.Time
+		if w.pace != nil {
+			select {
+			case sched = <-w.pace:
+			case <-ctx.Done():
+				return
+			}
+		} else if w.over() {
+			return
+		}
+		if w.gr.started.Add(1) > w.max {
+			return
+		}
+		t0 := time.Now()
+		if w.pace != nil {
+			t0 = sched
+		}
+		o, kind := w.step(ctx, w.c)
+		if o == stop {
+			return
+		}
+		if o == failed && w.over() {
+			return // cut off by the end of the run: not the server's fault
+		}
+		us := time.Since(t0).Microseconds()
+		w.st.lat = append(w.st.lat, uint32(min(us, 1<<32-1)))
+		switch o {
+		case refused:
+			w.st.refused++
+		case failed:
+			w.st.errors++
+			w.gr.errs.Add(1)
+			if len(w.st.kinds) < 8 || w.st.kinds[kind] > 0 {
+				w.st.kinds[kind]++
+			}
+		}
+		w.gr.count.Add(1)
+	}
+}
+
+// watch samples the server's memory and writes a progress line per
+// ProgressEvery until done.
+func (e *env) watch(done <-chan struct{}, name string, runs []*groupRun, start time.Time, rss *rssSampler, progress io.Writer) {
+	cfg := e.cfg
 	tick := time.NewTicker(cfg.ProgressEvery)
 	defer tick.Stop()
 	sample := time.NewTicker(100 * time.Millisecond)
@@ -376,11 +421,13 @@ func (e *env) run(ctx context.Context, name string, groups []group, d time.Durat
 	rss.sample()
 	var lastN int64
 	lastT := start
-loop:
 	for {
 		select {
 		case <-done:
-			break loop
+			if progress != nil && cfg.ProgressTTY {
+				fmt.Fprint(progress, "\r\x1b[K")
+			}
+			return
 		case <-sample.C:
 			rss.sample()
 		case now := <-tick.C:
@@ -404,42 +451,37 @@ loop:
 			}
 		}
 	}
-	elapsed := time.Since(start)
-	rss.sample()
-	if progress != nil && cfg.ProgressTTY {
-		fmt.Fprint(progress, "\r\x1b[K")
-	}
+}
 
-	var out []Result
-	for _, gr := range runs {
-		r := Result{Scenario: gr.g.name, Duration: elapsed, ErrorKinds: map[string]int64{}, Note: gr.g.note,
-			ServerRSSMaxKB: rss.max, ServerRSSKB: rss.last}
-		var all []uint32
-		for _, st := range gr.stats {
-			all = append(all, st.lat...)
-			r.Errors += st.errors
-			r.Refused += st.refused
-			for k, v := range st.kinds {
-				r.ErrorKinds[k] += v
-			}
+// result sums a group's workers: counts, error kinds and latency
+// percentiles.
+func (gr *groupRun) result(elapsed time.Duration, rss *rssSampler) Result {
+	r := Result{Scenario: gr.g.name, Duration: elapsed, ErrorKinds: map[string]int64{}, Note: gr.g.note,
+		ServerRSSMaxKB: rss.max, ServerRSSKB: rss.last}
+	var all []uint32
+	for _, st := range gr.stats {
+		all = append(all, st.lat...)
+		r.Errors += st.errors
+		r.Refused += st.refused
+		for k, v := range st.kinds {
+			r.ErrorKinds[k] += v
 		}
-		r.Requests = int64(len(all))
-		r.RPS = float64(r.Requests) / elapsed.Seconds()
-		if len(all) > 0 {
-			slices.Sort(all)
-			pct := func(p float64) time.Duration {
-				i := int(p*float64(len(all))+0.5) - 1
-				i = min(max(i, 0), len(all)-1)
-				return time.Duration(all[i]) * time.Microsecond
-			}
-			r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), time.Duration(all[len(all)-1])*time.Microsecond
-		}
-		if len(r.ErrorKinds) == 0 {
-			r.ErrorKinds = nil
-		}
-		out = append(out, r)
 	}
-	return out
+	r.Requests = int64(len(all))
+	r.RPS = float64(r.Requests) / elapsed.Seconds()
+	if len(all) > 0 {
+		slices.Sort(all)
+		pct := func(p float64) time.Duration {
+			i := int(p*float64(len(all))+0.5) - 1
+			i = min(max(i, 0), len(all)-1)
+			return time.Duration(all[i]) * time.Microsecond
+		}
+		r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), time.Duration(all[len(all)-1])*time.Microsecond
+	}
+	if len(r.ErrorKinds) == 0 {
+		r.ErrorKinds = nil
+	}
+	return r
 }
 
 // rssSampler reads the resident size of a process from /proc.

@@ -9,14 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/net/html"
 )
 
 // Endpoint paths (API.md).
@@ -252,7 +252,42 @@ func (e *env) codeStep(ctx context.Context, i int) (stepFunc, error) {
 	}, nil
 }
 
-var hiddenInput = regexp.MustCompile(`<input[^>]*name="([a-z_]+)"[^>]*value="([^"]*)"`)
+// formFields returns the name and value of every input of the first form
+// in page whose action is action, as a browser would submit them (hidden
+// fields included; buttons excluded). The page is parsed as HTML, not
+// matched with patterns, so attribute order, quoting and entities do not
+// matter.
+func formFields(page io.Reader, action string) (url.Values, error) {
+	doc, err := html.Parse(page)
+	if err != nil {
+		return nil, err
+	}
+	attr := func(n *html.Node, key string) string {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val
+			}
+		}
+		return ""
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && n.Data == "form" && attr(n, "action") == action {
+			form = n
+			break
+		}
+	}
+	if form == nil {
+		return nil, fmt.Errorf("no form posting to %s", action)
+	}
+	out := url.Values{}
+	for n := range form.Descendants() {
+		if n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") != "" {
+			out.Set(attr(n, "name"), attr(n, "value"))
+		}
+	}
+	return out, nil
+}
 
 // session logs the user in through the login page and gives consent once,
 // returning the session cookie ("mnx_session=…").
@@ -288,18 +323,20 @@ func (e *env) session(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
 	if resp.StatusCode == 302 || resp.StatusCode == 303 {
+		resp.Body.Close()
 		return cookie, nil // consent already remembered
 	}
 	if resp.StatusCode != 200 {
+		resp.Body.Close()
 		return "", fmt.Errorf("authorize: status %d", resp.StatusCode)
 	}
-	cf := url.Values{"decision": {"allow"}}
-	for _, m := range hiddenInput.FindAllStringSubmatch(string(page), -1) {
-		cf.Set(m[1], html.UnescapeString(m[2]))
+	cf, err := formFields(io.LimitReader(resp.Body, 1<<20), pathConsent)
+	resp.Body.Close()
+	if err != nil {
+		return "", fmt.Errorf("consent page: %w", err)
 	}
+	cf.Set("decision", "allow")
 	req, _ = http.NewRequestWithContext(ctx, "POST", e.url(pathConsent), strings.NewReader(cf.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", e.target.Scheme+"://"+e.target.Host)

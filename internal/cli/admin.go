@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,8 +19,13 @@ import (
 )
 
 // open opens and migrates the store for an operator command. Changes made
-// here reach running servers through the shared database.
+// here reach running servers through the shared database. A SQLite file
+// that does not exist is refused (requireDatabase): only serve and migrate
+// create one.
 func open(g *config.Global, env *Env) (*sqlstore.DB, config.Backend, error) {
+	if err := requireDatabase(g, "", ""); err != nil {
+		return nil, config.Backend{}, err
+	}
 	db, b, err := server.OpenStore(env.Ctx, *g)
 	if err != nil {
 		return nil, b, usageIfConfig(err, g)
@@ -28,6 +35,33 @@ func open(g *config.Global, env *Env) (*sqlstore.DB, config.Backend, error) {
 		return nil, b, err
 	}
 	return db, b, nil
+}
+
+// requireDatabase refuses (exit 2) a --db naming a SQLite file that does not
+// exist, with the absolute path it tried: an operator command run outside
+// the server's directory would otherwise create an empty database and
+// report success into it. hintES and hintEN, when not empty, end the
+// Spanish and the English message.
+func requireDatabase(g *config.Global, hintES, hintEN string) error {
+	b, err := config.ParseDB(g.DB)
+	if err != nil {
+		return usage(err)
+	}
+	if b.Kind != "sqlite" {
+		return nil
+	}
+	if _, err := os.Stat(b.Path); err == nil {
+		return nil
+	}
+	path := b.Path
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if hintES != "" {
+		hintES, hintEN = "; "+hintES, "; "+hintEN
+	}
+	return usage(fmt.Errorf("--db %s: no existe la base de datos %s; --db debe señalar la del servidor (multinexo migrate crea una nueva)%s / "+
+		"no such database %s; point --db at the server's database (multinexo migrate creates a new one)%s", g.DB, path, hintES, path, hintEN))
 }
 
 // event records an operator action for the admin panel's security events.
@@ -41,24 +75,25 @@ func event(env *Env, db *sqlstore.DB, typ, userID, clientID string) {
 
 // ClientsCmd groups the client commands.
 type ClientsCmd struct {
-	Create       ClientsCreateCmd `cmd:"" help:"Crea una aplicación; imprime client_id y, si es confidencial, client_secret (una sola vez)."`
-	List         ClientsListCmd   `cmd:"" help:"Lista las aplicaciones."`
-	Delete       ClientsDeleteCmd `cmd:"" help:"Borra una aplicación y todo lo emitido a ella."`
-	RotateSecret ClientsRotateCmd `cmd:"" name:"rotate-secret" help:"Nuevo secreto de cliente; el anterior deja de funcionar al instante."`
+	Create       ClientsCreateCmd `cmd:"" help:"Crea una aplicación; imprime client_id y, si es confidencial, client_secret (una sola vez) / Creates an application; prints client_id and, if confidential, client_secret (once)."`
+	List         ClientsListCmd   `cmd:"" help:"Lista las aplicaciones / Lists applications."`
+	Delete       ClientsDeleteCmd `cmd:"" help:"Borra una aplicación y todo lo emitido a ella / Deletes an application and all issued to it."`
+	RotateSecret ClientsRotateCmd `cmd:"" name:"rotate-secret" help:"Nuevo secreto de cliente; el anterior deja de funcionar al instante / New client secret; the old one stops working at once."`
 }
 
 // ClientsCreateCmd creates a client.
 type ClientsCreateCmd struct {
-	Name          string   `required:"" help:"Nombre visible en la pantalla de consentimiento."`
-	Type          string   `default:"confidential" enum:"confidential,public" help:"confidential (con secreto de cliente) o public."`
-	Grant         []string `help:"Tipo de concesión (grant_type), repetible: authorization_code, refresh_token, password, client_credentials, urn:ietf:params:oauth:grant-type:device_code."`
-	RedirectURI   []string `name:"redirect-uri" help:"URI de redirección, repetible."`
-	PostLogoutURI []string `name:"post-logout-redirect-uri" help:"URI tras cerrar sesión, repetible."`
-	Scope         []string `help:"Alcance permitido, repetible (por defecto todos)."`
-	Owner         string   `help:"ID o email del usuario dueño."`
-	Legacy        bool     `help:"Permite response_type=token (implícito, desaconsejado por RFC 9700)."`
-	FirstParty    bool     `name:"first-party" help:"Aplicación propia del operador: puede recibir el alcance account (cambiar o eliminar la cuenta, gestionar aplicaciones y conexiones). Los clientes con el grant password lo son siempre."`
-	IDTokenAlg    string   `name:"id-token-alg" help:"Algoritmo de sus ID tokens (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (--id-alg). ES256 firma ~40 veces más rápido que RS256."`
+	Name                  string   `required:"" help:"Nombre visible en la pantalla de consentimiento / name shown on the consent page."`
+	Type                  string   `default:"confidential" enum:"confidential,public" help:"confidential (con secreto de cliente) o public / confidential (with a client secret) or public."`
+	Grant                 []string `help:"Tipo de concesión (grant_type), repetible / grant type, repeatable: authorization_code, refresh_token, password, client_credentials, urn:ietf:params:oauth:grant-type:device_code."`
+	RedirectURI           []string `name:"redirect-uri" help:"URI de redirección, repetible / redirect URI, repeatable."`
+	PostLogoutURI         []string `name:"post-logout-redirect-uri" help:"URI tras cerrar sesión, repetible / post-logout redirect URI, repeatable."`
+	Scope                 []string `help:"Alcance permitido, repetible (por defecto todos) / allowed scope, repeatable (default: all)."`
+	Owner                 string   `help:"ID o email del usuario dueño / ID or email of the owning user."`
+	Legacy                bool     `help:"Permite response_type=token (implícito, desaconsejado por RFC 9700) / allows response_type=token (implicit, discouraged by RFC 9700)."`
+	OfflineAccessRequired bool     `name:"offline-access-required" help:"Refresh tokens de authorization_code y device_code solo si se concedió offline_access (OpenID Connect Core §11); sin esto, uno con cada autorización / refresh tokens from the code and device flows only when offline_access was granted; without it, one with every authorization."`
+	FirstParty            bool     `name:"first-party" help:"Aplicación propia del operador: puede recibir el alcance account (cambiar o eliminar la cuenta, gestionar aplicaciones y conexiones). Los clientes con el grant password lo son siempre / the operator's own application: may be granted the account scope; clients with the password grant always are."`
+	IDTokenAlg            string   `name:"id-token-alg" help:"Algoritmo de sus ID tokens (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (--id-alg); ES256 cuesta mucho menos CPU / its ID-token algorithm: RS256 or ES256; empty: the server's (--id-alg); ES256 costs far less CPU."`
 }
 
 // clientJSON is how commands print a client.
@@ -74,6 +109,7 @@ type clientJSON struct {
 	Owner                  string    `json:"owner,omitempty"`
 	Legacy                 bool      `json:"legacy,omitempty"`
 	FirstParty             bool      `json:"first_party"`
+	OfflineRequired        bool      `json:"offline_access_required"`
 	Disabled               bool      `json:"disabled,omitempty"`
 	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
@@ -83,7 +119,7 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 	return clientJSON{
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: c.Type,
 		Grants: nonNil(c.Grants), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
+		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), OfflineRequired: c.OfflineAccessRequired, Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt,
 	}
 }
@@ -111,7 +147,7 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 	}
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
-		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty,
+		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty, OfflineAccessRequired: c.OfflineAccessRequired,
 		IDTokenAlg: c.IDTokenAlg,
 	}, time.Now())
 	var ie *clients.InputError
@@ -156,7 +192,7 @@ func (ClientsListCmd) Run(g *config.Global, env *Env) error {
 
 // ClientsDeleteCmd deletes a client.
 type ClientsDeleteCmd struct {
-	ID string `arg:"" help:"client_id"`
+	ID string `arg:"" help:"client_id de la aplicación / the application's client_id."`
 }
 
 func (c *ClientsDeleteCmd) Run(g *config.Global, env *Env) error {
@@ -178,7 +214,7 @@ func (c *ClientsDeleteCmd) Run(g *config.Global, env *Env) error {
 
 // ClientsRotateCmd rotates a client's secret.
 type ClientsRotateCmd struct {
-	ID string `arg:"" help:"client_id"`
+	ID string `arg:"" help:"client_id de la aplicación / the application's client_id."`
 }
 
 func (c *ClientsRotateCmd) Run(g *config.Global, env *Env) error {
@@ -204,17 +240,121 @@ func (c *ClientsRotateCmd) Run(g *config.Global, env *Env) error {
 
 // UsersCmd groups the user commands.
 type UsersCmd struct {
-	Create   UsersCreateCmd   `cmd:"" help:"Crea un usuario; la contraseña se lee de la entrada estándar."`
-	List     UsersListCmd     `cmd:"" help:"Lista los usuarios."`
-	Disable  UsersDisableCmd  `cmd:"" help:"Desactiva un usuario y revoca todo lo que tiene."`
-	ResetMFA UsersResetMFACmd `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos de un usuario que perdió su teléfono y sus códigos de recuperación."`
+	Create      UsersCreateCmd      `cmd:"" help:"Crea un usuario; la contraseña se lee de la entrada estándar / Creates a user; the password is read from standard input."`
+	List        UsersListCmd        `cmd:"" help:"Lista los usuarios / Lists users."`
+	Disable     UsersDisableCmd     `cmd:"" help:"Desactiva un usuario y revoca todo lo que tiene / Disables a user and revokes all it holds."`
+	Enable      UsersEnableCmd      `cmd:"" help:"Reactiva un usuario desactivado; lo revocado sigue revocado / Enables a disabled user; what was revoked stays revoked."`
+	Admin       UsersAdminCmd       `cmd:"" help:"Da el rol de administrador (panel /admin), o lo quita con --remove / Makes a user an administrator, or removes the role with --remove."`
+	SetAdmin    UsersSetAdminCmd    `cmd:"" name:"set-admin" hidden:"" help:"= users admin USUARIO / USER"`
+	UnsetAdmin  UsersUnsetAdminCmd  `cmd:"" name:"unset-admin" hidden:"" help:"= users admin --remove USUARIO / USER"`
+	SetPassword UsersSetPasswordCmd `cmd:"" name:"set-password" help:"Nueva contraseña, leída de la entrada estándar; cierra todas las sesiones del usuario / New password, read from standard input; ends every session of the user."`
+	ResetMFA    UsersResetMFACmd    `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos a quien perdió su teléfono y sus códigos de recuperación / Removes the second factor of a user who lost both phone and recovery codes."`
+}
+
+// UsersEnableCmd enables a disabled user, as the admin panel does.
+type UsersEnableCmd struct {
+	User string `arg:"" help:"ID o email del usuario / user ID or email."`
+}
+
+func (c *UsersEnableCmd) Run(g *config.Global, env *Env) error {
+	return onUser(g, env, c.User, func(db *sqlstore.DB, u *store.User) error {
+		off := false
+		if _, err := db.UpdateUser(env.Ctx, u.ID, store.UserUpdate{Disabled: &off}, time.Now().UTC()); err != nil {
+			return err
+		}
+		event(env, db, "user.enabled", u.ID, "")
+		fmt.Fprintf(env.Stdout, "usuario %s activado; lo revocado al desactivarlo sigue revocado / user enabled\n", u.ID)
+		return nil
+	})
+}
+
+// UsersAdminCmd grants or removes the administrator role.
+type UsersAdminCmd struct {
+	Remove bool   `help:"Quita el rol en lugar de darlo / removes the role instead."`
+	User   string `arg:"" help:"ID o email del usuario / user ID or email."`
+}
+
+func (c *UsersAdminCmd) Run(g *config.Global, env *Env) error {
+	return setAdmin(g, env, c.User, !c.Remove)
+}
+
+// UsersSetAdminCmd is `users admin USER` under another name.
+type UsersSetAdminCmd struct {
+	User string `arg:"" help:"ID o email del usuario / user ID or email."`
+}
+
+func (c *UsersSetAdminCmd) Run(g *config.Global, env *Env) error {
+	return setAdmin(g, env, c.User, true)
+}
+
+// UsersUnsetAdminCmd is `users admin --remove USER` under another name.
+type UsersUnsetAdminCmd struct {
+	User string `arg:"" help:"ID o email del usuario / user ID or email."`
+}
+
+func (c *UsersUnsetAdminCmd) Run(g *config.Global, env *Env) error {
+	return setAdmin(g, env, c.User, false)
+}
+
+// setAdmin gives (on) or removes the administrator role of a user. The
+// panel reads the role from the store on every request, so a running
+// server applies it at once.
+func setAdmin(g *config.Global, env *Env, idOrEmail string, on bool) error {
+	return onUser(g, env, idOrEmail, func(db *sqlstore.DB, u *store.User) error {
+		if _, err := db.UpdateUser(env.Ctx, u.ID, store.UserUpdate{Admin: &on}, time.Now().UTC()); err != nil {
+			return err
+		}
+		if on {
+			event(env, db, "user.admin_granted", u.ID, "")
+			fmt.Fprintf(env.Stdout, "%s es administrador / is an administrator\n", u.Email)
+		} else {
+			event(env, db, "user.admin_removed", u.ID, "")
+			fmt.Fprintf(env.Stdout, "%s ya no es administrador / is no longer an administrator\n", u.Email)
+		}
+		return nil
+	})
+}
+
+// UsersSetPasswordCmd sets a user's password for support, with the same
+// policy as a change by the user; every browser session of the account ends.
+type UsersSetPasswordCmd struct {
+	User string `arg:"" help:"ID o email del usuario / user ID or email."`
+}
+
+func (c *UsersSetPasswordCmd) Run(g *config.Global, env *Env) error {
+	password, err := readPassword(env, "multinexo users set-password "+c.User)
+	if err != nil {
+		return err
+	}
+	return onUser(g, env, c.User, func(db *sqlstore.DB, u *store.User) error {
+		err := account.NewService(db, account.Config{}).SetPassword(env.Ctx, u.ID, password)
+		var ve *account.ValidationError
+		if errors.As(err, &ve) {
+			return usage(fmt.Errorf("%s: %s", ve.Field, ve.Detail))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "contraseña de %s cambiada; sus sesiones se cerraron / password set; the user's sessions ended\n", u.Email)
+		return nil
+	})
+}
+
+// readPassword reads one line of standard input, without its line ending.
+// example is the command shown in the error when there is none.
+func readPassword(env *Env, example string) (string, error) {
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usage(fmt.Errorf("la contraseña se lee de la entrada estándar, por ejemplo: echo 'contraseña larga' | %s / the password is read from standard input", example))
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // UsersResetMFACmd removes a user's second factor and recovery codes, for a
 // person who lost both the authenticator and the recovery codes. The
 // operator must have checked who is asking.
 type UsersResetMFACmd struct {
-	User string `arg:"" help:"ID o email del usuario."`
+	User string `arg:"" help:"ID o email del usuario / user ID or email."`
 }
 
 func (c *UsersResetMFACmd) Run(g *config.Global, env *Env) error {
@@ -247,13 +387,13 @@ func onUser(g *config.Global, env *Env, idOrEmail string, act func(*sqlstore.DB,
 
 // UsersCreateCmd creates a user.
 type UsersCreateCmd struct {
-	Email     string `required:""`
-	FirstName string `required:"" name:"first-name"`
-	LastName  string `required:"" name:"last-name"`
-	Admin     bool   `help:"Rol de administrador (panel /admin)."`
+	Email     string `required:"" help:"Email, con el que inicia sesión / email, used to sign in."`
+	FirstName string `required:"" name:"first-name" help:"Nombre / first name."`
+	LastName  string `required:"" name:"last-name" help:"Apellido / last name."`
+	Admin     bool   `help:"Rol de administrador (panel /admin) / administrator role (the /admin panel)."`
 	// EmailVerified: the operator vouches for the address; otherwise the
 	// email_verified claim stays false until the owner proves it.
-	EmailVerified bool `name:"email-verified" help:"El operador da fe de que el email es de esta persona (email_verified: true)."`
+	EmailVerified bool `name:"email-verified" help:"El operador da fe de que el email es de esta persona (email_verified: true) / the operator vouches that the address is this person's."`
 }
 
 type userJSON struct {
@@ -272,11 +412,10 @@ func toUserJSON(u *store.User) userJSON {
 }
 
 func (c *UsersCreateCmd) Run(g *config.Global, env *Env) error {
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return usage(errors.New("escribe la contraseña en la entrada estándar, por ejemplo: echo 'contraseña larga' | multinexo users create … / the password is read from standard input"))
+	password, err := readPassword(env, "multinexo users create …")
+	if err != nil {
+		return err
 	}
-	password := strings.TrimRight(line, "\r\n")
 	db, _, err := open(g, env)
 	if err != nil {
 		return err
@@ -323,7 +462,7 @@ func (UsersListCmd) Run(g *config.Global, env *Env) error {
 
 // UsersDisableCmd disables a user.
 type UsersDisableCmd struct {
-	User string `arg:"" help:"ID o email del usuario."`
+	User string `arg:"" help:"ID o email del usuario / user ID or email."`
 }
 
 func (c *UsersDisableCmd) Run(g *config.Global, env *Env) error {
@@ -359,13 +498,13 @@ func findUser(env *Env, db *sqlstore.DB, idOrEmail string) (*store.User, error) 
 
 // KeysCmd groups key commands.
 type KeysCmd struct {
-	Rotate KeysRotateCmd `cmd:"" help:"Nueva clave de firma; las públicas anteriores siguen en el JWKS hasta que expiren sus tokens."`
+	Rotate KeysRotateCmd `cmd:"" help:"Nueva clave de firma; las públicas anteriores siguen en el JWKS hasta que expiren sus tokens / New signing keys; the old public keys stay in the JWKS until their tokens expire."`
 }
 
 // KeysRotateCmd rotates the signing keys.
 type KeysRotateCmd struct {
-	AccessAlg string `default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
-	IDAlg     string `default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
+	AccessAlg string `default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG" help:"Algoritmo de la nueva clave de los access tokens / algorithm of the new access-token key."`
+	IDAlg     string `default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG" help:"Algoritmo de la nueva clave de los ID tokens / algorithm of the new ID-token key."`
 }
 
 func (c *KeysRotateCmd) Run(g *config.Global, env *Env) error {

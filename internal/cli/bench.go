@@ -30,16 +30,16 @@ type BenchCmd struct {
 	Concurrency      int           `default:"64" help:"Conexiones concurrentes (bucle cerrado) / concurrent connections (closed loop)."`
 	Rate             float64       `help:"Peticiones por segundo (bucle abierto; --concurrency acota las que están en curso) / requests per second (open loop)."`
 	MaxRequests      int64         `name:"max-requests" default:"5000000" help:"Tope de peticiones por escenario / hard cap per scenario."`
-	FloodConcurrency int           `name:"flood-concurrency" default:"500" help:"Conexiones del escenario password-flood."`
+	FloodConcurrency int           `name:"flood-concurrency" default:"500" help:"Conexiones del escenario password-flood / connections of the password-flood scenario."`
 	JSON             bool          `name:"json" help:"Resultados en JSON / machine-readable results."`
-	ClientID         string        `name:"client-id" help:"Cliente confidencial existente (con client_credentials, password, refresh_token y, para authorization-code, --redirect-uri). Sin él se crea uno en --db y se borra al final."`
-	ClientSecret     string        `name:"client-secret" env:"MULTINEXO_BENCH_CLIENT_SECRET" help:"El secreto de cliente de --client-id."`
-	RedirectURI      string        `name:"redirect-uri" help:"URI de redirección registrada del cliente (authorization-code)."`
-	Username         string        `help:"Usuario existente; sin él se registra uno (POST /v1/users)."`
-	Password         string        `env:"MULTINEXO_BENCH_PASSWORD" help:"Su contraseña."`
+	ClientID         string        `name:"client-id" help:"Cliente confidencial existente (con client_credentials, password, refresh_token y, para authorization-code, --redirect-uri). Sin él se crea uno en --db y se borra al final / an existing confidential client; without it one is created in --db and deleted at the end."`
+	ClientSecret     string        `name:"client-secret" env:"MULTINEXO_BENCH_CLIENT_SECRET" help:"El secreto de cliente de --client-id / the client secret of --client-id."`
+	RedirectURI      string        `name:"redirect-uri" help:"URI de redirección registrada del cliente (authorization-code) / the client's registered redirect URI."`
+	Username         string        `help:"Usuario existente; sin él se registra uno (POST /v1/users) / an existing user; without it one is registered."`
+	Password         string        `env:"MULTINEXO_BENCH_PASSWORD" help:"Su contraseña / its password."`
 	Scope            string        `default:"openid profile email" help:"Alcance de los tokens de usuario / scope of the user tokens (with openid each token response carries an ID token)."`
 	IDTokenAlg       string        `name:"id-token-alg" help:"Algoritmo de los ID tokens del cliente que crea el bench (id_token_signed_response_alg): RS256 o ES256; vacío = el del servidor (RS256 salvo --id-alg) / ID-token algorithm of the bench's client; an RS256 signature costs ~1 ms of CPU, ES256 ~25 µs."`
-	ServerPID        int           `name:"server-pid" help:"PID del servidor, para medir su memoria residente (Linux)."`
+	ServerPID        int           `name:"server-pid" help:"PID del servidor, para medir su memoria residente (Linux) / the server's PID, to measure its resident memory."`
 }
 
 func (c *BenchCmd) Run(g *config.Global, env *Env) error {
@@ -71,15 +71,10 @@ func (c *BenchCmd) Run(g *config.Global, env *Env) error {
 	if c.ClientID == "" {
 		// Create the client the way `multinexo clients create` does, in the
 		// server's database, and delete it (with all it was issued) at the end.
-		b, err := config.ParseDB(g.DB)
-		if err != nil {
-			return usage(err)
+		if err := requireDatabase(g, "o se pasan --client-id y --client-secret", "or pass --client-id/--client-secret"); err != nil {
+			return err
 		}
-		if b.Kind == "sqlite" {
-			if _, err := os.Stat(b.Path); err != nil {
-				return usage(fmt.Errorf("--db %s: no such database; point --db at the server's database or pass --client-id/--client-secret", g.DB))
-			}
-		}
+		var err error
 		if db, _, err = open(g, env); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -57,14 +58,7 @@ func Main(args []string, env Env) (status int) {
 		env.Ctx = context.Background()
 	}
 	var c CLI
-	parser, err := kong.New(&c,
-		kong.Name("multinexo"),
-		kong.Description("Multinexo Auth: servidor de autorización OAuth 2.0 y OpenID Connect / OAuth 2.0 and OpenID Connect authorization server."),
-		kong.Writers(env.Stdout, env.Stderr),
-		kong.Exit(func(code int) { panic(exitError{code}) }),
-		kong.UsageOnError(),
-		kong.Bind(&env),
-	)
+	parser, err := newParser(&c, &env)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "multinexo: %v\n", err)
 		return 1
@@ -95,6 +89,49 @@ func Main(args []string, env Env) (status int) {
 	return 0
 }
 
+// newParser builds the kong parser of the command tree c.
+func newParser(c *CLI, env *Env) (*kong.Kong, error) {
+	parser, err := kong.New(c,
+		kong.Name("multinexo"),
+		kong.Description("Multinexo Auth: servidor de autorización OAuth 2.0 y OpenID Connect / OAuth 2.0 and OpenID Connect authorization server."),
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Exit(func(code int) { panic(exitError{code}) }),
+		kong.UsageOnError(),
+		kong.Help(helpPrinter),
+		kong.Bind(env),
+	)
+	if err != nil {
+		return nil, err
+	}
+	parser.Model.HelpFlag.Help = "Muestra esta ayuda / Shows this help."
+	return parser, nil
+}
+
+// helpPrinter is kong's, except that a command's help leaves out the global
+// flags (--db, --secret, --log-level), which `multinexo --help` lists, and
+// says so in one line instead of repeating them under every command.
+func helpPrinter(options kong.HelpOptions, ctx *kong.Context) error {
+	if ctx.Selected() == nil {
+		return kong.DefaultHelpPrinter(options, ctx)
+	}
+	var hidden []*kong.Flag
+	for _, f := range ctx.Model.Node.Flags {
+		if !f.Hidden && f.Name != "help" {
+			f.Hidden = true
+			hidden = append(hidden, f)
+		}
+	}
+	err := kong.DefaultHelpPrinter(options, ctx)
+	for _, f := range hidden {
+		f.Hidden = false
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(ctx.Stdout, "\nOpciones globales (--db, --secret, --log-level): multinexo --help / Global flags: multinexo --help")
+	return err
+}
+
 // usageError marks a bad flag value found after parsing: exit status 2.
 type usageError struct{ error }
 
@@ -119,7 +156,51 @@ func printJSON(w io.Writer, v any) error {
 // VersionCmd prints the version.
 type VersionCmd struct{}
 
+// Run prints the module version and the VCS revision the binary was built
+// from, as the Go toolchain recorded them (runtime/debug build info).
 func (VersionCmd) Run(env *Env) error {
-	fmt.Fprintf(env.Stdout, "multinexo %s\n", Version)
-	return nil
+	bi, _ := debug.ReadBuildInfo()
+	_, err := fmt.Fprintln(env.Stdout, versionLine(Version, bi))
+	return err
+}
+
+// versionLine is "multinexo VERSION (revision REV, TIME[, modified]) GOVERSION".
+// A version set at link time wins over the module's; "(devel)" is what the
+// toolchain records for a build from a work tree without a version tag.
+func versionLine(linked string, bi *debug.BuildInfo) string {
+	v := linked
+	var rev, at, goVersion string
+	modified := false
+	if bi != nil {
+		if v == "dev" && bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("multinexo " + v)
+	if rev != "" {
+		b.WriteString(" (revisión / revision " + rev)
+		if at != "" {
+			b.WriteString(", " + at)
+		}
+		if modified {
+			b.WriteString(", con cambios sin confirmar / modified")
+		}
+		b.WriteString(")")
+	}
+	if goVersion != "" {
+		b.WriteString(" " + goVersion)
+	}
+	return b.String()
 }

@@ -43,16 +43,27 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 	ctx, stop := signal.NotifyContext(env.Ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	srv, err := server.New(ctx, server.Config{Global: *g, Serve: c.Serve, Log: log})
+	// Listen first: the issuer is derived from the address actually served
+	// (with --addr 127.0.0.1:0 the kernel chooses the port). Connections wait
+	// in the backlog until the server is built.
+	addr := c.Addr
+	if addr == "" {
+		addr = config.DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg := c.Serve
+	issuerFrom := ""
+	cfg.Issuer, issuerFrom = config.ResolveIssuer(c.Issuer, c.Addr, ln.Addr().String())
+
+	srv, err := server.New(ctx, server.Config{Global: *g, Serve: cfg, Log: log})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -76,7 +87,10 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 			}
 		}()
 	}
-	log.Info("multinexo listening", "addr", ln.Addr().String(), "issuer", c.Issuer, "database", srv.Backend.Kind, "db", config.Redact(g.DB))
+	if w := config.IssuerWarning(cfg.Issuer, ln.Addr().String()); w != "" {
+		log.Warn("issuer unreachable at the address served", "issuer", cfg.Issuer, "addr", ln.Addr().String(), "reason", w)
+	}
+	log.Info("multinexo listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "issuer_from", issuerFrom, "database", srv.Backend.Kind, "db", config.Redact(g.DB))
 	srv.FirstRunHint(ctx)
 
 	janitorCtx, stopJanitor := context.WithCancel(ctx)

@@ -67,6 +67,10 @@ type CreateInput struct {
 	// FirstParty marks the operator's own application: it may be granted
 	// the scope "account" (store.Client.IsFirstParty). Operators only.
 	FirstParty bool
+	// OfflineAccessRequired: refresh tokens from the authorization-code and
+	// device flows only when offline_access was granted (OpenID Connect
+	// Core §11); false keeps the Multinexo behaviour (one with every grant).
+	OfflineAccessRequired bool
 	// KnownScopes lists the scopes the server accepts; nil means BuiltinScopes.
 	KnownScopes []string
 	// IDTokenAlg signs the client's ID tokens (OIDC Dynamic Client
@@ -220,6 +224,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		OwnerID:                in.OwnerID,
 		Legacy:                 in.Legacy,
 		FirstParty:             in.FirstParty,
+		OfflineAccessRequired:  in.OfflineAccessRequired,
 		IDTokenAlg:             idAlg,
 		CreatedAt:              now,
 		UpdatedAt:              now,
@@ -254,6 +259,8 @@ type UpdateInput struct {
 	// FirstParty marks or unmarks the operator's own application
 	// (operators only: the admin panel).
 	FirstParty *bool
+	// OfflineAccessRequired: see CreateInput.
+	OfflineAccessRequired *bool
 }
 
 // Update validates in as Create does and changes c in the store. A client
@@ -286,6 +293,7 @@ func Update(ctx context.Context, st Store, c *store.Client, in UpdateInput, now 
 	}
 	upd.Disabled = in.Disabled
 	upd.FirstParty = in.FirstParty
+	upd.OfflineAccessRequired = in.OfflineAccessRequired
 	return st.UpdateClient(ctx, c.ID, upd, now)
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 )
 
@@ -217,5 +218,20 @@ func TestSplitRedirectURIs(t *testing.T) {
 	want := []string{"https://a.example.com/cb", "https://b.example.com/cb", "com.example.app:/cb"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q", got)
+	}
+}
+
+// The scopes operators may register are the ones the protocol layer knows
+// exist (oauth.IsBuiltinScope tells "does not exist" from "not allowed").
+func TestBuiltinScopesKnownToOAuth(t *testing.T) {
+	for _, s := range BuiltinScopes {
+		if !oauth.IsBuiltinScope(s) {
+			t.Errorf("%s is offered to operators but unknown to oauth", s)
+		}
+	}
+	for _, s := range []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeVoucher, oauth.ScopeOfflineAccess, oauth.ScopeAccount} {
+		if !slices.Contains(BuiltinScopes, s) {
+			t.Errorf("%s is known to oauth but not offered to operators", s)
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,19 +16,19 @@ import (
 // Global holds the flags every command shares.
 type Global struct {
 	DB       string `help:"Base de datos: sqlite:RUTA o postgres://… / Database: sqlite:PATH or postgres://…" default:"sqlite:multinexo.db" env:"MULTINEXO_DB"`
-	Secret   string `help:"Secreto que cifra las claves de firma (obligatorio con PostgreSQL; con SQLite se genera uno junto a la base) / Secret that encrypts signing keys" env:"MULTINEXO_SECRET"`
-	LogLevel string `help:"Nivel de log: debug, info, warn, error." default:"info" enum:"debug,info,warn,error" env:"MULTINEXO_LOG_LEVEL"`
+	Secret   string `help:"Secreto que cifra las claves de firma (obligatorio con PostgreSQL; con SQLite se genera uno junto a la base) / secret that encrypts the signing keys (required with PostgreSQL; with SQLite one is generated beside the database)." env:"MULTINEXO_SECRET"`
+	LogLevel string `help:"Nivel de log: debug, info, warn, error / log level." default:"info" enum:"debug,info,warn,error" env:"MULTINEXO_LOG_LEVEL"`
 }
 
 // Serve holds the flags of `multinexo serve`.
 type Serve struct {
-	Addr         string        `help:"Dirección HTTP / listen address." default:"127.0.0.1:8080" env:"MULTINEXO_ADDR"`
-	Issuer       string        `help:"Emisor (URL pública, sin barra final) / issuer URL." default:"http://localhost:8080" env:"MULTINEXO_ISSUER"`
+	Addr         string        `help:"Dirección HTTP (por defecto 127.0.0.1:8080) / listen address (default 127.0.0.1:8080)." env:"MULTINEXO_ADDR"`
+	Issuer       string        `help:"Emisor: la URL pública, sin barra final; por defecto http:// + --addr (http://localhost:8080 sin --addr) / issuer: the public URL, no trailing slash; default http:// + --addr (http://localhost:8080 without --addr)." env:"MULTINEXO_ISSUER"`
 	AccessTTL    time.Duration `help:"Vida del access token / access-token lifetime." default:"900s" env:"MULTINEXO_ACCESS_TTL"`
 	RefreshGrace time.Duration `help:"Ventana de gracia para reintentar un refresh ya rotado (0 = desactivada) / refresh-token reuse grace window." default:"0s" env:"MULTINEXO_REFRESH_GRACE"`
-	AccessAlg    string        `help:"Algoritmo de los access tokens." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
-	IDAlg        string        `help:"Algoritmo de los ID tokens." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
-	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
+	AccessAlg    string        `help:"Algoritmo de firma de los access tokens / access-token signing algorithm." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
+	IDAlg        string        `help:"Algoritmo de firma de los ID tokens / ID-token signing algorithm." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
+	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar / longest wait for in-flight requests at shutdown." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
 	DebugAddr    string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
 }
 
@@ -89,10 +88,13 @@ func ValidateIssuer(v string) error {
 	return nil
 }
 
-// Validate checks serve flags that kong cannot.
+// Validate checks serve flags that kong cannot. An empty Issuer is left to
+// ResolveIssuer.
 func (s *Serve) Validate() error {
-	if err := ValidateIssuer(s.Issuer); err != nil {
-		return err
+	if s.Issuer != "" {
+		if err := ValidateIssuer(s.Issuer); err != nil {
+			return err
+		}
 	}
 	if s.AccessTTL < 10*time.Second || s.AccessTTL > 24*time.Hour {
 		return errors.New("--access-ttl: entre 10s y 24h / between 10s and 24h")

@@ -163,16 +163,6 @@ func LogError(log *slog.Logger, r *http.Request, status int, err error) {
 	log.Log(r.Context(), lvl, "request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "error", err.Error())
 }
 
-// AsError returns err as an *Error, wrapping unknown errors as a 500 that
-// shows nothing of the cause.
-func AsError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &Error{Status: http.StatusInternalServerError, Code: "internal_error", Public: "internal error", Cause: err}
-}
-
 // MaxBody limits request bodies to n bytes; a larger body fails the read
 // with *http.MaxBytesError instead of being read whole.
 func MaxBody(n int64, next http.Handler) http.Handler {

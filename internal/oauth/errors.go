@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/multinexo/auth/internal/store"
 )
 
 // Error codes of RFC 6749 §5.2 (token endpoint), §4.1.2.1 (authorization
@@ -112,7 +114,16 @@ func UnsupportedTokenType(desc string) *Error {
 }
 
 // ServerError is a 500 that shows nothing of cause; cause goes to the log.
+// When cause is the database being unavailable (store.Unavailable: down,
+// restarting, disk full) it is a 503 temporarily_unavailable with
+// Retry-After instead — RFC 6749 §4.1.2.1: "The authorization server is
+// currently unable to handle the request due to a temporary overloading or
+// maintenance of the server." — so clients and load balancers back off
+// rather than report a bug.
 func ServerError(cause error) *Error {
+	if store.Unavailable(cause) {
+		return TemporarilyUnavailable(store.UnavailableRetry).WithCause(cause)
+	}
 	return newError(CodeServerError, http.StatusInternalServerError, "error interno del servidor").WithCause(cause)
 }
 

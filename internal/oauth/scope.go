@@ -15,7 +15,16 @@ const (
 	// manage their applications and connections. Only first-party clients
 	// may be granted it (see ClientScope).
 	ScopeAccount = "account"
+	// ScopeVoucher is the seeds' own scope.
+	ScopeVoucher = "voucher"
 )
+
+// builtinScopes are the scopes this server defines (clients.BuiltinScopes
+// lists the same, in the order offered to operators).
+var builtinScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeVoucher, ScopeOfflineAccess, ScopeAccount}
+
+// IsBuiltinScope reports whether s is a scope this server defines.
+func IsBuiltinScope(s string) bool { return slices.Contains(builtinScopes, s) }
 
 // MaxScopeLen bounds the scope parameter; no client needs more.
 const MaxScopeLen = 2048
@@ -98,12 +107,23 @@ func AllowedScopes(registered []string, firstParty bool) []string {
 // registered scopes without ScopeAccount — a token may manage the account
 // only when its client asked for that by name. A third-party client asking
 // for ScopeAccount gets invalid_scope, so no consent page can ever offer it.
+//
+// RFC 6749 §5.2 invalid_scope: "The requested scope is invalid, unknown,
+// malformed, or exceeds the scope granted by the resource owner." Both are
+// invalid_scope; the description tells a scope that does not exist here (a
+// typo, another server's scope) from one this client may not use (the
+// operator or the developer must register it for the client).
 func ClientScope(requested, registered []string, firstParty bool) ([]string, *Error) {
 	if len(requested) == 0 {
 		return AllowedScopes(registered, false), nil
 	}
 	if !firstParty && slices.Contains(requested, ScopeAccount) {
 		return nil, InvalidScope("el alcance account solo se concede a aplicaciones de primera parte (marcadas por el operador)")
+	}
+	for _, s := range requested {
+		if !IsBuiltinScope(s) && !slices.Contains(registered, s) {
+			return nil, InvalidScope("el alcance " + strings.Map(safeRune, s) + " no existe en este servidor")
+		}
 	}
 	return GrantScope(requested, AllowedScopes(registered, firstParty))
 }

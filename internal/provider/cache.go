@@ -33,22 +33,8 @@ import (
 // it committed — on any instance — which is less than the network jitter
 // between a client and the server; EpochMaxAge 0 (set a negative value)
 // makes the reads strictly after each request's arrival. Changes this
-// process makes through the store (LocalChanger) are seen at once: a read
+// process makes through the store (store.EpochStore.LocalChanges) are seen at once: a read
 // that started before one of them is never reused.
-
-// EpochStore is implemented by stores that keep a revocation epoch
-// (*sqlstore.DB). When Config.Store implements it, New caches grant liveness
-// and clients; otherwise every request reads the store.
-type EpochStore interface {
-	RevocationEpoch(ctx context.Context) (int64, error)
-}
-
-// LocalChanger is implemented by stores that count their own epoch-moving
-// changes (*sqlstore.DB): this instance then sees its own revocations at
-// once even within EpochMaxAge.
-type LocalChanger interface {
-	LocalChanges() int64
-}
 
 // epochReadTimeout bounds one shared epoch read; it serves many requests, so
 // it does not end with the context of the request that started it.
@@ -59,7 +45,7 @@ const epochReadTimeout = 5 * time.Second
 type epochReader struct {
 	read func(ctx context.Context) (int64, error)
 	// local, if set, counts this process's own epoch-moving changes
-	// (LocalChanger); a read older than the last of them is never reused.
+	// (store.EpochStore.LocalChanges); a read older than the last of them is never reused.
 	local func() int64
 	// maxAge: a read that started at most maxAge before the caller asked
 	// (or before its request arrived) may be reused; 0: strictly after.

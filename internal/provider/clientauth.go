@@ -109,16 +109,39 @@ func clientCredentialsOf(r *http.Request, params oauth.Params) (clientCredential
 // unknown client costs the same as a known one with a wrong secret.
 var dummyHash = store.HashToken("multinexo: no such client")
 
+// Why a client authentication failed: logged with the request id and
+// recorded as the detail of a client.auth_failed event, never shown to the
+// client (whose answer is the same for all).
+const (
+	clientUnknown     = "unknown client"
+	clientWrongSecret = "wrong client secret"
+	clientNoSecret    = "wrong method: confidential client sent no secret (HTTP Basic or client_secret needed)"
+	clientSentSecret  = "wrong method: public client sent a secret (a public client authenticates with client_id only)"
+	clientDisabled    = "client disabled"
+	clientTooLong     = "client_id or client_secret too long"
+	clientBadType     = "client of unknown type"
+)
+
 // authenticateClient checks the credentials against the stored client.
 // Unknown client, disabled client, missing or wrong secret for a confidential
 // client, and a secret sent by a public client are all invalid_client, with
-// the same description, so the answer tells nothing about which.
+// the same description, so the answer tells nothing about which; the log
+// line of the refusal and a client.auth_failed security event say which.
 //
 // Failures are counted per client and address (clientthrottle.go); a pair
 // over the limit is refused with 429 before its secret is hashed.
 func (p *Provider) authenticateClient(ctx context.Context, cc clientCredentials, ip string) (*store.Client, *oauth.Error) {
-	fail := func() *oauth.Error {
-		return p.clientFailed(ctx, cc, ip, oauth.InvalidClient("autenticacion del cliente fallida"))
+	noteClient(ctx, cc.id)
+	fail := func(reason string) *oauth.Error {
+		clientID := cc.id
+		if len(clientID) > maxClientIDLen {
+			clientID = ""
+		}
+		// Recorded even if the client hangs up at once, as the count is.
+		ectx, cancel := httpx.Detach(ctx)
+		p.event(ectx, "client.auth_failed", "", clientID, ip, reason)
+		cancel()
+		return p.clientFailed(ctx, cc, ip, oauth.InvalidClient("autenticacion del cliente fallida").WithCause(errors.New(reason)))
 	}
 	if cc.id == "" {
 		return nil, oauth.InvalidClient("falta la autenticacion del cliente (Basic o client_id)")
@@ -127,12 +150,12 @@ func (p *Provider) authenticateClient(ctx context.Context, cc clientCredentials,
 		return nil, e
 	}
 	if len(cc.id) > maxClientIDLen || len(cc.secret) > 1024 {
-		return nil, fail()
+		return nil, fail(clientTooLong)
 	}
 	c, err := p.getClient(ctx, cc.id)
 	if errors.Is(err, store.ErrNotFound) {
 		subtle.ConstantTimeCompare(store.HashToken(cc.secret), dummyHash)
-		return nil, fail()
+		return nil, fail(clientUnknown)
 	}
 	if err != nil {
 		return nil, oauth.ServerError(err)
@@ -142,18 +165,26 @@ func (p *Provider) authenticateClient(ctx context.Context, cc clientCredentials,
 		// A confidential client with no stored hash can never authenticate:
 		// ConstantTimeCompare of different lengths is 0.
 		ok := subtle.ConstantTimeCompare(store.HashToken(cc.secret), c.SecretHash) == 1
-		if !ok || cc.secret == "" || c.Disabled {
-			return nil, fail()
+		switch {
+		case cc.secret == "":
+			return nil, fail(clientNoSecret)
+		case !ok:
+			return nil, fail(clientWrongSecret)
+		case c.Disabled:
+			return nil, fail(clientDisabled)
 		}
 	case store.ClientPublic:
 		// A public client has no secret; one that sends a secret is confused
 		// or is not who it says (RFC 6749 §2.3: the server must not rely on
 		// public client authentication, and we do not pretend to).
-		if cc.secret != "" || c.Disabled {
-			return nil, fail()
+		switch {
+		case cc.secret != "":
+			return nil, fail(clientSentSecret)
+		case c.Disabled:
+			return nil, fail(clientDisabled)
 		}
 	default:
-		return nil, fail()
+		return nil, fail(clientBadType)
 	}
 	return c, nil
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -40,19 +39,9 @@ type deviceResponse struct {
 	Interval                int64  `json:"interval"`
 }
 
-// devices is the store's DeviceStore, nil when the store has none (the grant
-// is then not registered, the endpoint not mounted and neither advertised).
-func (p *Provider) devices() store.DeviceStore {
-	d, _ := p.cfg.Store.(store.DeviceStore)
-	return d
-}
-
-// registerDevice serves the device grant when the store can keep device
-// authorizations.
+// registerDevice serves the device grant (RFC 8628).
 func (p *Provider) registerDevice() {
-	if p.devices() != nil {
-		p.register(store.GrantDeviceCode, p.grantDeviceCode)
-	}
+	p.register(store.GrantDeviceCode, p.grantDeviceCode)
 }
 
 // mountDevice registers the device authorization endpoint. Like the token
@@ -72,39 +61,27 @@ func (p *Provider) mountDevice(mux *http.ServeMux) {
 // given the device grant, and the scope policy is the token endpoint's.
 // Errors are RFC 6749 §5.2's (RFC 8628 §3.2).
 func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	params, oerr := readParams(r)
+	var requested []string
+	cr, ok := p.authenticate(w, &r, func(params oauth.Params) *oauth.Error {
+		var oerr *oauth.Error
+		requested, oerr = oauth.ParseScope(params.Get("scope"))
+		return oerr
+	})
+	if !ok {
+		return
+	}
+	if !grantAllowed(cr.client, store.GrantDeviceCode) {
+		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar el flujo de dispositivo"), cr.basic)
+		return
+	}
+	scopes, oerr := oauth.ClientScope(requested, cr.client.Scopes, cr.client.IsFirstParty())
 	if oerr != nil {
-		p.fail(w, r, oerr, false)
+		p.fail(w, r, oerr, cr.basic)
 		return
 	}
-	cc, oerr := clientCredentialsOf(r, params)
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-	requested, oerr := oauth.ParseScope(params.Get("scope"))
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-	client, oerr := p.authenticateClient(ctx, cc, httpx.ClientIP(r))
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-	if !grantAllowed(client, store.GrantDeviceCode) {
-		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar el flujo de dispositivo"), cc.basic)
-		return
-	}
-	scopes, oerr := oauth.ClientScope(requested, client.Scopes, client.IsFirstParty())
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-	resp, err := p.newDeviceCode(ctx, client, scopes, p.now())
+	resp, err := p.newDeviceCode(r.Context(), cr.client, scopes, p.now())
 	if err != nil {
-		p.fail(w, r, oauth.ServerError(err), cc.basic)
+		p.fail(w, r, oauth.ServerError(err), cr.basic)
 		return
 	}
 	// RFC 8628 §3.2 responds as RFC 6749 §5.1 does: no-store.
@@ -119,7 +96,7 @@ func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scop
 	for range 4 {
 		dc := token.NewOpaque(token.PrefixDevice)
 		uc := oauth.NewUserCode()
-		err = p.devices().CreateDeviceCode(ctx, &store.DeviceCode{
+		err = p.cfg.Store.CreateDeviceCode(ctx, &store.DeviceCode{
 			DeviceHash:   store.HashToken(dc),
 			UserCodeHash: store.HashToken(uc),
 			ClientID:     client.ID,

@@ -242,7 +242,7 @@ func TestVerifyBearer(t *testing.T) {
 	}
 
 	// Expiry, with the injected clock.
-	e.clk.Advance(901 * time.Second)
+	e.clk.Advance(901*time.Second + token.ClockLeeway)
 	if be := asBearer(t, e.bearer(at)); be == nil || be.Code != "invalid_token" {
 		t.Errorf("expired token: %v", be)
 	}
@@ -407,7 +407,7 @@ func TestIntrospect(t *testing.T) {
 	wantOAuthError(t, e.form(PathIntrospect, url.Values{}, "Authorization", basic(e.pw.id, e.pw.secret)), 400, "invalid_request")
 	wantOAuthError(t, e.form(PathIntrospect, url.Values{"token": {"x"}}), 400, "invalid_client")
 	// Expired: inactive; the refresh token still active (valid until revoked).
-	e.clk.Advance(901 * time.Second)
+	e.clk.Advance(901*time.Second + token.ClockLeeway)
 	if r := e.introspect(l.str("access_token")); r.body["active"] != false {
 		t.Errorf("expired: %s", r.raw)
 	}

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
@@ -38,8 +39,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 		CreatedAt:  now,
 		LastUsedAt: now,
 	}
-	refresh, rt := newRefresh(nil, now)
-	rt.Scopes = nil // the store copies the code's scopes
+	refresh, rt := firstRefresh(req.client, store.GrantAuthorizationCode, nil, now) // the store copies the code's scopes
 	ac, err := p.cfg.Store.RedeemAuthCode(ctx, store.HashToken(code), now, g, rt)
 	switch {
 	case err == nil:
@@ -67,7 +67,8 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 	// the initial authorization request [...], and if included ensure that
 	// their values are identical."
 	if req.params.Get("redirect_uri") != ac.RedirectURI {
-		return revoke(oauth.InvalidGrant("redirect_uri no coincide con el de la autorizacion"))
+		return revoke(oauth.InvalidGrant("redirect_uri no coincide con el de la autorizacion").
+			WithCause(fmt.Errorf("redirect_uri %q, authorized for %q", req.params.Get("redirect_uri"), ac.RedirectURI)))
 	}
 	// RFC 7636 §4.6; a public client must have used PKCE (RFC 9700 §2.1.1).
 	if ac.CodeChallenge == "" && req.client.Type == store.ClientPublic {
@@ -84,5 +85,5 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 	if err != nil {
 		return revoke(oauth.ServerError(err))
 	}
-	return response(t, refresh, g.Scopes, u), nil
+	return response(t, sent(refresh, rt), g.Scopes, u), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
@@ -48,15 +47,8 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req *tokenRequest) (*tok
 		CreatedAt:  now,
 		LastUsedAt: now,
 	}
-	var (
-		refresh string
-		rt      *store.RefreshToken
-	)
-	if slices.Contains(req.client.Grants, store.GrantRefreshToken) {
-		refresh, rt = newRefresh(nil, now)
-		rt.Scopes = nil // the store copies the code's scopes
-	}
-	d, err := p.devices().PollDeviceCode(ctx, store.HashToken(dc), now, g, rt)
+	refresh, rt := firstRefresh(req.client, store.GrantDeviceCode, nil, now) // the store copies the code's scopes
+	d, err := p.cfg.Store.PollDeviceCode(ctx, store.HashToken(dc), now, g, rt)
 	switch {
 	case err == nil:
 	case isNotFound(err), errors.Is(err, store.ErrAlreadyUsed):
@@ -102,5 +94,5 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req *tokenRequest) (*tok
 	if err != nil {
 		return revoke(oauth.ServerError(err))
 	}
-	return response(t, refresh, g.Scopes, u), nil
+	return response(t, sent(refresh, rt), g.Scopes, u), nil
 }

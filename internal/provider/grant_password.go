@@ -55,7 +55,7 @@ func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*token
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
-	refresh, rt := newRefresh(g.Scopes, now)
+	refresh, rt := firstRefresh(req.client, store.GrantPassword, g.Scopes, now)
 	if err := p.cfg.Store.IssueGrant(ctx, g, rt); err != nil {
 		return nil, oauth.ServerError(err)
 	}

@@ -24,7 +24,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 		return nil, invalid()
 	}
 	hash := store.HashToken(raw)
-	_, g, u, err := p.refreshContext(ctx, hash)
+	_, g, u, err := p.cfg.Store.GetRefreshTokenGrant(ctx, hash)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, invalid()
@@ -77,7 +77,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 		// The store has revoked the grant: every refresh token of the family
 		// and, at the next check, every access token it issued.
 		p.event(ctx, "refresh.reused", g.UserID, g.ClientID, req.ip, "grant "+g.ID+" revoked")
-		return nil, invalid().WithCause(err)
+		return nil, reusedRefresh().WithCause(err)
 	case isNotFound(err), errors.Is(err, store.ErrRevoked):
 		return nil, invalid().WithCause(err)
 	default:
@@ -86,37 +86,14 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 	return response(t, refresh, scopes, u), nil
 }
 
-// refreshReader is implemented by stores that read a refresh token, its
-// grant and the grant's user in one query (*sqlstore.DB).
-type refreshReader interface {
-	GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error)
-}
-
-// refreshContext reads the refresh token under hash, its grant and the
-// grant's user (nil when it has none or it is gone).
-func (p *Provider) refreshContext(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Grant, *store.User, error) {
-	if rr, ok := p.cfg.Store.(refreshReader); ok {
-		return rr.GetRefreshTokenGrant(ctx, hash)
-	}
-	rt, err := p.cfg.Store.GetRefreshToken(ctx, hash)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	g, err := p.cfg.Store.GetGrant(ctx, rt.GrantID)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if g.UserID == "" {
-		return rt, g, nil, nil
-	}
-	u, err := p.cfg.Store.GetUser(ctx, g.UserID)
-	if isNotFound(err) {
-		return rt, g, nil, nil
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return rt, g, u, nil
+// reusedRefresh answers a refresh token presented again after its rotation
+// (outside the grace window). RFC 9700 §4.14.2: the server "can detect
+// refresh token replay" and then "will revoke the active refresh token";
+// the description says so, so that the developer looks for a client that
+// keeps an old token (two tabs, a retry without the new answer) instead of
+// a bug of ours. RFC 6749 §5.2 allows only ASCII in error_description.
+func reusedRefresh() *oauth.Error {
+	return oauth.InvalidGrant("se detecto la reutilizacion de un refresh_token ya usado; por seguridad se cerro la sesion de esta aplicacion: inicie sesion de nuevo")
 }
 
 // usable checks that a grant's user may still get tokens: for a grant with

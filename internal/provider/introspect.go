@@ -40,11 +40,11 @@ type introspection struct {
 // MUST return an introspection response with the "active" field set to
 // "false"." — and nothing else, so the answer tells nothing about why.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(withArrival(r.Context()))
-	params, client, ok := p.authenticatedRequest(w, r)
+	cr, ok := p.authenticate(w, &r, nil)
 	if !ok {
 		return
 	}
+	params, client := cr.params, cr.client
 	if client.Type != store.ClientConfidential {
 		p.fail(w, r, oauth.InvalidClient("la introspeccion requiere un cliente confidencial"), false)
 		return
@@ -103,10 +103,8 @@ func (p *Provider) introspectAccess(ctx context.Context, raw string) (*introspec
 		// The liveness check just read the user with its grant; its email
 		// is current while the epoch has not moved.
 		cached := false
-		if ue, ok := p.live.(interface {
-			userEmail(context.Context, string) (string, bool)
-		}); ok {
-			res.Username, cached = ue.userEmail(ctx, c.GrantID)
+		if p.liveCache != nil {
+			res.Username, cached = p.liveCache.userEmail(ctx, c.GrantID)
 		}
 		if !cached {
 			if res.Username, err = p.username(ctx, c.Subject); err != nil {

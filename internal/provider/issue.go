@@ -69,6 +69,26 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 	return out, nil
 }
 
+// IssueImplicit mints the access token of an implicit grant (response_type
+// token, only for clients an operator marked legacy: RFC 9700 §2.1.2) and
+// records g, which the caller fills with UserID, ClientID, Scopes, Claims
+// and AuthTime; the grant ends with the token (no refresh token). Every
+// token the server issues is minted by this package: the authorization
+// endpoint (package web) asks here. It returns the token and its lifetime.
+func (p *Provider) IssueImplicit(ctx context.Context, c *store.Client, g *store.Grant, now time.Time) (string, time.Duration, error) {
+	ttl := p.accessTTL(c)
+	g.ID, g.GrantType = token.NewID(), store.GrantImplicit
+	g.CreatedAt, g.LastUsedAt, g.ExpiresAt = now, now, now.Add(ttl)
+	t, err := p.mint(ctx, c, g, nil, "", now) // no user: no ID token (response_type token alone)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := p.cfg.Store.IssueGrant(ctx, g, nil); err != nil {
+		return "", 0, err
+	}
+	return t.access, t.expiresIn, nil
+}
+
 // idClaims are the user claims of an ID token, by scope (OIDC Core §5.4),
 // plus those the grant's claims request asked for in the ID token (§5.5).
 func idClaims(u *store.User, scopes []string, claims string) map[string]any {
@@ -151,6 +171,54 @@ func response(t *issued, refresh string, scopes []string, u *store.User) *tokenR
 }
 
 // newRefresh returns a new refresh token and its stored form.
+// firstRefresh is the one rule for whether a new grant of type grantType
+// gets a refresh token, and makes it:
+//
+//   - password: always (seed 000: every response carries one, and the
+//     client may refresh without being given refresh_token);
+//   - authorization_code: always (seed 003: "valid until the user revokes
+//     access"), unless the client is registered with
+//     OfflineAccessRequired: then only when offline_access was granted
+//     (OpenID Connect Core §11);
+//   - device_code: when the client was given refresh_token, with the same
+//     offline_access condition;
+//   - client_credentials: never (RFC 6749 §4.4.3: "A refresh token SHOULD
+//     NOT be included.").
+//
+// scopes are the grant's, or nil when only the store knows them (a code's,
+// a device code's): the offline_access condition then travels with the
+// token (IfScope) and the store decides inside the redemption; a token it
+// did not store comes back with a nil Hash (see sent).
+func firstRefresh(c *store.Client, grantType string, scopes []string, now time.Time) (string, *store.RefreshToken) {
+	switch grantType {
+	case store.GrantPassword:
+	case store.GrantAuthorizationCode, store.GrantDeviceCode:
+		if grantType == store.GrantDeviceCode && !slices.Contains(c.Grants, store.GrantRefreshToken) {
+			return "", nil
+		}
+		if c.OfflineAccessRequired {
+			if scopes != nil && !slices.Contains(scopes, oauth.ScopeOfflineAccess) {
+				return "", nil
+			}
+			raw, rt := newRefresh(scopes, now)
+			rt.IfScope = oauth.ScopeOfflineAccess
+			return raw, rt
+		}
+	default:
+		return "", nil
+	}
+	return newRefresh(scopes, now)
+}
+
+// sent is the refresh token to send once the store has had its say:
+// raw, unless the store did not keep rt (firstRefresh's IfScope).
+func sent(raw string, rt *store.RefreshToken) string {
+	if rt == nil || rt.Hash == nil {
+		return ""
+	}
+	return raw
+}
+
 func newRefresh(scopes []string, now time.Time) (string, *store.RefreshToken) {
 	raw := token.NewOpaque(token.PrefixRefresh)
 	return raw, &store.RefreshToken{Hash: store.HashToken(raw), Scopes: slices.Clone(scopes), CreatedAt: now}

@@ -14,17 +14,20 @@ import (
 	"github.com/multinexo/auth/internal/token"
 )
 
-// Store is the part of store.Store the provider uses.
+// Store is the part of store.Store the provider uses: grants and their
+// refresh tokens, codes, device authorizations, the revocation epoch its
+// caches trust, counters for the client throttle, and the users and clients
+// tokens are about. Every method is in the store contract (no capability
+// is found by type assertion).
 type Store interface {
+	store.GrantStore
+	store.CodeStore
+	store.DeviceStore
+	store.EpochStore
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	GetUser(ctx context.Context, id string) (*store.User, error)
-	GetGrant(ctx context.Context, id string) (*store.Grant, error)
-	RevokeGrant(ctx context.Context, id string, now time.Time) error
-	IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error
-	GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshToken, error)
-	RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.Grant, error)
-	RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, rt *store.RefreshToken) (*store.AuthCode, error)
 	RecordEvent(ctx context.Context, e *store.Event) error
+	Hit(ctx context.Context, key string, windowStart time.Time, expires time.Time) (int, error)
 }
 
 // Keys signs and verifies tokens; *token.KeyManager implements it.
@@ -66,11 +69,10 @@ type Config struct {
 	// (default: [Issuer], the API served with the server).
 	Audience []string
 	// Liveness decides whether a grant named by an access token may still be
-	// used. Default: when Store implements EpochStore, the store's answer
-	// cached per grant and trusted only while the revocation epoch has not
-	// moved (cache.go); otherwise read the grant and its user from Store on
-	// every call. Any other cache must likewise be invalidated on every
-	// change (a revoked grant must never keep working for a TTL).
+	// used. Default: the store's answer cached per grant and trusted only
+	// while the revocation epoch has not moved (cache.go). Any other cache
+	// must likewise be invalidated on every change (a revoked grant must
+	// never keep working for a TTL).
 	Liveness Liveness
 	// EpochMaxAge is how old (relative to a request's arrival) a shared read
 	// of the revocation epoch may be; see cache.go. 0: 1 ms; negative:
@@ -92,10 +94,14 @@ type Provider struct {
 	now      func() time.Time
 	log      *slog.Logger
 	live     Liveness
-	clients  *clientCache // nil: read every client from the store
-	cc       ccGrants
-	ct       clientThrottle
-	grants   map[string]grantHandler
+	// liveCache is live when it is the default epoch cache (nil when
+	// Config.Liveness replaced it): it also answers, from what it read,
+	// a grant's claims request and its user's email.
+	liveCache *epochLiveness
+	clients   *clientCache // nil: read every client from the store
+	cc        ccGrants
+	ct        clientThrottle
+	grants    map[string]grantHandler
 	// grantOrder is the order grants are advertised in.
 	grantOrder []string
 }
@@ -147,31 +153,22 @@ func New(cfg Config) (*Provider, error) {
 	if len(p.audience) == 0 {
 		p.audience = []string{cfg.Issuer}
 	}
-	if es, ok := cfg.Store.(EpochStore); ok {
-		maxAge := cfg.EpochMaxAge
-		if maxAge == 0 {
-			maxAge = time.Millisecond
-		}
-		epoch := &epochReader{read: es.RevocationEpoch, maxAge: max(maxAge, 0)}
-		if lc, ok := cfg.Store.(LocalChanger); ok {
-			epoch.local = lc.LocalChanges
-		}
-		p.clients = &clientCache{epoch: epoch, st: cfg.Store, m: map[string]clientEntry{}}
-		if p.live == nil {
-			p.live = &epochLiveness{epoch: epoch, load: storeLiveness{st: cfg.Store}, m: map[string]liveEntry{}}
-		}
+	maxAge := cfg.EpochMaxAge
+	if maxAge == 0 {
+		maxAge = time.Millisecond
 	}
+	epoch := &epochReader{read: cfg.Store.RevocationEpoch, local: cfg.Store.LocalChanges, maxAge: max(maxAge, 0)}
+	p.clients = &clientCache{epoch: epoch, st: cfg.Store, m: map[string]clientEntry{}}
 	if p.live == nil {
-		p.live = storeLiveness{st: cfg.Store}
+		p.liveCache = &epochLiveness{epoch: epoch, load: storeLiveness{st: cfg.Store}, m: map[string]liveEntry{}}
+		p.live = p.liveCache
 	}
-	if counters, ok := cfg.Store.(Counters); ok {
-		p.ct = clientThrottle{st: counters, limit: cfg.ClientFailureLimit, window: cfg.ClientFailureWindow}
-		if p.ct.limit <= 0 {
-			p.ct.limit = DefaultClientFailureLimit
-		}
-		if p.ct.window <= 0 {
-			p.ct.window = DefaultClientFailureWindow
-		}
+	p.ct = clientThrottle{st: cfg.Store, limit: cfg.ClientFailureLimit, window: cfg.ClientFailureWindow}
+	if p.ct.limit <= 0 {
+		p.ct.limit = DefaultClientFailureLimit
+	}
+	if p.ct.window <= 0 {
+		p.ct.window = DefaultClientFailureWindow
 	}
 	p.cc.m = map[ccKey]*store.Grant{}
 	p.cc.inflight = map[ccKey]*ccCall{}
@@ -224,6 +221,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 // as invalid_request before anything reaches the store.
 func (p *Provider) protocol(h http.HandlerFunc) http.Handler {
 	return p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withRefusal(r)
 		if err := httpx.CheckInput(r); err != nil {
 			p.fail(w, r, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL"), false)
 			return
@@ -258,10 +256,14 @@ func noContent(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.Stat
 // url makes an absolute URL of path on the configured issuer.
 func (p *Provider) url(path string) string { return p.issuer + path }
 
-// fail logs e's cause and writes e as a token-endpoint error.
+// fail logs e and writes it as a token-endpoint error: a refusal (4xx) at
+// INFO with its reason (logRefused), a server error with its cause.
 func (p *Provider) fail(w http.ResponseWriter, r *http.Request, e *oauth.Error, usedBasic bool) {
 	if e.Unwrap() != nil || e.Status >= 500 {
 		httpx.LogError(p.log, r, e.Status, e)
+	}
+	if e.Status < 500 {
+		p.logRefused(r, e)
 	}
 	oauth.WriteTokenError(w, e, usedBasic)
 }

@@ -11,28 +11,6 @@ import (
 	"github.com/multinexo/auth/internal/token"
 )
 
-// authenticatedRequest parses a client-authenticated protocol request
-// (revocation, introspection) the way the token endpoint does. On failure it
-// has written the error.
-func (p *Provider) authenticatedRequest(w http.ResponseWriter, r *http.Request) (oauth.Params, *store.Client, bool) {
-	params, oerr := readParams(r)
-	if oerr != nil {
-		p.fail(w, r, oerr, false)
-		return nil, nil, false
-	}
-	cc, oerr := clientCredentialsOf(r, params)
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return nil, nil, false
-	}
-	client, oerr := p.authenticateClient(r.Context(), cc, httpx.ClientIP(r))
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return nil, nil, false
-	}
-	return params, client, true
-}
-
 // handleRevoke is RFC 7009. Grants are the unit of revocation: revoking a
 // refresh token or an access token revokes the grant it belongs to, and with
 // it every refresh token of the family and every access token it issued
@@ -48,11 +26,11 @@ func (p *Provider) authenticatedRequest(w http.ResponseWriter, r *http.Request) 
 // token_type_hint only orders the look-ups; an unknown hint is ignored
 // (§2.1: "the authorization server [...] MAY ignore it").
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	params, client, ok := p.authenticatedRequest(w, r)
+	cr, ok := p.authenticate(w, &r, nil)
 	if !ok {
 		return
 	}
-	raw := params.Get("token")
+	client, raw := cr.client, cr.params.Get("token")
 	if raw == "" {
 		p.fail(w, r, oauth.InvalidRequest("falta token"), false)
 		return
@@ -65,7 +43,7 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			err = nil
 		}
 		if err == nil {
-			p.event(ctx, "grant.revoked", "", client.ID, httpx.ClientIP(r), "grant "+gid+" revoked at /revoke")
+			p.event(ctx, "grant.revoked", "", client.ID, cr.ip, "grant "+gid+" revoked at /revoke")
 		}
 	}
 	if err != nil {

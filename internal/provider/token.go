@@ -49,69 +49,57 @@ type tokenResponse struct {
 //	parse → authenticate the client → grant allowed for the client →
 //	scope policy → the grant's handler.
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
-	ctx := withArrival(r.Context())
-	params, oerr := readParams(r)
-	if oerr != nil {
-		p.fail(w, r, oerr, false)
-		return
-	}
-	cc, oerr := clientCredentialsOf(r, params)
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-	gt := params.Get("grant_type")
-	if gt == "" {
-		p.fail(w, r, oauth.InvalidRequest("falta grant_type"), cc.basic)
-		return
-	}
-	handler, ok := p.grants[gt]
+	var (
+		gt        string
+		handler   grantHandler
+		requested []string
+	)
+	cr, ok := p.authenticate(w, &r, func(params oauth.Params) *oauth.Error {
+		gt = params.Get("grant_type")
+		if gt == "" {
+			return oauth.InvalidRequest("falta grant_type")
+		}
+		var known bool
+		if handler, known = p.grants[gt]; !known {
+			return oauth.UnsupportedGrantType("grant_type no admitido")
+		}
+		var oerr *oauth.Error
+		requested, oerr = oauth.ParseScope(params.Get("scope"))
+		return oerr
+	})
 	if !ok {
-		p.fail(w, r, oauth.UnsupportedGrantType("grant_type no admitido"), cc.basic)
 		return
 	}
-	requested, oerr := oauth.ParseScope(params.Get("scope"))
+	if !grantAllowed(cr.client, gt) {
+		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar grant_type "+gt), cr.basic)
+		return
+	}
+	scopes, oerr := oauth.ClientScope(requested, cr.client.Scopes, cr.client.IsFirstParty())
 	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
+		p.fail(w, r, oerr, cr.basic)
 		return
 	}
-
-	client, oerr := p.authenticateClient(ctx, cc, httpx.ClientIP(r))
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-	if !grantAllowed(client, gt) {
-		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar grant_type "+gt), cc.basic)
-		return
-	}
-	scopes, oerr := oauth.ClientScope(requested, client.Scopes, client.IsFirstParty())
-	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
-		return
-	}
-
-	resp, oerr := handler(ctx, &tokenRequest{
-		params:    params,
+	resp, oerr := handler(r.Context(), &tokenRequest{
+		params:    cr.params,
 		grantType: gt,
-		client:    client,
+		client:    cr.client,
 		requested: requested,
 		scopes:    scopes,
-		ip:        httpx.ClientIP(r),
+		ip:        cr.ip,
 		now:       p.now(),
 	})
 	if oerr != nil {
-		p.fail(w, r, oerr, cc.basic)
+		p.fail(w, r, oerr, cr.basic)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// issuesRefresh lists the grants that issue refresh tokens. A client given
-// one of them may use those refresh tokens even if refresh_token is not in
-// its list: seed 000's clients are given the password grant, get a refresh
-// token with every response (as django-oauth-toolkit does), and must be able
-// to use it.
+// issuesRefresh lists the grants that may issue refresh tokens (whether one
+// does is firstRefresh's rule). A client given one of them may use those
+// refresh tokens even if refresh_token is not in its list: seed 000's
+// clients are given the password grant, get a refresh token with every
+// response (as django-oauth-toolkit does), and must be able to use it.
 var issuesRefresh = []string{store.GrantPassword, store.GrantAuthorizationCode, store.GrantDeviceCode}
 
 // grantAllowed reports whether client may use grant type gt (RFC 6749 §5.2

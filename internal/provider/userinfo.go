@@ -59,8 +59,8 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	// The liveness cache read the grant when the token was verified; its
 	// claims request never changes, so it saves a store read here.
 	requested, cached := "", false
-	if gc, ok := p.live.(interface{ grantClaims(string) (string, bool) }); ok {
-		requested, cached = gc.grantClaims(acc.GrantID)
+	if p.liveCache != nil {
+		requested, cached = p.liveCache.grantClaims(acc.GrantID)
 	}
 	if !cached {
 		g, err := p.cfg.Store.GetGrant(r.Context(), acc.GrantID)
@@ -84,6 +84,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) bearerFail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *oauth.BearerError
 	if !errors.As(err, &be) {
+		if e := oauth.ServerError(err); e.Status == http.StatusServiceUnavailable {
+			p.fail(w, r, e, false) // the database is down: 503, Retry-After
+			return
+		}
 		httpx.LogError(p.log, r, http.StatusInternalServerError, err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": oauth.CodeServerError})
 		return

@@ -89,8 +89,13 @@ func (p *Provider) VerifyBearer(r *http.Request) (*oauth.Access, error) {
 	ctx := r.Context()
 	claims, err := p.cfg.Keys.VerifyAccess(ctx, raw, p.issuer, p.audience)
 	if err != nil {
+		// The signature, issuer and audience are checked before the
+		// expiry, so "caducado" is only said of a token that is ours.
+		if errors.Is(err, token.ErrExpired) {
+			return nil, invalidToken("el token de acceso ha caducado; obtenga uno nuevo con el refresh token o iniciando sesion", err)
+		}
 		if errors.Is(err, token.ErrInvalidToken) {
-			return nil, invalidToken("el token de acceso no es valido o ha caducado", err)
+			return nil, invalidToken("el token de acceso no es valido", err)
 		}
 		return nil, err
 	}

@@ -72,6 +72,22 @@ func (m *metrics) wrap(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// watchStore exports whether the store's writes are failing for a reason of
+// the database itself (disk full, database lost): 1 from the first such
+// failure until a write succeeds again (see sqlstore's noteWrite). The
+// failed requests themselves are the 503s of multinexo_http_requests_total.
+func (m *metrics) watchStore(writeFailing func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "multinexo_store_writes_failing",
+		Help: "1 while the database's writes fail (disk full, database lost), else 0.",
+	}, func() float64 {
+		if writeFailing() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/multinexo/auth/internal/account"
@@ -162,13 +163,13 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	authClients := api.NewAuthClients(db, prov, apiCfg)
 	tokens := api.NewTokens(db, prov, apiCfg)
 	pages, err := web.New(web.Config{
-		Issuer:    cfg.Serve.Issuer,
-		Store:     db,
-		Keys:      keys,
-		Accounts:  accounts,
-		Now:       cfg.Now,
-		Log:       cfg.Log,
-		AccessTTL: cfg.Serve.AccessTTL,
+		Issuer:   cfg.Serve.Issuer,
+		Store:    db,
+		Keys:     keys,
+		Tokens:   prov,
+		Accounts: accounts,
+		Now:      cfg.Now,
+		Log:      cfg.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -179,6 +180,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	m := newMetrics()
+	m.watchStore(db.WriteFailing)
 	mux.Handle("GET /metrics", m.handler())
 	prov.Mount(mux)
 	users.Mount(mux)
@@ -212,10 +214,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	// A database that does not answer is "unreachable". One that answers
+	// but whose writes fail (disk full: a write failed since the last that
+	// succeeded, and a probe write fails now) is "not_writable": a server
+	// whose every write fails is not ready even if reads work.
+	state := ""
 	if err := s.Store.Ping(ctx); err != nil {
-		s.cfg.Log.Error("readiness check failed", "error", err.Error())
+		state = "unreachable"
+		s.cfg.Log.Error("readiness check failed", "database", state, "error", err.Error())
+	} else if err := s.Store.Ready(ctx); err != nil {
+		state = "not_writable"
+		s.cfg.Log.Error("readiness check failed", "database", state, "error", err.Error())
+	}
+	if state != "" {
+		w.Header().Set("Retry-After", strconv.Itoa(int(store.UnavailableRetry/time.Second)))
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"unavailable","database":"unreachable"}` + "\n"))
+		_, _ = w.Write([]byte(`{"status":"unavailable","database":"` + state + `"}` + "\n"))
 		return
 	}
 	_, _ = w.Write([]byte(`{"status":"ok","database":"ok"}` + "\n"))

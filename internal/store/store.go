@@ -129,9 +129,13 @@ type Client struct {
 	Legacy                 bool   // allows response_type=token (implicit)
 	// FirstParty: the operator marked the client as its own (clients create
 	// --first-party, the admin panel). See IsFirstParty.
-	FirstParty     bool
-	Disabled       bool
-	AccessTokenTTL time.Duration // 0: server default
+	FirstParty bool
+	// OfflineAccessRequired: refresh tokens from the authorization-code and
+	// device flows only when offline_access was granted (OpenID Connect
+	// Core §11). False: with every such grant (the Multinexo behaviour).
+	OfflineAccessRequired bool
+	Disabled              bool
+	AccessTokenTTL        time.Duration // 0: server default
 	// IDTokenAlg signs this client's ID tokens (OIDC Dynamic Client
 	// Registration id_token_signed_response_alg); "": the server default.
 	IDTokenAlg string
@@ -158,6 +162,7 @@ type ClientUpdate struct {
 	Disabled               *bool
 	IDTokenAlg             *string
 	FirstParty             *bool
+	OfflineAccessRequired  *bool
 }
 
 // Grant is one authorization of a client: by a user (password, authorization
@@ -194,6 +199,11 @@ type RefreshToken struct {
 	Scopes     []string
 	CreatedAt  time.Time
 	RotatedAt  time.Time // zero: current
+	// IfScope, for RedeemAuthCode and PollDeviceCode only (never stored):
+	// store this first refresh token only if the grant gets this scope
+	// (OpenID Connect Core §11: offline_access). When it is not stored the
+	// token is left zero (nil Hash), so the caller knows not to send it.
+	IfScope string
 }
 
 // Rotation asks the store to replace a refresh token by a new one atomically.
@@ -394,13 +404,38 @@ type ListOptions struct {
 }
 
 // Store is everything the server keeps. Implementations: store/sqlite,
-// store/postgres. Times passed in are stored with microsecond precision.
+// store/postgres (both *sqlstore.DB), which pass one conformance suite
+// (storetest). Times passed in are stored with microsecond precision.
+//
+// It is composed of role interfaces; a consumer names the roles (or the
+// methods) it uses, and nothing is found by type assertion: every method
+// here is part of the contract and tested as such.
 type Store interface {
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
 
-	// Users.
+	UserStore
+	ClientStore
+	GrantStore
+	CodeStore
+	SessionStore
+	ConsentStore
+	KeyStore
+	CounterStore
+	EventStore
+	MetaStore
+	EpochStore
+	DeviceStore
+	MFAStore
+
+	// Janitor: delete expired codes, sessions, counters and revoked-grant
+	// tokens older than before, at most limit rows each call.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// UserStore keeps accounts.
+type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error // ErrConflict on a taken EmailKey
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmailKey(ctx context.Context, emailKey string) (*User, error)
@@ -411,8 +446,10 @@ type Store interface {
 	DeleteUser(ctx context.Context, id string) error
 	ListUsers(ctx context.Context, opt ListOptions) ([]*User, int, error)
 	CountUsers(ctx context.Context) (int, error)
+}
 
-	// Clients.
+// ClientStore keeps OAuth applications.
+type ClientStore interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict on a taken ID
 	GetClient(ctx context.Context, id string) (*Client, error)
 	UpdateClient(ctx context.Context, id string, upd ClientUpdate, now time.Time) (*Client, error)
@@ -420,8 +457,10 @@ type Store interface {
 	DeleteClient(ctx context.Context, id string) error
 	// ListClients lists clients; ownerID "" lists all.
 	ListClients(ctx context.Context, ownerID string, opt ListOptions) ([]*Client, int, error)
+}
 
-	// Grants.
+// GrantStore keeps grants and the refresh-token chains hanging from them.
+type GrantStore interface {
 	CreateGrant(ctx context.Context, g *Grant) error
 	GetGrant(ctx context.Context, id string) (*Grant, error)
 	// TouchGrant records a use of the grant (LastUsedAt).
@@ -432,27 +471,36 @@ type Store interface {
 	// ListGrants lists a user's grants, newest first unless opt.Sort says otherwise.
 	ListGrants(ctx context.Context, userID string, opt ListOptions) ([]*Grant, int, error)
 
-	// Refresh tokens.
 	// IssueGrant creates a grant and its first refresh token in one
 	// transaction (rt may be nil for grants without refresh tokens).
 	IssueGrant(ctx context.Context, g *Grant, rt *RefreshToken) error
 	GetRefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error)
+	// GetRefreshTokenGrant returns, in one read, the token stored under
+	// hash (rotated or not), its grant (with ClientName) and the grant's
+	// user (nil for grants without one, or when the user is gone; its
+	// second-factor fields are left zero): the three look-ups of a refresh
+	// request. ErrNotFound when the token is unknown.
+	GetRefreshTokenGrant(ctx context.Context, hash []byte) (*RefreshToken, *Grant, *User, error)
 	// RotateRefreshToken atomically retires r.OldHash and stores r.New, returning
 	// the grant. ErrNotFound for an unknown token, ErrRevoked when its grant was
 	// revoked, ErrReused (after revoking the grant) when the token had already been
 	// rotated outside the grace window. Of N concurrent rotations of one token
 	// exactly one succeeds when Grace is 0.
 	RotateRefreshToken(ctx context.Context, r Rotation) (*Grant, error)
+}
 
-	// Authorization codes.
+// CodeStore keeps authorization codes.
+type CodeStore interface {
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
 	// RedeemAuthCode marks the code used and issues the grant (with its first
 	// refresh token, if rt is not nil) in one transaction. On a second
 	// redemption it revokes the grant the first one created and returns
 	// ErrAlreadyUsed; on an expired code ErrExpired.
 	RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *Grant, rt *RefreshToken) (*AuthCode, error)
+}
 
-	// Browser sessions.
+// SessionStore keeps browser sessions.
+type SessionStore interface {
 	CreateSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, id string) (*Session, error)
 	TouchSession(ctx context.Context, id string, now, expires time.Time) error
@@ -460,48 +508,63 @@ type Store interface {
 	// DeleteUserSessions ends every browser session of a user (after a
 	// password change); it returns how many there were.
 	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+}
 
-	// Consents.
+// ConsentStore keeps what each person allowed each application.
+type ConsentStore interface {
 	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error)
 	// SaveConsent adds scopes to the user's consent for the client.
 	SaveConsent(ctx context.Context, c *Consent) error
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
 
-	// Signing keys.
+// KeyStore keeps the signing keys.
+type KeyStore interface {
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	// ListSigningKeys returns keys not yet past ExpiresAt at now, newest first.
 	ListSigningKeys(ctx context.Context, now time.Time) ([]*SigningKey, error)
 	// RetireSigningKeys retires every active key of use, keeping each published
 	// until now+keep.
 	RetireSigningKeys(ctx context.Context, use string, now time.Time, keep time.Duration) error
+}
 
-	// Rate counters: fixed windows, exact across instances.
+// CounterStore keeps rate counters: fixed windows, exact across instances.
+type CounterStore interface {
 	// Hit adds one to key's counter for the window starting at windowStart and
 	// returns the new count.
 	Hit(ctx context.Context, key string, windowStart time.Time, expires time.Time) (int, error)
 	// Count returns key's count for the window without adding to it.
 	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
 	ResetCounter(ctx context.Context, key string) error
+}
 
-	// Security events.
+// EventStore keeps security events.
+type EventStore interface {
 	RecordEvent(ctx context.Context, e *Event) error
 	ListEvents(ctx context.Context, opt ListOptions) ([]*Event, int, error)
+}
 
-	// Meta: small key/value settings shared by every instance.
+// MetaStore keeps small key/value settings shared by every instance.
+type MetaStore interface {
 	GetMeta(ctx context.Context, key string) (string, error)
 	// SetMetaIfAbsent stores value unless key exists, and returns the value
 	// now stored (so concurrent first starts agree).
 	SetMetaIfAbsent(ctx context.Context, key, value string) (string, error)
+}
 
-	// Janitor: delete expired codes, sessions, counters and revoked-grant
-	// tokens older than before, at most limit rows each call.
-	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
-
-	// Device authorizations (RFC 8628).
-	DeviceStore
-
-	// Second factors.
-	MFAStore
+// EpochStore tells caches when to trust what they hold.
+type EpochStore interface {
+	// RevocationEpoch is a number the database itself bumps in the same
+	// transaction as every grant revocation or deletion, every user
+	// disabled, enabled, deleted or given another email, and every client
+	// change or deletion — whoever makes the change (any instance, the
+	// command line). A cache entry tagged with the epoch read before it was
+	// loaded is trusted only while the epoch has not moved.
+	RevocationEpoch(ctx context.Context) (int64, error)
+	// LocalChanges counts the epoch-moving changes made through this
+	// handle, counted after they committed, so this process sees its own
+	// changes at once even when it shares epoch reads for a short window.
+	LocalChanges() int64
 }
 
 // List fields each list accepts in ListOptions.Filters and Sort. Backends map

@@ -15,9 +15,19 @@ import (
 	"github.com/multinexo/auth/internal/store"
 )
 
-// maxIssuedAtSkew is how far in the future an iat may lie (clock skew between
-// instances).
-const maxIssuedAtSkew = 60 * time.Second
+// ClockLeeway is the one allowance for clock differences used wherever we
+// verify the times of our own tokens (exp, nbf, iat): a token minted by one
+// instance is checked by another, whose clock may differ. RFC 7519 §4.1.4:
+// "Implementers MAY provide for some small leeway, usually no more than a
+// few minutes, to account for clock skew."
+//
+// 30 s: instances must keep their clocks synchronised (NTP, which holds
+// them within milliseconds); the leeway only absorbs a host whose
+// synchronisation has lapsed for a while or a VM that resumed with a stale
+// clock, without rejecting valid tokens. It lengthens a 900 s access token
+// by at most 3 % — and revocation does not depend on it (the grant is
+// checked at every introspection, userinfo and API call).
+const ClockLeeway = 30 * time.Second
 
 // AccessClaims are the claims of an access token (RFC 9068 §2.2).
 type AccessClaims struct {
@@ -148,14 +158,16 @@ func (m *KeyManager) VerifyAccess(ctx context.Context, raw, issuer string, aud [
 		return nil, invalid("aud does not name this resource")
 	}
 	// RFC 9068 §4: "The current time MUST be before the time represented by
-	// the exp claim." No leeway: the lifetime is already short.
-	if exp := w.Expiry.Time(); !now.Before(exp) {
-		return nil, invalid("expired at %s", exp.UTC().Format(time.RFC3339))
+	// the exp claim." — the current time by our clock, which may be behind
+	// the minting instance's by up to ClockLeeway (RFC 7519 §4.1.4). The
+	// same leeway, and no other, applies to nbf and iat.
+	if exp := w.Expiry.Time(); !now.Before(exp.Add(ClockLeeway)) {
+		return nil, fmt.Errorf("%w at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
 	}
-	if iat := w.IssuedAt.Time(); iat.After(now.Add(maxIssuedAtSkew)) {
+	if iat := w.IssuedAt.Time(); iat.After(now.Add(ClockLeeway)) {
 		return nil, invalid("issued in the future")
 	}
-	if w.NotBefore != nil && now.Before(w.NotBefore.Time()) {
+	if w.NotBefore != nil && now.Add(ClockLeeway).Before(w.NotBefore.Time()) {
 		return nil, invalid("not valid yet")
 	}
 	c := &AccessClaims{

@@ -188,12 +188,12 @@ func TestAccessClaimChecks(t *testing.T) {
 		"aud array":        {func(p map[string]any) { p["aud"] = []string{"x", "y"} }, "aud"},
 		"no aud":           {func(p map[string]any) { delete(p, "aud") }, "aud"},
 		"no exp":           {func(p map[string]any) { delete(p, "exp") }, "exp"},
-		"exp now":          {func(p map[string]any) { p["exp"] = now.Unix() }, "expired"},
-		"exp past":         {func(p map[string]any) { p["exp"] = now.Add(-time.Second).Unix() }, "expired"},
+		"exp now-leeway":   {func(p map[string]any) { p["exp"] = now.Add(-ClockLeeway).Unix() }, "expired"},
+		"exp past":         {func(p map[string]any) { p["exp"] = now.Add(-ClockLeeway - time.Second).Unix() }, "expired"},
 		"exp string":       {func(p map[string]any) { p["exp"] = "never" }, "claims"},
 		"no iat":           {func(p map[string]any) { delete(p, "iat") }, "iat"},
-		"iat future":       {func(p map[string]any) { p["iat"] = now.Add(61 * time.Second).Unix() }, "future"},
-		"nbf future":       {func(p map[string]any) { p["nbf"] = now.Add(time.Second).Unix() }, "not valid yet"},
+		"iat future":       {func(p map[string]any) { p["iat"] = now.Add(ClockLeeway + time.Second).Unix() }, "future"},
+		"nbf future":       {func(p map[string]any) { p["nbf"] = now.Add(ClockLeeway + time.Second).Unix() }, "not valid yet"},
 		"no sub":           {func(p map[string]any) { delete(p, "sub") }, "sub"},
 		"no client_id":     {func(p map[string]any) { delete(p, "client_id") }, "client_id"},
 		"no jti":           {func(p map[string]any) { delete(p, "jti") }, "jti"},
@@ -204,18 +204,29 @@ func TestAccessClaimChecks(t *testing.T) {
 			wantInvalid(t, err, tc.reason)
 		})
 	}
-	// 60 s of iat skew is tolerated; an empty aud list skips the check.
-	if _, err := f.m.VerifyAccess(ctx, signClaims(func(p map[string]any) { p["iat"] = now.Add(60 * time.Second).Unix() }), testIss, nil); err != nil {
-		t.Errorf("iat within skew: %v", err)
+	// Skew up to ClockLeeway is tolerated on exp, nbf and iat alike (a
+	// token minted by an instance whose clock is ahead or behind ours); an
+	// empty aud list skips the check.
+	for name, mut := range map[string]func(map[string]any){
+		"iat ahead": func(p map[string]any) { p["iat"] = now.Add(ClockLeeway).Unix() },
+		"nbf ahead": func(p map[string]any) { p["nbf"] = now.Add(ClockLeeway).Unix() },
+		"exp just past": func(p map[string]any) {
+			p["iat"] = now.Add(-time.Minute).Unix()
+			p["exp"] = now.Add(-ClockLeeway + time.Second).Unix()
+		},
+	} {
+		if _, err := f.m.VerifyAccess(ctx, signClaims(mut), testIss, nil); err != nil {
+			t.Errorf("%s within ClockLeeway: %v", name, err)
+		}
 	}
 }
 
 func TestAccessExpiry(t *testing.T) {
 	f := newFixture(t)
 	raw := f.mintAccess(t) // expires in 15 minutes
-	f.clk.Advance(15*time.Minute - time.Second)
+	f.clk.Advance(15*time.Minute + ClockLeeway - time.Second)
 	if _, err := f.m.VerifyAccess(t.Context(), raw, testIss, nil); err != nil {
-		t.Fatalf("a second before exp: %v", err)
+		t.Fatalf("a second before exp + ClockLeeway: %v", err)
 	}
 	f.clk.Advance(time.Second)
 	_, err := f.m.VerifyAccess(t.Context(), raw, testIss, nil)

@@ -41,7 +41,7 @@ func TestVerifiedCache(t *testing.T) {
 	}
 	// Expiry is checked on every call, cached or not.
 	c := f.access()
-	f.clk.Advance(c.ExpiresAt.Sub(c.IssuedAt))
+	f.clk.Advance(c.ExpiresAt.Sub(c.IssuedAt) + ClockLeeway)
 	if _, err := f.m.VerifyAccess(ctx, raw, testIss, aud); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("expired cached token: %v", err)
 	}

@@ -13,6 +13,11 @@ import (
 // message says why (for logs); it never contains the token.
 var ErrInvalidToken = errors.New("invalid token")
 
+// ErrExpired is wrapped by the failure of a token that is ours and
+// otherwise valid but past its exp, so callers can say "expired" instead of
+// "invalid". It wraps ErrInvalidToken.
+var ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidToken, fmt.Sprintf(format, args...))
 }

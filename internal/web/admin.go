@@ -25,10 +25,11 @@ func (w *Web) mountAdmin(mux *http.ServeMux, page func(handlerFunc) http.Handler
 	mux.Handle("POST "+PathAdmin+"/users/{id}/enable", page(w.adminUserEnable))
 	mux.Handle("GET "+PathAdmin+"/applications", page(w.adminClients))
 	mux.Handle("POST "+PathAdmin+"/applications", page(w.adminClientCreate))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/disable", page(w.adminClientDisabled(true)))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/enable", page(w.adminClientDisabled(false)))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/first-party", page(w.adminClientFirstParty(true)))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/third-party", page(w.adminClientFirstParty(false)))
+	yes, no := true, false
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/disable", page(w.adminClientChange(store.ClientUpdate{Disabled: &yes}, "client.disabled", "disabled")))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/enable", page(w.adminClientChange(store.ClientUpdate{Disabled: &no}, "client.enabled", "enabled")))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/first-party", page(w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party")))
+	mux.Handle("POST "+PathAdmin+"/applications/{id}/third-party", page(w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party")))
 	mux.Handle("GET "+PathAdmin+"/events", page(w.adminEvents))
 }
 
@@ -359,10 +360,16 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// adminClientDisabled disables or enables an application. A disabled
-// application cannot authenticate at the token endpoint nor start an
-// authorization, so its refresh tokens stop working at once.
-func (w *Web) adminClientDisabled(disabled bool) handlerFunc {
+// adminClientChange applies one operator change to an application and
+// records it as event typ; the list then says done. The changes:
+//   - disable/enable: a disabled application cannot authenticate at the
+//     token endpoint nor start an authorization, so its refresh tokens stop
+//     working at once;
+//   - first-party/third-party: marks an application as the operator's own
+//     (it may then be granted the scope account) or unmarks it: its tokens
+//     that carry account are refused by the API at once, and its next
+//     refresh drops it.
+func (w *Web) adminClientChange(upd store.ClientUpdate, typ, done string) handlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		admin, err := w.admin(rw, r)
 		if err != nil || admin == nil {
@@ -372,44 +379,11 @@ func (w *Web) adminClientDisabled(disabled bool) handlerFunc {
 		if id == "" || len(id) > maxClientID {
 			return notFound()
 		}
-		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, store.ClientUpdate{Disabled: &disabled}, w.now().UTC()); err != nil {
+		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, upd, w.now().UTC()); err != nil {
 			if isNotFound(err) {
 				return notFound()
 			}
 			return err
-		}
-		typ, done := "client.enabled", "enabled"
-		if disabled {
-			typ, done = "client.disabled", "disabled"
-		}
-		w.event(r, typ, admin.ID, id, "admin")
-		w.redirect(rw, r, PathAdmin+"/applications?done="+done)
-		return nil
-	}
-}
-
-// adminClientFirstParty marks an application as the operator's own (it may
-// then be granted the scope account) or unmarks it: its tokens that carry
-// account are refused by the API at once, and its next refresh drops it.
-func (w *Web) adminClientFirstParty(first bool) handlerFunc {
-	return func(rw http.ResponseWriter, r *http.Request) error {
-		admin, err := w.admin(rw, r)
-		if err != nil || admin == nil {
-			return err
-		}
-		id := r.PathValue("id")
-		if id == "" || len(id) > maxClientID {
-			return notFound()
-		}
-		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, store.ClientUpdate{FirstParty: &first}, w.now().UTC()); err != nil {
-			if isNotFound(err) {
-				return notFound()
-			}
-			return err
-		}
-		typ, done := "client.third_party", "third-party"
-		if first {
-			typ, done = "client.first_party", "first-party"
 		}
 		w.event(r, typ, admin.ID, id, "admin")
 		w.redirect(rw, r, PathAdmin+"/applications?done="+done)

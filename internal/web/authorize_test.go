@@ -328,6 +328,25 @@ func TestConsentOffersAccountOnlyToFirstParty(t *testing.T) {
 	}
 }
 
+// TestConsentSaysWhenAccessOutlivesTheSession: a code for a client without
+// offline_access_required brings a refresh token, so its consent page says
+// the application keeps access even when offline_access was not asked for;
+// a client registered with it says so only when it asks.
+func TestConsentSaysWhenAccessOutlivesTheSession(t *testing.T) {
+	e := newEnv(t, nil)
+	b := e.browser()
+	b.login()
+	const keeps = "Mantener el acceso cuando no estés conectado"
+	wantPage(t, b.authorize(authzQuery("scope", "openid")), http.StatusOK, keeps)
+	strict := func(scope string) *resp {
+		return b.authorize(authzQuery("client_id", "strict", "redirect_uri", "https://strict.example/cb", "scope", scope))
+	}
+	if p := strict("openid"); p.status != http.StatusOK || strings.Contains(p.body, keeps) {
+		t.Errorf("strict client without offline_access: %d, says it keeps access: %v", p.status, strings.Contains(p.body, keeps))
+	}
+	wantPage(t, strict("openid offline_access"), http.StatusOK, keeps)
+}
+
 func TestRememberedConsent(t *testing.T) {
 	e := newEnv(t, nil)
 	b := e.browser()
@@ -801,6 +820,30 @@ func TestAccountPage(t *testing.T) {
 	if r := b.get(r.loc.RequestURI()); !strings.Contains(r.body, "Ana María") || !strings.Contains(r.body, "Tus datos se guardaron") {
 		t.Fatalf("after saving: %s", r.body)
 	}
+	// A new address needs the current password, as on the API: an
+	// unattended browser is not enough to take the account's login.
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {"otra@example.com"}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "contraseña actual") {
+		t.Fatalf("new email without the password: %d", r.status)
+	}
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {"otra@example.com"}, "current_password": {"no es"}})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("new email with a wrong password: %d", r.status)
+	}
+	if u, _ := e.st.GetUser(t.Context(), e.user.ID); u.Email != testEmail {
+		t.Fatalf("email changed to %q without the password", u.Email)
+	}
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {"otra@example.com"}, "current_password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("new email with the password: %d %s", r.status, r.body)
+	}
+	if u, _ := e.st.GetUser(t.Context(), e.user.ID); u.Email != "otra@example.com" || u.EmailVerified {
+		t.Fatalf("after the change: %+v", u)
+	}
+	r = b.post(web.PathAccount+"/profile", url.Values{"first_name": {"Ana María"}, "last_name": {"Pérez"}, "email": {testEmail}, "current_password": {testPassword}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("back to the first email: %d", r.status)
+	}
 	r = b.post(web.PathAccount+"/password", url.Values{"current_password": {"not it at all"}, "new_password": {"otra frase muy segura"}})
 	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "La contraseña actual no es correcta") {
 		t.Fatalf("wrong current password: %d", r.status)
@@ -835,7 +878,8 @@ func TestStaticAndHeaders(t *testing.T) {
 
 func TestHTTPSIssuer(t *testing.T) {
 	e := newEnv(t, nil)
-	w, err := web.New(web.Config{Issuer: "https://auth.example.com", Store: e.st, Keys: e.keys, Accounts: e.accts, Now: e.clock.Now})
+	w, err := web.New(web.Config{Issuer: "https://auth.example.com", Store: e.st, Keys: e.keys, Tokens: e.tokens("https://auth.example.com"),
+		Accounts: e.accts, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

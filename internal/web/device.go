@@ -48,17 +48,7 @@ type deviceStore interface {
 	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
 }
 
-// devices is the store's device part; nil when it has none (the page is
-// then not mounted, as the provider then does not serve the grant).
-func (w *Web) devices() deviceStore {
-	d, _ := w.cfg.Store.(deviceStore)
-	return d
-}
-
 func (w *Web) mountDevice(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	if w.devices() == nil {
-		return
-	}
 	mux.Handle("GET "+PathActivate, page(w.activatePage))
 	mux.Handle("POST "+PathActivate, page(w.activateSubmit))
 	mux.Handle("POST "+PathActivateDecide, page(w.activateDecide))
@@ -177,7 +167,7 @@ func (w *Web) activateSubmit(rw http.ResponseWriter, r *http.Request) error {
 		w.render(rw, r, http.StatusBadRequest, "activate", v)
 		return nil
 	}
-	d, err := w.devices().GetDeviceCodeByUserCode(r.Context(), store.HashToken(code), now)
+	d, err := w.cfg.Store.GetDeviceCodeByUserCode(r.Context(), store.HashToken(code), now)
 	if isNotFound(err) {
 		if err := w.deviceMiss(r, sess, now); err != nil {
 			return err
@@ -260,7 +250,7 @@ func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 		w.render(rw, r, http.StatusConflict, "activate", v)
 		return nil
 	}
-	d, err := w.devices().GetDeviceCodeByUserCode(r.Context(), hash, now)
+	d, err := w.cfg.Store.GetDeviceCodeByUserCode(r.Context(), hash, now)
 	if isNotFound(err) {
 		return gone()
 	}
@@ -269,7 +259,7 @@ func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 	}
 	// One conditional update: of two answers (two tabs, two people) only
 	// the first counts.
-	err = w.devices().DecideDeviceCode(r.Context(), hash, approve, user.ID, sess.AuthTime, now)
+	err = w.cfg.Store.DecideDeviceCode(r.Context(), hash, approve, user.ID, sess.AuthTime, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return gone()
 	}

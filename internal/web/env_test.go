@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
@@ -112,6 +113,18 @@ type env struct {
 	mux    *http.ServeMux
 }
 
+// tokens is the provider that mints the tokens the pages hand out (the
+// implicit grant), on the env's recording store.
+func (e *env) tokens(issuer string) web.Tokens {
+	e.t.Helper()
+	p, err := provider.New(provider.Config{Issuer: issuer, Store: e.st, Keys: e.keys, Now: e.clock.Now, AccessTTL: 900 * time.Second,
+		Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
 // newEnv starts an httptest server with the pages on a fresh SQLite store,
 // real signing keys and the real account service, and registers the test
 // clients and one user. mount, if given, adds more handlers (the token
@@ -146,7 +159,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	e.srv = httptest.NewUnstartedServer(e.mux)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
 	w, err := web.New(web.Config{
-		Issuer: e.issuer, Store: e.st, Keys: e.keys, Accounts: e.accts, Now: e.clock.Now,
+		Issuer: e.issuer, Store: e.st, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Now: e.clock.Now,
 		Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -176,6 +189,10 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 			RedirectURIs: []string{"https://legacy.example/cb"}, Grants: code, Scopes: all},
 		{ID: "off", Name: "Apagada", Type: store.ClientConfidential, SecretHash: store.HashToken("o"), Disabled: true,
 			RedirectURIs: []string{"https://off.example/cb"}, Grants: code, Scopes: all},
+		// A client that follows OpenID Connect Core §11: refresh tokens only
+		// with offline_access.
+		{ID: "strict", Name: "Estricta", Type: store.ClientConfidential, SecretHash: store.HashToken("x"), OfflineAccessRequired: true,
+			RedirectURIs: []string{"https://strict.example/cb"}, Grants: code, Scopes: all},
 		// The operator's own web application: it may ask for account.
 		{ID: "portal", Name: "Portal propio", Type: store.ClientConfidential, SecretHash: store.HashToken("p"), FirstParty: true,
 			RedirectURIs: []string{"https://portal.example/cb"}, Grants: code, Scopes: all},

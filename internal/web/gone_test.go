@@ -38,7 +38,7 @@ func TestLogoutCompletesWhenClientGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	hs := &hangUpStore{recStore: e.st, cancel: cancel}
-	w, err := web.New(web.Config{Issuer: e.issuer, Store: hs, Keys: e.keys, Accounts: e.accts, Now: e.clock.Now,
+	w, err := web.New(web.Config{Issuer: e.issuer, Store: hs, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Now: e.clock.Now,
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -334,6 +334,7 @@ var messages = map[string][2]string{
 	"mfa.invalid":         {"Ese código no es correcto o ya se usó. Espera a que la aplicación muestre un código nuevo y escríbelo.", "That code is not right or was already used. Wait for the app to show a new code and type it."},
 
 	"error.title":             {"No se pudo completar la solicitud", "The request could not be completed"},
+	"error.unavailable":       {"El servicio no está disponible en este momento. Vuelve a intentarlo en unos segundos.", "The service is unavailable right now. Try again in a few seconds."},
 	"error.internal.title":    {"Algo salió mal", "Something went wrong"},
 	"error.internal":          {"Ocurrió un error en el servidor. Vuelve a intentarlo en unos minutos; si se repite, comunícate con soporte indicando el código de solicitud.", "A server error occurred. Try again in a few minutes; if it happens again, contact support with the request code."},
 	"error.requestid":         {"Código de solicitud", "Request code"},
@@ -343,6 +344,7 @@ var messages = map[string][2]string{
 	"error.unknownclient":     {"La aplicación que te trajo aquí no está registrada en Multinexo. Avisa a quien la desarrolla.", "The application that sent you here is not registered with Multinexo. Tell its developer."},
 	"error.disabledclient":    {"La aplicación que te trajo aquí está deshabilitada. Avisa a quien la desarrolla.", "The application that sent you here is disabled. Tell its developer."},
 	"error.badredirect":       {"La dirección de regreso (redirect_uri) no está registrada para esta aplicación, así que no te enviaremos allí. Avisa a quien desarrolla la aplicación.", "The return address (redirect_uri) is not registered for this application, so we will not send you there. Tell the application's developer."},
+	"error.rejecteduri":       {"redirect_uri rechazada", "Rejected redirect_uri"},
 	"error.noredirect":        {"La aplicación tiene varias direcciones de regreso y no indicó cuál usar (redirect_uri). Avisa a quien la desarrolla.", "The application has several return addresses and did not say which to use (redirect_uri). Tell its developer."},
 	"error.repeated":          {"La solicitud repite client_id o redirect_uri. Avisa a quien desarrolla la aplicación.", "The request repeats client_id or redirect_uri. Tell the application's developer."},
 	"error.sessionchanged":    {"La sesión cambió mientras decidías. Vuelve a la aplicación e inténtalo de nuevo.", "Your session changed while you were deciding. Go back to the application and try again."},

@@ -86,9 +86,9 @@ func (w *Web) pendingFor(r *http.Request, cont string) pending {
 		}
 		return p
 	}
-	p.lang = w.lang(r, q.uiLocales)
+	p.lang = w.lang(r, q.UILocales)
 	p.clientName = q.client.Name
-	p.loginHint = q.loginHint
+	p.loginHint = q.LoginHint
 	p.formAction = []string{formActionSource(q.redirectURI)}
 	return p
 }
@@ -284,7 +284,7 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("binding")), []byte(binding(sess))) != 1 {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.sessionchanged", Lang: w.lang(r, q.uiLocales)}
+		return &pageError{Status: http.StatusBadRequest, Msg: "error.sessionchanged", Lang: w.lang(r, q.UILocales)}
 	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
@@ -297,7 +297,7 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 		w.event(r, "consent.given", user.ID, q.client.ID, oauth.FormatScope(q.consentScopes()))
 		return w.answer(rw, r, q, sess, user)
 	case "deny":
-		w.event(r, "consent.denied", user.ID, q.client.ID, oauth.FormatScope(q.scopes))
+		w.event(r, "consent.denied", user.ID, q.client.ID, oauth.FormatScope(q.Scopes))
 		// RFC 6749 §4.1.2.1 access_denied: "The resource owner or
 		// authorization server denied the request."
 		return q.fail(authzError(oauth.CodeAccessDenied, "el usuario denego el acceso"))

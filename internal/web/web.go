@@ -55,13 +55,21 @@ type Store interface {
 	UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error)
 	DisableUser(ctx context.Context, id string, now time.Time) error
 	ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.Event, int, error)
+
+	// The device verification page (/activate).
+	deviceStore
 }
 
-// Keys mints implicit-grant access tokens and checks id_token_hint;
-// *token.KeyManager implements it.
+// Keys checks id_token_hint; *token.KeyManager implements it.
 type Keys interface {
-	MintAccess(ctx context.Context, c token.AccessClaims) (string, error)
 	VerifyID(ctx context.Context, raw, issuer string) (*token.IDClaims, error)
+}
+
+// Tokens issues the tokens the authorization endpoint hands out directly
+// (the implicit grant); *provider.Provider implements it, so every token
+// is minted, with one issuer, lifetime and audience, by package provider.
+type Tokens interface {
+	IssueImplicit(ctx context.Context, c *store.Client, g *store.Grant, now time.Time) (string, time.Duration, error)
 }
 
 // Accounts checks passwords and changes accounts; *account.Service
@@ -86,15 +94,10 @@ type Config struct {
 	Issuer   string
 	Store    Store
 	Keys     Keys
+	Tokens   Tokens
 	Accounts Accounts
 	Now      func() time.Time // nil: time.Now
 	Log      *slog.Logger
-	// AccessTTL is the lifetime of implicit-grant access tokens (default
-	// 900 s); a client's own AccessTokenTTL overrides it.
-	AccessTTL time.Duration
-	// Audience of implicit-grant access tokens (default [Issuer]), as in
-	// provider.Config.
-	Audience []string
 	// CodeTTL is the lifetime of authorization codes (default 60 s).
 	CodeTTL time.Duration
 	// SessionTTL is how long a browser session lives without use (default
@@ -158,20 +161,14 @@ func New(cfg Config) (*Web, error) {
 	if err != nil || (iu.Scheme != "https" && iu.Scheme != "http") || iu.Host == "" {
 		return nil, errors.New("web: Issuer must be an http or https URL")
 	}
-	if cfg.Store == nil || cfg.Keys == nil || cfg.Accounts == nil {
-		return nil, errors.New("web: Store, Keys and Accounts are required")
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Tokens == nil || cfg.Accounts == nil {
+		return nil, errors.New("web: Store, Keys, Tokens and Accounts are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.AccessTTL <= 0 {
-		cfg.AccessTTL = 900 * time.Second
-	}
-	if len(cfg.Audience) == 0 {
-		cfg.Audience = []string{cfg.Issuer}
 	}
 	if cfg.CodeTTL <= 0 {
 		cfg.CodeTTL = 60 * time.Second
@@ -326,6 +323,16 @@ type pageError struct {
 	Msg    string
 	Lang   string // "" : from the request
 	cause  error
+	// clientID and redirectURI, when known, are what the request presented:
+	// logged with the refusal, and a rejected redirectURI is shown on the
+	// page so that the developer sees which one to register.
+	clientID, redirectURI string
+}
+
+// presented records the client id and redirect URI the request sent.
+func (e *pageError) presented(clientID, redirectURI string) *pageError {
+	e.clientID, e.redirectURI = clientID, redirectURI
+	return e
 }
 
 func (e *pageError) Error() string {
@@ -346,6 +353,7 @@ type redirectError struct {
 	uri      string
 	state    string
 	fragment bool
+	clientID string // for the log
 }
 
 func (e *redirectError) Error() string { return "web: authorization error: " + e.err.Error() }
@@ -356,6 +364,7 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	var re *redirectError
 	if errors.As(err, &re) {
 		httpx.LogError(w.log, r, http.StatusFound, err)
+		w.logRefused(r, re.err.Code, re.err.Description, re.clientID, re.uri, re.err.Unwrap())
 		q := url.Values{
 			"error":             {re.err.Code},
 			"error_description": {oauth.DescriptionSafe(re.err.Description)},
@@ -369,8 +378,17 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	var pe *pageError
 	if !errors.As(err, &pe) {
 		pe = &pageError{Status: http.StatusInternalServerError, Msg: "error.internal", cause: err}
+		if store.Unavailable(err) {
+			// The database is down, restarting or out of disk: 503, and
+			// when to try again.
+			pe = &pageError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable", cause: err}
+			setRetryAfter(rw, store.UnavailableRetry)
+		}
 	}
 	httpx.LogError(w.log, r, pe.Status, err)
+	if pe.Status < 500 {
+		w.logRefused(r, "", pe.Msg, pe.clientID, pe.redirectURI, pe.cause)
+	}
 	lang := pe.Lang
 	if lang == "" {
 		lang = w.lang(r, "")
@@ -380,6 +398,9 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 	// session (maybe the very error shown) leaves them out.
 	if _, user, err := w.session(r); err == nil {
 		v.User = user
+	}
+	if pe.Msg == "error.badredirect" {
+		v.RejectedURI = clip(pe.redirectURI)
 	}
 	switch pe.Status {
 	case http.StatusInternalServerError:
@@ -411,6 +432,41 @@ func (w *Web) crossOriginDenied(rw http.ResponseWriter, r *http.Request) {
 	w.fail(rw, r, pageErr(http.StatusForbidden, "error.crossorigin"))
 }
 
+// logRefused logs at INFO why a request was refused, for the developer
+// who integrates and quotes the request code of the error page: the check
+// (an OAuth code and description, or the page's message key), the client id
+// and the redirect URI presented, and the cause. Never a secret or a token:
+// none reaches these fields.
+func (w *Web) logRefused(r *http.Request, code, reason, clientID, redirectURI string, cause error) {
+	attrs := []slog.Attr{
+		slog.String("request_id", httpx.RequestID(r.Context())),
+		slog.String("path", r.URL.Path),
+		slog.String("reason", reason),
+	}
+	if code != "" {
+		attrs = append(attrs, slog.String("error", code))
+	}
+	if clientID != "" {
+		attrs = append(attrs, slog.String("client_id", clip(clientID)))
+	}
+	if redirectURI != "" {
+		attrs = append(attrs, slog.String("redirect_uri", clip(redirectURI)))
+	}
+	if cause != nil {
+		attrs = append(attrs, slog.String("cause", cause.Error()))
+	}
+	w.log.LogAttrs(r.Context(), slog.LevelInfo, "request refused", attrs...)
+}
+
+// clip bounds a value the request sent before it is logged or shown.
+func clip(s string) string {
+	const max = 512
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}
+
 // view is what the templates see. Every field is optional.
 type view struct {
 	Lang      string
@@ -421,6 +477,8 @@ type view struct {
 	Notice    string   // localized
 	Message   string   // localized
 	RequestID string
+	// RejectedURI is a redirect_uri refused as not registered.
+	RejectedURI string
 
 	Continue  string
 	Email     string

@@ -52,6 +52,8 @@ const (
 	maxIdleConns    = 32
 	connMaxIdleTime = 5 * time.Minute
 	connMaxLifetime = 30 * time.Minute
+	// lockTimeout is the sessions' lock_timeout; see Open.
+	lockTimeout = "3s"
 )
 
 // Open connects to the database at url (a postgres:// URL or key=value
@@ -62,6 +64,14 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	if err != nil {
 		// The parse error may quote the URL, password included: keep it out.
 		return nil, errors.New("postgres: invalid database URL")
+	}
+	// lock_timeout bounds every wait for a row lock: a request queued
+	// behind a stuck transaction fails (SQLSTATE 55P03, answered as
+	// temporarily unavailable) instead of hanging while more requests
+	// queue behind it. Rotations of one grant hold its lock for a
+	// statement or two, far below this. The URL may set its own.
+	if _, ok := cfg.RuntimeParams["lock_timeout"]; !ok {
+		cfg.RuntimeParams["lock_timeout"] = lockTimeout
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxOpenConns)
@@ -86,6 +96,7 @@ func Dialect() sqlstore.Dialect {
 		IsUniqueViolation:     func(err error) bool { return hasCode(err, "23505") },
 		IsForeignKeyViolation: func(err error) bool { return hasCode(err, "23503") },
 		IsRetryable:           func(err error) bool { return hasCode(err, "40001", "40P01") },
+		IsDiskFull:            func(err error) bool { return hasCode(err, "53100") },
 		Migrate:               migrate,
 	}
 }

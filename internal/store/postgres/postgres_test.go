@@ -1,6 +1,9 @@
 package postgres_test
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -139,7 +142,9 @@ func BenchmarkGetGrant(b *testing.B) {
 	})
 }
 
-func seed(b *testing.B, s store.Store, now time.Time) {
+// seed creates user u1, client c1 and grant g1 with refresh token rt0.
+func seed(b testing.TB, s store.Store, now time.Time) {
+	b.Helper()
 	ctx := b.Context()
 	if err := s.CreateUser(ctx, &store.User{ID: "u1", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now}); err != nil {
 		b.Fatal(err)
@@ -150,5 +155,125 @@ func seed(b *testing.B, s store.Store, now time.Time) {
 	g := &store.Grant{ID: "g1", UserID: "u1", ClientID: "c1", GrantType: store.GrantAuthorizationCode, Scopes: []string{"openid"}, CreatedAt: now}
 	if err := s.IssueGrant(ctx, g, &store.RefreshToken{Hash: store.HashToken("rt0"), CreatedAt: now}); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestParallelReuseTwoInstances: two store handles (two instances) on one
+// schema, one refresh token presented 24 times at once per round (issue 12:
+// opposite lock orders deadlocked here, rounds hung and the family stayed
+// live when the clients gave up).
+func TestParallelReuseTwoInstances(t *testing.T) {
+	a, u := openSchema(t)
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	storetest.ParallelReuse(t, a, b)
+}
+
+// TestParallelReuseOneInstance: the same on one handle.
+func TestParallelReuseOneInstance(t *testing.T) { storetest.ParallelReuse(t, newDB(t)) }
+
+// whileLocked runs op with a context that ends after 100 ms while another
+// session holds the row lock lockSQL takes (well under lock_timeout), keeps
+// the lock 200 ms more, releases it and returns op's outcome: a caller
+// that gave up while its operation waited on a lock.
+func whileLocked(t *testing.T, u, lockSQL string, op func(ctx context.Context) error) error {
+	t.Helper()
+	ctx := t.Context()
+	other, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, lockSQL); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	go func() { done <- op(cctx) }()
+	<-cctx.Done()
+	time.Sleep(200 * time.Millisecond) // the operation is still queued on the lock
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("the detached operation never finished")
+		return nil
+	}
+}
+
+// TestReuseRevokesAfterClientGaveUp: a reused refresh token whose rotation
+// waits on a lock past the client's deadline still revokes the family
+// (issue 12: the revocation was rolled back with the cancelled request, so
+// the successor stayed live).
+func TestReuseRevokesAfterClientGaveUp(t *testing.T) {
+	db, u := openSchema(t)
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	seed(t, db, now)
+	rot := func(ctx context.Context, newSecret string) error {
+		_, err := db.RotateRefreshToken(ctx, store.Rotation{OldHash: store.HashToken("rt0"),
+			New: store.RefreshToken{Hash: store.HashToken(newSecret), CreatedAt: now}, Now: now})
+		return err
+	}
+	if err := rot(t.Context(), "rt1"); err != nil {
+		t.Fatal(err)
+	}
+	err := whileLocked(t, u, `SELECT id FROM grants WHERE id = 'g1' FOR NO KEY UPDATE`,
+		func(ctx context.Context) error { return rot(ctx, "rt2") }) // the reuse, from a client that gives up
+	if !errors.Is(err, store.ErrReused) {
+		t.Errorf("reuse after the client gave up: %v, want ErrReused", err)
+	}
+	if g, err := db.GetGrant(t.Context(), "g1"); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("family not revoked (%v): the reuse was abandoned with its client", err)
+	}
+}
+
+// TestCodeReplayRevokesAfterClientGaveUp: the same for a replayed
+// authorization code (RFC 6749 §4.1.2: the server "SHOULD revoke (when
+// possible) all tokens previously issued based on that authorization code").
+func TestCodeReplayRevokesAfterClientGaveUp(t *testing.T) {
+	db, u := openSchema(t)
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	now := time.Now()
+	seed(t, db, now)
+	code := store.HashToken("code")
+	if err := db.CreateAuthCode(ctx, &store.AuthCode{Hash: code, ClientID: "c1", UserID: "u1", RedirectURI: "https://app.example/cb",
+		Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	redeem := func(ctx context.Context, gid string) error {
+		_, err := db.RedeemAuthCode(ctx, code, now, &store.Grant{ID: gid, GrantType: store.GrantAuthorizationCode, CreatedAt: now}, nil)
+		return err
+	}
+	if err := redeem(ctx, "g-code"); err != nil {
+		t.Fatal(err)
+	}
+	err := whileLocked(t, u, `SELECT hash FROM auth_codes FOR UPDATE`,
+		func(ctx context.Context) error { return redeem(ctx, "g-replay") })
+	if !errors.Is(err, store.ErrAlreadyUsed) {
+		t.Errorf("replay after the client gave up: %v, want ErrAlreadyUsed", err)
+	}
+	if g, err := db.GetGrant(ctx, "g-code"); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("grant of the code not revoked (%v): the replay was abandoned with its client", err)
 	}
 }

@@ -46,7 +46,9 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -121,6 +123,11 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// The write-ahead log is checkpointed every 1000 pages (SQLite's
+	// default, ~4 MiB) but its file never shrinks on its own: a burst, or
+	// a long read holding back checkpoints, leaves it at its largest.
+	// journal_size_limit truncates it back to walLimit at each reset.
+	q.Add("_pragma", "journal_size_limit("+strconv.Itoa(walLimit)+")")
 	// Pages read through a memory map instead of one pread each.
 	q.Add("_pragma", "mmap_size(268435456)")
 	q.Set("_txlock", "immediate")
@@ -167,6 +174,11 @@ func openPool(ctx context.Context, path string, readOnly bool) (*sql.DB, error) 
 	}
 }
 
+// walLimit is the size the write-ahead log is truncated back to after a
+// checkpoint (journal_size_limit), in bytes: the automatic checkpoint's
+// threshold, so a log in steady state is never cut and regrown.
+const walLimit = 4 << 20
+
 // openBusyWait bounds how long Open retries a database another process
 // holds locked while setting it up.
 const openBusyWait = 10 * time.Second
@@ -183,7 +195,11 @@ func Dialect() sqlstore.Dialect {
 		IsForeignKeyViolation: func(err error) bool { return hasCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) },
 		PrepareWrites:         true,
 		GroupCommit:           true,
-		Migrate:               migrate,
+		Checkpoint:            "PRAGMA wal_checkpoint(TRUNCATE)",
+		IsDiskFull: func(err error) bool {
+			return hasCode(err, sqlite3.SQLITE_FULL) || errors.Is(err, syscall.ENOSPC)
+		},
+		Migrate: migrate,
 	}
 }
 

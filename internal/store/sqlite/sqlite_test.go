@@ -144,3 +144,25 @@ func seed(b *testing.B, s store.Store, now time.Time) {
 		b.Fatal(err)
 	}
 }
+
+// TestParallelReuseTwoInstances: two stores (two processes' worth of pools)
+// on one file, one refresh token presented 24 times at once per round.
+func TestParallelReuseTwoInstances(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.db")
+	var dbs []store.Store
+	for range 2 {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, db)
+	}
+	storetest.ParallelReuse(t, dbs...)
+}
+
+// TestParallelReuseOneInstance: the same on one store.
+func TestParallelReuseOneInstance(t *testing.T) { storetest.ParallelReuse(t, newDB(t)) }

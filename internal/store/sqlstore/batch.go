@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/multinexo/auth/internal/store"
 )
 
 // Group commit (Dialect.GroupCommit, SQLite).
@@ -92,7 +95,7 @@ func (db *DB) stmtCtx(ctx context.Context) context.Context {
 	return bodyCtx{Context: context.WithoutCancel(ctx), batch: db.batch.cur}
 }
 
-var errClosed = errors.New("sqlstore: store closed")
+var errClosed = fmt.Errorf("sqlstore: store closed: %w", store.ErrUnavailable)
 
 func newBatcher(db *DB) *batcher {
 	return &batcher{db: db, queue: make(chan *txReq, 4*maxBatch), stop: make(chan struct{})}

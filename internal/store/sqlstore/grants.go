@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -282,10 +283,15 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 //     was not, the revocation is committed, and the result is
 //     store.ErrReused.
 //
-// The token row is read with a row lock on PostgreSQL and inside a
-// BEGIN IMMEDIATE transaction on SQLite, so of N concurrent rotations of one
-// token exactly one sees it current; with Grace 0 the others see it rotated
-// and revoke the grant.
+// The grant row and then the token row are locked on PostgreSQL (in that
+// order on every path, so concurrent rotations and reuses cannot deadlock),
+// and the work runs inside a BEGIN IMMEDIATE transaction on SQLite, so of N
+// concurrent rotations of one token exactly one sees it current; with
+// Grace 0 the others see it rotated and revoke the grant.
+//
+// Once the caller's context has let the operation start, a cancellation no
+// longer stops it (see detach): a reuse detected after the client hung up
+// still revokes the family.
 func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.Grant, error) {
 	if len(r.OldHash) == 0 || len(r.New.Hash) == 0 || bytes.Equal(r.OldHash, r.New.Hash) {
 		return nil, errors.New("sqlstore: rotation needs two distinct token hashes")
@@ -298,92 +304,26 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 	now := micros(r.Now)
 	if db.d.WritableCTE {
 		// The common case in one statement; anything else (unknown,
-		// rotated, revoked, expired) takes the transaction below.
-		// A deadlock with a concurrent grace-window retry (which locks in the
-		// other order) aborts the statement whole: the transaction, with its
-		// retries, takes over then too.
+		// rotated, revoked, expired) takes the transaction below. Both
+		// lock the grant before the token, so they cannot deadlock each
+		// other; should a deadlock or serialization failure still abort
+		// the statement (it is whole or nothing), the transaction, with
+		// its retries, takes over.
 		g, err := db.rotateOneStatement(ctx, r, now)
 		retry := errors.Is(err, sql.ErrNoRows) || db.d.IsRetryable != nil && db.d.IsRetryable(err)
 		if !retry {
 			return g, err
 		}
 	}
+	// From here on the outcome may be a reuse, whose revocation must be
+	// committed whatever the caller does (ctx is detached: finish): a
+	// client that times out while the rotation waits, and retries, must
+	// not leave the family live.
 	var grant *store.Grant
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		// One read: the token, locked (FOR UPDATE OF t on PostgreSQL: the
-		// token row only, not its grant or client, which other rotations
-		// of the same client or grant must not queue on), and its grant.
-		forUpdate := ""
-		if db.d.ForUpdate != "" {
-			forUpdate = db.d.ForUpdate + " OF t"
-		}
-		var old store.RefreshToken
-		var oldScopes string
-		var oldCreated, oldRotated int64
-		g, err := scanGrant(scanPrefix(db.txQueryRow(ctx, tx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+
-			grantCols+` FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
-			WHERE t.hash = $1`+forUpdate, r.OldHash), &old.Hash, &old.GrantID, &old.ParentHash, &oldScopes, &oldCreated, &oldRotated))
-		if err != nil {
-			return notFound(err)
-		}
-		old.Scopes = splitList(oldScopes)
-		old.CreatedAt, old.RotatedAt = fromMicros(oldCreated), fromMicros(oldRotated)
-		live := g.Live(r.Now)
-		if !old.RotatedAt.IsZero() {
-			inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace
-			retired := int64(0)
-			if inGrace {
-				res, err := db.txExec(ctx, tx,
-					`DELETE FROM refresh_tokens WHERE parent_hash = $1 AND rotated_at = 0`, r.OldHash)
-				if err != nil {
-					return err
-				}
-				if retired, err = res.RowsAffected(); err != nil {
-					return err
-				}
-			}
-			if retired == 0 {
-				// Reuse: revoke the family (if no one has yet) and make the
-				// revocation stick. A rotated token is reported as reused
-				// even when its grant was revoked already, so every loser
-				// of a race sees the same answer.
-				if _, err := db.txExec(ctx, tx,
-					`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now); err != nil {
-					return err
-				}
-				return commitThen{store.ErrReused}
-			}
-		} else {
-			if !live {
-				return store.ErrRevoked
-			}
-			if _, err := db.txExec(ctx, tx,
-				`UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1`, r.OldHash, now); err != nil {
-				return err
-			}
-		}
-
-		nt := r.New
-		nt.GrantID, nt.ParentHash, nt.RotatedAt = g.ID, r.OldHash, time.Time{}
-		if nt.Scopes == nil {
-			nt.Scopes = old.Scopes
-		}
-		if err := db.insertRefresh(ctx, tx, &nt); err != nil {
-			return err
-		}
-		// Conditional on the grant still being live: a revocation that
-		// committed after our read wins, and this rotation fails.
-		err = mustAffect(db.txExec(ctx, tx,
-			`UPDATE grants SET last_used_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now))
-		if errors.Is(err, store.ErrNotFound) {
-			return store.ErrRevoked
-		}
-		if err != nil {
-			return err
-		}
-		g.LastUsedAt = fromMicros(now)
+		g, err := db.rotateInTx(ctx, tx, r, now)
 		grant = g
-		return nil
+		return err
 	})
 	if errors.Is(err, store.ErrReused) {
 		db.changed()
@@ -392,6 +332,101 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r store.Rotation) (*store.
 		return nil, err
 	}
 	return grant, nil
+}
+
+// rotateInTx is the transaction of RotateRefreshToken: every case the
+// one-statement rotation leaves (a rotated token — reuse or a retry within
+// the grace window —, a revoked or expired grant, an unknown token).
+func (db *DB) rotateInTx(ctx context.Context, tx *sql.Tx, r store.Rotation, now int64) (*store.Grant, error) {
+	forUpdate := ""
+	if db.d.ForUpdate != "" {
+		// Locks are taken grant first, then token, on every path that
+		// takes both (here and in rotateOneStatement): with the
+		// opposite order here (token, then the grant's UPDATE), a
+		// reuse and a one-statement rotation of one token deadlocked,
+		// rounds of parallel refreshes hung for seconds and, when the
+		// clients gave up, the family was never revoked (issue 12).
+		// A token's grant_id never changes, so the sub-select finds
+		// the grant to lock before the token is locked. Other
+		// rotations of the same grant queue here, which is what makes
+		// exactly one of them win.
+		var gid string
+		err := db.txQueryRow(ctx, tx, `SELECT g.id FROM grants g
+			WHERE g.id = (SELECT grant_id FROM refresh_tokens WHERE hash = $1) FOR NO KEY UPDATE`,
+			r.OldHash).Scan(&gid)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		forUpdate = db.d.ForUpdate + " OF t"
+	}
+	// One read: the token, locked (FOR UPDATE OF t on PostgreSQL: its
+	// grant is locked above), and its grant.
+	var old store.RefreshToken
+	var oldScopes string
+	var oldCreated, oldRotated int64
+	g, err := scanGrant(scanPrefix(db.txQueryRow(ctx, tx, `SELECT t.hash, t.grant_id, t.parent_hash, t.scopes, t.created_at, t.rotated_at, `+
+		grantCols+` FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN clients c ON c.id = g.client_id
+		WHERE t.hash = $1`+forUpdate, r.OldHash), &old.Hash, &old.GrantID, &old.ParentHash, &oldScopes, &oldCreated, &oldRotated))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	old.Scopes = splitList(oldScopes)
+	old.CreatedAt, old.RotatedAt = fromMicros(oldCreated), fromMicros(oldRotated)
+	live := g.Live(r.Now)
+	if !old.RotatedAt.IsZero() {
+		inGrace := live && r.Grace > 0 && r.Now.Sub(old.RotatedAt) <= r.Grace
+		retired := int64(0)
+		if inGrace {
+			res, err := db.txExec(ctx, tx,
+				`DELETE FROM refresh_tokens WHERE parent_hash = $1 AND rotated_at = 0`, r.OldHash)
+			if err != nil {
+				return nil, err
+			}
+			if retired, err = res.RowsAffected(); err != nil {
+				return nil, err
+			}
+		}
+		if retired == 0 {
+			// Reuse: revoke the family (if no one has yet) and make the
+			// revocation stick. A rotated token is reported as reused
+			// even when its grant was revoked already, so every loser
+			// of a race sees the same answer.
+			if _, err := db.txExec(ctx, tx,
+				`UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now); err != nil {
+				return nil, err
+			}
+			return nil, commitThen{store.ErrReused}
+		}
+	} else {
+		if !live {
+			return nil, store.ErrRevoked
+		}
+		if _, err := db.txExec(ctx, tx,
+			`UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1`, r.OldHash, now); err != nil {
+			return nil, err
+		}
+	}
+
+	nt := r.New
+	nt.GrantID, nt.ParentHash, nt.RotatedAt = g.ID, r.OldHash, time.Time{}
+	if nt.Scopes == nil {
+		nt.Scopes = old.Scopes
+	}
+	if err := db.insertRefresh(ctx, tx, &nt); err != nil {
+		return nil, err
+	}
+	// Conditional on the grant still being live: a revocation that
+	// committed after our read wins, and this rotation fails.
+	err = mustAffect(db.txExec(ctx, tx,
+		`UPDATE grants SET last_used_at = $2 WHERE id = $1 AND revoked_at = 0`, g.ID, now))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.ErrRevoked
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.LastUsedAt = fromMicros(now)
+	return g, nil
 }
 
 // rotateOneStatement rotates a current token of a live grant in a single
@@ -503,7 +538,9 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // (redirect URI, PKCE) and revokes g.ID if a check fails.
 //
 // The code row is locked (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
-// SQLite), so of N concurrent redemptions exactly one succeeds.
+// SQLite), so of N concurrent redemptions exactly one succeeds. Once
+// started, the redemption is not stopped by the caller's cancellation (see
+// detach): a replay detected after the client hung up still revokes.
 func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, rt *store.RefreshToken) (*store.AuthCode, error) {
 	ctx, cancel, gone := finish(ctx)
 	if gone != nil {
@@ -515,6 +552,8 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		ng   store.Grant
 		nrt  store.RefreshToken
 	)
+	// A replay's revocation is committed whatever the caller does (ctx is
+	// detached: finish), as a refresh token's reuse is.
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanCode(db.txQueryRow(ctx, tx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = $1`+db.d.ForUpdate, hash))
 		if err != nil {
@@ -588,8 +627,9 @@ func (db *DB) issueFromCode(ctx context.Context, tx *sql.Tx, g *store.Grant, rt 
 	if err := db.insertGrant(ctx, tx, &ng); err != nil {
 		return ng, nrt, err
 	}
-	if rt != nil {
+	if rt != nil && (rt.IfScope == "" || slices.Contains(ng.Scopes, rt.IfScope)) {
 		nrt = *rt
+		nrt.IfScope = ""
 		nrt.GrantID = ng.ID
 		if nrt.Scopes == nil {
 			nrt.Scopes = ng.Scopes

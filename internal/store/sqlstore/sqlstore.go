@@ -48,6 +48,13 @@ type Dialect struct {
 	// commits the bodies queued meanwhile together, each in its own
 	// savepoint (SQLite: one writer at a time anyway; see batch.go).
 	GroupCommit bool
+	// Checkpoint is the statement that moves the write-ahead log into the
+	// database and truncates it (SQLite: PRAGMA wal_checkpoint(TRUNCATE)),
+	// run on Close and after a write failed for lack of disk. Empty: none.
+	Checkpoint string
+	// IsDiskFull reports an error meaning the disk (or the database's size
+	// limit) is full. Nil: never.
+	IsDiskFull func(error) bool
 	// Migrate applies the backend's migrations using db (the write pool).
 	Migrate func(ctx context.Context, db *sql.DB) error
 }
@@ -76,6 +83,11 @@ type DB struct {
 	local atomic.Int64 // see LocalChanges
 
 	batch *batcher // Dialect.GroupCommit; nil otherwise
+
+	// writeFail is when the last write failed for a reason of the
+	// database itself (unix µs), 0 after a write succeeded; see health.go.
+	writeFail     atomic.Int64
+	checkpointing atomic.Bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -126,8 +138,11 @@ func (db *DB) readRow(ctx context.Context, q string, args ...any) rowScanner {
 	return st.QueryRowContext(ctx, args...)
 }
 
-// detachedTimeout bounds store work that goes on after its caller has left.
-const detachedTimeout = 10 * time.Second
+// detachedTimeout bounds store work that goes on after its caller has left:
+// longer than any lock wait the backends allow (PostgreSQL's lock_timeout,
+// 3 s; SQLite's busy_timeout, 10 s), so that a wait fails before the bound
+// does, short enough that a stuck database cannot pile such work up.
+const detachedTimeout = 15 * time.Second
 
 // detach returns the context for store work that must be done even if its
 // caller goes away (a client hanging up): security events, failure counters
@@ -192,7 +207,7 @@ func (db *DB) writeStmt(q string) *sql.Stmt {
 func (db *DB) wExec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if db.batch != nil {
 		var res sql.Result
-		err := db.batch.do(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
 			var err error
 			res, err = db.txExec(ctx, tx, q, args...)
 			return err
@@ -200,23 +215,25 @@ func (db *DB) wExec(ctx context.Context, q string, args ...any) (sql.Result, err
 		return res, err
 	}
 	if st := db.writeStmtNow(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		return res, db.noteWrite(err)
 	}
-	return db.w.ExecContext(ctx, q, args...)
+	res, err := db.w.ExecContext(ctx, q, args...)
+	return res, db.noteWrite(err)
 }
 
 // wScan runs a single write statement that returns one row (RETURNING) and
 // scans it into dest; like wExec, in the next batch with group commit.
 func (db *DB) wScan(ctx context.Context, q string, args []any, dest ...any) error {
 	if db.batch != nil {
-		return db.batch.do(ctx, func(tx *sql.Tx) error {
+		return db.inTx(ctx, func(tx *sql.Tx) error {
 			return db.txQueryRow(ctx, tx, q, args...).Scan(dest...)
 		})
 	}
 	if st := db.writeStmtNow(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...).Scan(dest...)
+		return db.noteWrite(st.QueryRowContext(ctx, args...).Scan(dest...))
 	}
-	return db.w.QueryRowContext(ctx, q, args...).Scan(dest...)
+	return db.noteWrite(db.w.QueryRowContext(ctx, q, args...).Scan(dest...))
 }
 
 // writeStmtNow returns q prepared on the write pool, preparing it if
@@ -296,6 +313,11 @@ func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.shutdown()
 	}
+	// Leave no write-ahead log behind (SQLite): a stopped server should
+	// not keep disk that a full volume needs back. Best effort, bounded.
+	ctx, cancel := context.WithTimeout(context.Background(), detachedTimeout)
+	_ = db.Checkpoint(ctx)
+	cancel()
 	var err error
 	db.mu.Lock()
 	for q, st := range db.stmts {
@@ -327,6 +349,10 @@ func (c commitThen) Unwrap() error { return c.err }
 // failure or deadlock runs fn again, so fn must not leave side effects
 // outside the transaction that a second run would duplicate.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.noteWrite(db.runTx(ctx, fn))
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.batch != nil {
 		return db.batch.do(ctx, fn)
 	}
@@ -497,10 +523,3 @@ func (a *args) add(v any) string {
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
-
-// querier is *sql.DB or *sql.Tx.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}

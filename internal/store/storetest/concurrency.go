@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -284,5 +285,67 @@ func concIssueAllOrNothing(f *fixture) {
 	}
 	if rt, err := f.s.GetRefreshToken(f.ctx, store.HashToken("rt-taken")); err != nil || rt.GrantID != "g-taken" {
 		f.t.Errorf("the existing token changed: %+v %v", rt, err)
+	}
+}
+
+// Parallel reuse across instances (issue 12).
+const (
+	// reuseRounds and reuseParallel: each round, reuseParallel callers
+	// present one refresh token at once.
+	reuseRounds   = 15
+	reuseParallel = 24
+	// reuseAnswerBound is how long a caller waits for its answer, like a
+	// client with a 5 s timeout. A round that hangs on locks fails here
+	// instead of hanging the test.
+	reuseAnswerBound = 5 * time.Second
+)
+
+// ParallelReuse presents one refresh token from reuseParallel callers at
+// once, spread over the given stores (several handles on one database are
+// several server instances), for reuseRounds rounds, with no grace window.
+// Every round: every caller answers within reuseAnswerBound, exactly one
+// rotation succeeds, every other caller sees store.ErrReused, and the family
+// ends revoked — seen from every store. stores[0] is used for the set-up.
+func ParallelReuse(t *testing.T, stores ...store.Store) {
+	f := &fixture{t: t, s: stores[0], ctx: t.Context()}
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	var slowest time.Duration
+	defer func() { t.Logf("slowest answer of %d rounds × %d: %v", reuseRounds, reuseParallel, slowest) }()
+	for round := range reuseRounds {
+		gid, old := fmt.Sprintf("g%d", round), fmt.Sprintf("rt%d", round)
+		f.grant(gid, "u1", "c1", old)
+		took := make([]time.Duration, reuseParallel)
+		errs := race(reuseParallel, func(i int) error {
+			ctx, cancel := context.WithTimeout(f.ctx, reuseAnswerBound)
+			defer cancel()
+			start := time.Now()
+			_, err := stores[i%len(stores)].RotateRefreshToken(ctx,
+				rotation(old, fmt.Sprintf("new%d-%d", round, i), t0.Add(time.Second), 0))
+			took[i] = time.Since(start)
+			return err
+		})
+		for i, d := range took {
+			slowest = max(slowest, d)
+			if d > reuseAnswerBound {
+				t.Errorf("round %d: caller %d answered after %v (bound %v)", round, i, d, reuseAnswerBound)
+			}
+		}
+		ok, reused := tally(t, fmt.Sprintf("round %d: RotateRefreshToken", round), errs, store.ErrReused)
+		if ok != 1 || reused != reuseParallel-1 {
+			t.Errorf("round %d: %d rotations succeeded and %d were reuse; want 1 and %d", round, ok, reused, reuseParallel-1)
+		}
+		for i, s := range stores {
+			g, err := s.GetGrant(f.ctx, gid)
+			if err != nil {
+				t.Fatalf("round %d: store %d: GetGrant: %v", round, i, err)
+			}
+			if g.RevokedAt.IsZero() {
+				t.Errorf("round %d: store %d: family not revoked after parallel reuse", round, i)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
 	}
 }

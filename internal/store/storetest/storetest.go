@@ -178,6 +178,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RotateGraceExpired", testRotateGraceExpired},
 		{"RotateFailureWritesNothing", testRotateFailure},
 		{"RedeemAuthCode", testRedeem},
+		{"RedeemRefreshIfScope", testRedeemIfScope},
 		{"RedeemUnknown", testRedeemUnknown},
 		{"RedeemReplayRevokes", testRedeemReplay},
 		{"RedeemExpired", testRedeemExpired},
@@ -671,7 +672,7 @@ func testClientCreateGet(f *fixture) {
 		RedirectURIs:           []string{"https://app.example/cb", "https://app.example/cb?a=b c&d=\"e\""},
 		PostLogoutRedirectURIs: []string{"https://app.example/bye"},
 		Grants:                 []string{store.GrantAuthorizationCode, store.GrantDeviceCode},
-		Scopes:                 []string{"openid", "email"}, OwnerID: "dev", Legacy: true, FirstParty: true, Disabled: true,
+		Scopes:                 []string{"openid", "email"}, OwnerID: "dev", Legacy: true, FirstParty: true, OfflineAccessRequired: true, Disabled: true,
 		AccessTokenTTL: 90 * time.Second, IDTokenAlg: "ES256", CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
 	}
 	wantErr(f.t, "CreateClient", f.s.CreateClient(f.ctx, c), nil)
@@ -707,13 +708,13 @@ func testClientUpdate(f *fixture) {
 	got, err := f.s.UpdateClient(f.ctx, "c1", store.ClientUpdate{
 		Name: ptr("Nueva"), SecretHash: newHash, RedirectURIs: ptr([]string{"https://new.example/cb"}),
 		PostLogoutRedirectURIs: ptr([]string{"https://new.example/bye"}), Grants: ptr([]string{store.GrantClientCredentials}),
-		Scopes: ptr([]string{}), Disabled: ptr(true), IDTokenAlg: ptr("ES256"), FirstParty: ptr(true),
+		Scopes: ptr([]string{}), Disabled: ptr(true), IDTokenAlg: ptr("ES256"), FirstParty: ptr(true), OfflineAccessRequired: ptr(true),
 	}, later)
 	wantErr(f.t, "UpdateClient", err, nil)
 	want := *c
 	want.Name, want.SecretHash, want.RedirectURIs = "Nueva", newHash, []string{"https://new.example/cb"}
 	want.PostLogoutRedirectURIs, want.Grants, want.Scopes = []string{"https://new.example/bye"}, []string{store.GrantClientCredentials}, nil
-	want.Disabled, want.UpdatedAt, want.IDTokenAlg, want.FirstParty = true, later, "ES256", true
+	want.Disabled, want.UpdatedAt, want.IDTokenAlg, want.FirstParty, want.OfflineAccessRequired = true, later, "ES256", true, true
 	diff(f.t, "UpdateClient", got, &want)
 	stored, err := f.s.GetClient(f.ctx, "c1")
 	wantErr(f.t, "GetClient", err, nil)
@@ -1248,6 +1249,37 @@ func testRedeem(f *fixture) {
 	wantErr(f.t, "RotateRefreshToken", err, nil)
 	if rg.Claims != claims {
 		f.t.Errorf("RotateRefreshToken grant claims %q", rg.Claims)
+	}
+}
+
+// testRedeemIfScope: a first refresh token with IfScope is stored only when
+// the code grants that scope (offline_access, OpenID Connect Core §11); the
+// grant is issued either way.
+func testRedeemIfScope(f *fixture) {
+	f.user("u1", "a@example.com")
+	f.client("c1", "App")
+	now := t0.Add(10 * time.Second)
+	f.code("code1", "c1", "u1", t0.Add(time.Minute)) // scopes openid email
+	rt := &store.RefreshToken{Hash: store.HashToken("rt1"), CreatedAt: now, IfScope: "offline_access"}
+	g := &store.Grant{ID: "g1", GrantType: store.GrantAuthorizationCode, CreatedAt: now, LastUsedAt: now}
+	_, err := f.s.RedeemAuthCode(f.ctx, store.HashToken("code1"), now, g, rt)
+	wantErr(f.t, "RedeemAuthCode", err, nil)
+	if rt.Hash != nil {
+		f.t.Errorf("refresh token left set although not stored: %+v", rt)
+	}
+	_, err = f.s.GetRefreshToken(f.ctx, store.HashToken("rt1"))
+	wantErr(f.t, "refresh token without the scope", err, store.ErrNotFound)
+	f.getGrant("g1")
+
+	f.code("code2", "c1", "u1", t0.Add(time.Minute))
+	rt = &store.RefreshToken{Hash: store.HashToken("rt2"), CreatedAt: now, IfScope: "email"}
+	g = &store.Grant{ID: "g2", GrantType: store.GrantAuthorizationCode, CreatedAt: now, LastUsedAt: now}
+	_, err = f.s.RedeemAuthCode(f.ctx, store.HashToken("code2"), now, g, rt)
+	wantErr(f.t, "RedeemAuthCode", err, nil)
+	st, err := f.s.GetRefreshToken(f.ctx, store.HashToken("rt2"))
+	wantErr(f.t, "refresh token with the scope", err, nil)
+	if st.GrantID != "g2" || rt.GrantID != "g2" || rt.IfScope != "" {
+		f.t.Errorf("stored %+v, caller's %+v", st, rt)
 	}
 }
 
