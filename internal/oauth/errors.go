@@ -130,7 +130,7 @@ func ServerError(cause error) *Error {
 // TemporarilyUnavailable is a 503 with Retry-After: the server is overloaded
 // (e.g. too many password hashes at once) and the client should retry later.
 func TemporarilyUnavailable(retryAfter time.Duration) *Error {
-	e := newError(CodeTemporarilyUnavailable, http.StatusServiceUnavailable, "servicio temporalmente no disponible; reintente mas tarde")
+	e := newError(CodeTemporarilyUnavailable, http.StatusServiceUnavailable, "servicio temporalmente no disponible; reintenta mas tarde")
 	e.RetryAfter = retryAfter
 	return e
 }

@@ -94,7 +94,7 @@ func (t *clientThrottle) lock(key string, end time.Time) bool {
 // passwordError), so OAuth libraries treat it as "these credentials do not
 // work now"; the status makes HTTP clients back off for the time given.
 func throttled(retryAfter time.Duration) *oauth.Error {
-	e := oauth.InvalidClient("demasiadas autenticaciones fallidas de este cliente desde esta direccion; reintente mas tarde")
+	e := oauth.InvalidClient("demasiadas autenticaciones fallidas de este cliente desde esta direccion; reintenta mas tarde")
 	e.Status = http.StatusTooManyRequests
 	e.RetryAfter = max(retryAfter, time.Second)
 	return e

@@ -56,7 +56,7 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req *tokenRequest) (*tok
 	case errors.Is(err, store.ErrExpired):
 		// RFC 8628 §3.5 expired_token: "The "device_code" has expired, and
 		// the device authorization session has concluded."
-		return nil, deviceError(codeExpiredToken, "device_code caducado; inicie una nueva autorizacion").WithCause(err)
+		return nil, deviceError(codeExpiredToken, "device_code caducado; inicia una nueva autorizacion").WithCause(err)
 	default:
 		return nil, oauth.ServerError(err)
 	}
@@ -68,7 +68,7 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req *tokenRequest) (*tok
 		// continue, but the interval MUST be increased by 5 seconds for this
 		// and all subsequent requests." The store has raised it.
 		if d.PolledTooSoon(now) {
-			return nil, deviceError(codeSlowDown, "consultas demasiado seguidas; espere 5 segundos mas entre consultas")
+			return nil, deviceError(codeSlowDown, "consultas demasiado seguidas; espera 5 segundos mas entre consultas")
 		}
 		return nil, deviceError(codeAuthorizationPending, "la autorizacion sigue pendiente")
 	case store.DeviceDenied:

@@ -100,7 +100,7 @@ func passwordError(err error) *oauth.Error {
 	case errors.Is(err, account.ErrInvalidCode):
 		return oauth.InvalidGrant("código del segundo factor incorrecto o ya usado").WithCause(err)
 	case errors.As(err, &th):
-		e := oauth.InvalidGrant("demasiados intentos fallidos; reintente más tarde").WithCause(err)
+		e := oauth.InvalidGrant("demasiados intentos fallidos; reintenta más tarde").WithCause(err)
 		e.Status = http.StatusTooManyRequests
 		e.RetryAfter = th.RetryAfter
 		return e

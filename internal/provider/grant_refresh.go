@@ -93,7 +93,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 // keeps an old token (two tabs, a retry without the new answer) instead of
 // a bug of ours. RFC 6749 §5.2 allows only ASCII in error_description.
 func reusedRefresh() *oauth.Error {
-	return oauth.InvalidGrant("se detecto la reutilizacion de un refresh_token ya usado; por seguridad se cerro la sesion de esta aplicacion: inicie sesion de nuevo")
+	return oauth.InvalidGrant("se detecto la reutilizacion de un refresh_token ya usado; por seguridad se cerro la sesion de esta aplicacion: inicia sesion de nuevo")
 }
 
 // usable checks that a grant's user may still get tokens: for a grant with

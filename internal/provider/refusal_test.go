@@ -22,7 +22,7 @@ func TestErrorsSayWhatHappened(t *testing.T) {
 	}
 	r := e.refresh(e.pw, rt1, "")
 	wantOAuthError(t, r, 400, "invalid_grant")
-	if d := r.str("error_description"); !strings.Contains(d, "reutilizacion") || !strings.Contains(d, "inicie sesion de nuevo") {
+	if d := r.str("error_description"); !strings.Contains(d, "reutilizacion") || !strings.Contains(d, "inicia sesion de nuevo") {
 		t.Errorf("reuse: error_description %q does not say reuse was detected and the login ended", d)
 	}
 	// An unknown token is still the plain answer.

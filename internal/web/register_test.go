@@ -19,14 +19,14 @@ import (
 // line say tú too; the client secret is "secreto de cliente", never "llave
 // secreta"; an endpoint is an "endpoint"; URI is feminine ("Una por
 // línea"). The protocol endpoints' error_description texts
-// (internal/provider, internal/oauth) are left to their own issue.
+// (internal/provider, internal/oauth) too.
 func TestSpanishOneRegister(t *testing.T) {
 	// Imperatives and pronouns of usted that have no English homograph
 	// (so "Use" and "Quite" are not here: English strings have them).
 	formal := regexp.MustCompile(`\b(Envíe|Quítelo|Quítela|Escriba|escriba|Escríbala|Escríbalo|Revise|revise|Inicie|inicie|Espere|espere|Vuelva|vuelva|Obtenga|Solicite|usted|Vea|Inténtelo|inténtelo|avise|comunique|Cambie|indique|agregue|codifique|Elija|elija|genere|reintente|Pida|pida)\b`)
 	words := []string{"llave secreta", "Llave secreta", "punto final", "Punto final", "Uno por línea"}
 	fset := token.NewFileSet()
-	for _, dir := range []string{".", "../api", "../account", "../clients", "../cli", "../config", "../server"} {
+	for _, dir := range []string{".", "../api", "../account", "../clients", "../cli", "../config", "../server", "../provider", "../oauth"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
