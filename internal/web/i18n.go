@@ -196,7 +196,7 @@ var messages = map[string][2]string{
 	"apptype.public.hint":       {"No puede guardar un secreto de cliente: usa PKCE.", "It cannot keep a secret: it uses PKCE."},
 	"apps.idalg":                {"Firma de los ID tokens", "ID-token signature"},
 	"apps.idalg.default":        {"Predeterminada del servidor (RS256: la que esperan todas las bibliotecas OpenID Connect)", "Server default (RS256: what every OpenID Connect library expects)"},
-	"apps.idalg.ES256":          {"ES256 (unas 50 veces más barata de firmar; tu biblioteca debe aceptarla)", "ES256 (about 50 times cheaper to sign; your library must accept it)"},
+	"apps.idalg.ES256":          {"ES256 (unas 27 veces más barata de firmar; tu biblioteca debe aceptarla)", "ES256 (about 27 times cheaper to sign; your library must accept it)"},
 	"apps.idalg.RS256":          {"RS256", "RS256"},
 	"apps.idalg.hint":           {"Es el id_token_signed_response_alg de OpenID Connect. Elige ES256 solo si tu biblioteca está configurada para aceptarlo.", "This is OpenID Connect's id_token_signed_response_alg. Choose ES256 only if your library is set up to accept it."},
 
