@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 )
@@ -72,10 +73,13 @@ type guard struct {
 	log    *slog.Logger
 }
 
-// mount registers every route on mux behind its need.
+// mount registers every route on mux behind its need. Every answer of the
+// API, errors included, is about a person or carries a secret: none may be
+// stored by a cache (RFC 6749 §5.1's Cache-Control: no-store, for all).
 func (g *guard) mount(mux *http.ServeMux, routes []route) {
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, handle(g.log, rt.plain, func(w http.ResponseWriter, r *http.Request) error {
+			httpx.NoStore(w)
 			c, err := g.check(r, rt.need)
 			if err != nil {
 				return err

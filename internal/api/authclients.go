@@ -139,7 +139,6 @@ func clientResource(c *store.Client, secret string) Resource {
 }
 
 func writeClient(w http.ResponseWriter, status int, c *store.Client, secret string) {
-	httpx.NoStore(w)
 	writeJSON(w, MediaType, status, Document{Data: clientResource(c, secret), Links: map[string]any{"self": clientPath(c.ID)}})
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 )
 
@@ -277,7 +276,6 @@ func writeList(w http.ResponseWriter, path string, q *listQuery, data []Resource
 	if data == nil {
 		data = []Resource{}
 	}
-	httpx.NoStore(w)
 	writeJSON(w, MediaType, http.StatusOK, Document{Data: data, Links: links, Meta: map[string]any{
 		"total": total,
 		"page":  map[string]int{"number": number, "size": size, "last": last},

@@ -105,7 +105,6 @@ func tokenResource(g *store.Grant) Resource {
 }
 
 func writeToken(w http.ResponseWriter, g *store.Grant) {
-	httpx.NoStore(w)
 	writeJSON(w, MediaType, http.StatusOK, Document{Data: tokenResource(g), Links: map[string]any{"self": tokenPath(g.ID)}})
 }
 

@@ -85,6 +85,9 @@ func wantInsufficientAccount(t *testing.T, w *httptest.ResponseRecorder, what st
 		t.Errorf("%s: status %d, want 403: %s", what, w.Code, w.Body)
 		return
 	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("%s: Cache-Control %q on a refusal", what, w.Header().Get("Cache-Control"))
+	}
 	ch := w.Header().Get("WWW-Authenticate")
 	if !strings.Contains(ch, `error="insufficient_scope"`) || !strings.Contains(ch, `scope="account"`) {
 		t.Errorf("%s: challenge %q", what, ch)

@@ -292,7 +292,6 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request, _ *caller) error 
 	if err != nil {
 		return accountError(err)
 	}
-	httpx.NoStore(w)
 	w.Header().Set("Location", userPath(user))
 	writeUser(w, http.StatusCreated, user, nil)
 	return nil
@@ -328,7 +327,6 @@ func bearerError(be *oauth.BearerError, cause error) *Error {
 }
 
 func (u *Users) getMe(w http.ResponseWriter, r *http.Request, c *caller) error {
-	httpx.NoStore(w)
 	writeUser(w, http.StatusOK, c.user, c)
 	return nil
 }
@@ -342,7 +340,6 @@ func (u *Users) getByID(w http.ResponseWriter, r *http.Request, c *caller) error
 			Title:  text{"Usuario no encontrado", "User not found"},
 			Detail: text{"No existe un usuario con ese identificador que puedas ver. Usa /v1/users/me para tu propia cuenta.", "There is no user with that identifier that you can see. Use /v1/users/me for your own account."}})
 	}
-	httpx.NoStore(w)
 	writeUser(w, http.StatusOK, user, c)
 	return nil
 }
@@ -386,7 +383,6 @@ func (u *Users) patchMe(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err != nil {
 		return accountError(err)
 	}
-	httpx.NoStore(w)
 	writeUser(w, http.StatusOK, nu, c)
 	return nil
 }
@@ -408,7 +404,6 @@ func (u *Users) getMePlain(w http.ResponseWriter, r *http.Request, c *caller) er
 	if email, ok := body["email"]; ok {
 		body["username"] = email
 	}
-	httpx.NoStore(w)
 	writeJSON(w, "application/json", http.StatusOK, body)
 	return nil
 }
