@@ -192,11 +192,32 @@ func NoStore(w http.ResponseWriter) {
 	w.Header().Set("Pragma", "no-cache")
 }
 
-// PageHeaders sets the defenses of browser pages: a CSP that forbids framing
-// and foreign scripts, nosniff, no referrer, and HSTS when served over https.
-func PageHeaders(w http.ResponseWriter, https bool) {
+// PageCSP is the one Content-Security-Policy of browser pages: nothing but
+// our own stylesheet and images, no framing (frame-ancestors 'none'), no
+// base, forms posted to us — and to formAction, the sources a form's
+// answer may redirect to (Chrome applies form-action to every redirect
+// that follows a form submission, so a form whose answer goes to a client
+// must list that client) — and scripts only from us when scripts is set.
+func PageCSP(formAction []string, scripts bool) string {
+	fa := "'self'"
+	for _, s := range formAction {
+		if s != "" {
+			fa += " " + s
+		}
+	}
+	p := "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + fa +
+		"; frame-ancestors 'none'; base-uri 'none'"
+	if scripts {
+		p += "; script-src 'self'"
+	}
+	return p
+}
+
+// PageHeaders sets the defenses of a browser page: its CSP (PageCSP),
+// nosniff, no referrer, no framing, and HSTS when served over https.
+func PageHeaders(w http.ResponseWriter, https bool, csp string) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' *; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")

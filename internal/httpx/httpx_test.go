@@ -55,14 +55,20 @@ func TestLoggingRecoversPanics(t *testing.T) {
 
 func TestPageHeaders(t *testing.T) {
 	rec := httptest.NewRecorder()
-	PageHeaders(rec, true)
+	PageHeaders(rec, true, PageCSP([]string{"https://app.example"}, false))
 	h := rec.Header()
+	if got := h.Get("Content-Security-Policy"); !strings.Contains(got, "form-action 'self' https://app.example;") || strings.Contains(got, "*") || strings.Contains(got, "script-src") {
+		t.Errorf("CSP %q", got)
+	}
+	if got := PageCSP(nil, true); !strings.HasSuffix(got, "; script-src 'self'") {
+		t.Errorf("CSP with scripts %q", got)
+	}
 	if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" ||
 		h.Get("Referrer-Policy") != "no-referrer" || h.Get("Strict-Transport-Security") == "" {
 		t.Fatalf("headers %v", h)
 	}
 	rec = httptest.NewRecorder()
-	PageHeaders(rec, false)
+	PageHeaders(rec, false, PageCSP(nil, false))
 	if rec.Header().Get("Strict-Transport-Security") != "" {
 		t.Fatal("HSTS over http")
 	}

@@ -948,3 +948,31 @@ func TestClaimsParameter(t *testing.T) {
 	r = b.authorize(authzQuery("scope", "openid", "claims", `{"id_token":{"sub":{"value":"someone-else"}}}`))
 	e.wantRedirectError(r, webRedirect, "login_required")
 }
+
+// TestEveryBrowserAnswerHasTheCSP: every answer of a browser route — a
+// page, a redirect, an error page, the 404 page — carries the one CSP
+// (httpx.PageCSP: frame-ancestors 'none') and the other page defences, set
+// where browser routes are handled, not page by page.
+func TestEveryBrowserAnswerHasTheCSP(t *testing.T) {
+	e := newEnv(t, nil)
+	anon := e.browser()
+	signed := e.browser()
+	signed.login()
+	check := func(what string, r *resp) {
+		t.Helper()
+		csp := r.header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") ||
+			r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s (%d): CSP %q, headers %v", what, r.status, csp, r.header)
+		}
+	}
+	for _, p := range []string{web.PathLogin, web.PathRegister, web.PathAccount, web.PathApplications, web.PathConnections,
+		"/admin", web.PathActivate, web.PathLogout, "/no-such-page", web.PathAuthorize + "?" + authzQuery().Encode(),
+		web.PathAuthorize + "?client_id=nobody", "/auth/v1/logout"} {
+		check("anonymous GET "+p, anon.get(p))
+		check("signed-in GET "+p, signed.get(p))
+	}
+	check("POST login, wrong password", anon.post(web.PathLogin, url.Values{"email": {testEmail}, "password": {"no"}}))
+	check("POST consent, no binding", signed.post(web.PathConsent, url.Values{}))
+	check("POST logout", signed.post(web.PathLogout, url.Values{}))
+}

@@ -40,7 +40,9 @@
 // a secret whose hash the row keeps. Pages are html/template files embedded
 // in the binary, Spanish by default and English by ui_locales or
 // Accept-Language, and work without JavaScript. Page forms are behind
-// http.CrossOriginProtection; every page sends a CSP with frame-ancestors
-// 'none' whose form-action also names the client origin a form's redirect
-// chain ends at (Chrome enforces form-action on redirects).
+// http.CrossOriginProtection; every answer of a browser route (pages,
+// redirects, error pages) carries the one CSP, httpx.PageCSP, with
+// frame-ancestors 'none', set where browser routes are handled (Web.handle);
+// a rendered page's form-action also names the client origin its form's
+// redirect chain ends at (Chrome enforces form-action on redirects).
 package web

@@ -302,6 +302,10 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (w *Web) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// Every answer of a browser route carries the page defences, a
+		// redirect or an error included; render replaces the CSP with the
+		// page's own (its form-action sources).
+		httpx.PageHeaders(rw, w.https, httpx.PageCSP(nil, false))
 		// The edge check of every parameter, query and form alike: bad text
 		// is an error page, never a redirect (the client_id or redirect_uri
 		// may be the bad part) and never a store error.
@@ -525,33 +529,13 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name s
 		return
 	}
 	h := rw.Header()
-	httpx.PageHeaders(rw, w.https)
-	policy := csp(v.formAction)
-	if v.scripts {
-		policy += "; script-src 'self'"
-	}
-	h.Set("Content-Security-Policy", policy)
+	httpx.PageHeaders(rw, w.https, httpx.PageCSP(v.formAction, v.scripts))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", v.Lang)
 	h.Set("Cache-Control", "no-store")
 	h.Add("Vary", "Accept-Language, Cookie")
 	rw.WriteHeader(status)
 	_, _ = rw.Write(buf.Bytes())
-}
-
-// csp builds the Content-Security-Policy of a page. Chrome applies
-// form-action to every redirect that follows a form submission, so a form
-// whose answer redirects to a client (consent, login during an
-// authorization, logout) must list that client's origin.
-func csp(formAction []string) string {
-	fa := "'self'"
-	for _, s := range formAction {
-		if s != "" {
-			fa += " " + s
-		}
-	}
-	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + fa +
-		"; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // formActionSource turns a redirect URI into a CSP source expression that
