@@ -88,20 +88,42 @@ func status(u *store.User) string {
 // sees it: profile: first_name, last_name, avatar_url, activated, status,
 // created_at, updated_at; email: email, email_verified; the scope account
 // sees both; openid alone, nothing but the id. Never the password hash;
-// admin is not shown either. c nil (registration, no token): everything.
-func userAttributes(u *store.User, c *caller) map[string]any {
-	a := map[string]any{}
+// admin is not shown either. A part the token may not see is a nil
+// embedded pointer, whose fields encoding/json leaves out.
+type userAttributes struct {
+	*profileAttributes
+	*emailAttributes
+}
+
+type profileAttributes struct {
+	FirstName string    `json:"first_name"`
+	LastName  string    `json:"last_name"`
+	AvatarURL *string   `json:"avatar_url"` // null when there is none
+	Activated bool      `json:"activated"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+type emailAttributes struct {
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+}
+
+// attributesFor is what c sees of u; c nil (registration, no token):
+// everything.
+func attributesFor(u *store.User, c *caller) userAttributes {
+	var a userAttributes
 	if c == nil || c.sees(oauth.ScopeProfile) {
 		var avatar *string
 		if u.AvatarURL != "" {
 			avatar = &u.AvatarURL
 		}
-		a["first_name"], a["last_name"], a["avatar_url"] = u.FirstName, u.LastName, avatar
-		a["activated"], a["status"] = u.Activated, status(u)
-		a["created_at"], a["updated_at"] = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+		a.profileAttributes = &profileAttributes{FirstName: u.FirstName, LastName: u.LastName, AvatarURL: avatar,
+			Activated: u.Activated, Status: status(u), CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
 	}
 	if c == nil || c.sees(oauth.ScopeEmail) {
-		a["email"], a["email_verified"] = u.Email, u.EmailVerified
+		a.emailAttributes = &emailAttributes{Email: u.Email, EmailVerified: u.EmailVerified}
 	}
 	return a
 }
@@ -109,7 +131,7 @@ func userAttributes(u *store.User, c *caller) map[string]any {
 func userPath(u *store.User) string { return "/v1/users/" + u.ID }
 
 func userResource(u *store.User, c *caller) Resource {
-	return Resource{Type: "users", ID: u.ID, Attributes: userAttributes(u, c), Links: map[string]string{"self": userPath(u)}}
+	return Resource{Type: "users", ID: u.ID, Attributes: attributesFor(u, c), Links: map[string]string{"self": userPath(u)}}
 }
 
 func writeUser(w http.ResponseWriter, status int, u *store.User, c *caller) {
@@ -399,11 +421,18 @@ func (u *Users) deleteMe(w http.ResponseWriter, r *http.Request, c *caller) erro
 // style, plain JSON): id always; with email, username and email (and
 // email_verified); with profile, the rest — as userAttributes.
 func (u *Users) getMePlain(w http.ResponseWriter, r *http.Request, c *caller) error {
-	body := userAttributes(c.user, c)
-	body["id"] = c.user.ID
-	if email, ok := body["email"]; ok {
-		body["username"] = email
+	body := plainUser{ID: c.user.ID, userAttributes: attributesFor(c.user, c)}
+	if body.emailAttributes != nil {
+		body.Username = &body.Email
 	}
 	writeJSON(w, "application/json", http.StatusOK, body)
 	return nil
+}
+
+// plainUser is the seed-004 view: the id always, username (the email) with
+// the email, and the attributes the token may see.
+type plainUser struct {
+	ID       string  `json:"id"`
+	Username *string `json:"username,omitempty"`
+	userAttributes
 }

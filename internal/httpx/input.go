@@ -67,6 +67,12 @@ func validValues(raw string) bool {
 	if raw == "" {
 		return true
 	}
+	if strings.IndexByte(raw, '%') < 0 {
+		// Without escapes the decoded keys and values are pieces of raw
+		// (with '+' as a space): raw decides, with no parsing (the hot
+		// path: tokens, client ids and secrets need no escapes).
+		return ValidText(raw)
+	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		// ParseQuery stops at the first bad pair but keeps the others.
