@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/multinexo/auth/internal/lockcache"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
@@ -84,8 +85,8 @@ type Service struct {
 	log    *slog.Logger
 	params argonParams
 	hashes *hashLimiter
-	dummy  func() string // a valid hash of a random password, made once
-	locks  lockCache
+	dummy  func() string   // a valid hash of a random password, made once
+	locks  lockcache.Cache // accounts and addresses found locked, here
 
 	// Second factors (totp.go); nil without Config.Secret.
 	totpSealer, loginSealer *token.Sealer
@@ -269,12 +270,12 @@ func (s *Service) throttle(ctx context.Context, acctKey, ipKey string, userID, i
 		// attempts on a locked account must not become a flood of writes.
 		first := false
 		if n >= s.cfg.LockAfter {
-			first = s.locks.lock(acctKey, end) || first
+			first = s.locks.Lock(acctKey, end) || first
 		}
 		detail := "account"
 		if nip >= s.cfg.IPLockAfter {
 			detail = "address"
-			first = s.locks.lock(ipKey, end) || first
+			first = s.locks.Lock(ipKey, end) || first
 		}
 		if first {
 			s.event(ctx, "login.throttled", userID, ip, detail)
@@ -539,51 +540,6 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 	return nil
 }
 
-// lockCache remembers, in this instance, the keys (account, address) found
-// locked, until their window ends. Counters only grow within a window and a
-// locked account cannot log in to reset its own, so the lock holds: further
-// attempts are refused without touching the store.
-type lockCache struct {
-	mu sync.Mutex
-	m  map[string]time.Time // key → end of the locked window
-}
-
-// maxLocks bounds the cache; when full it is emptied (the store still has
-// the counters, so nothing is lost but the shortcut).
-const maxLocks = 100_000
-
-// lock records key as locked until end; true the first time.
-func (l *lockCache) lock(key string, end time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil || len(l.m) >= maxLocks {
-		l.m = make(map[string]time.Time)
-	}
-	if e, ok := l.m[key]; ok && !e.Before(end) {
-		return false
-	}
-	l.m[key] = end
-	return true
-}
-
-// until returns the end of the lock of the first locked key at now.
-func (l *lockCache) until(now time.Time, keys ...string) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		if e, ok := l.m[k]; ok {
-			if now.Before(e) {
-				return e, true
-			}
-			delete(l.m, k)
-		}
-	}
-	return time.Time{}, false
-}
-
 // lockedHere refuses, before any store access or hashing, an attempt on an
 // account or from an address this instance already found locked. The
 // refusal waits up to MaxDelay first (less if the lock ends sooner): a
@@ -592,7 +548,7 @@ func (l *lockCache) until(now time.Time, keys ...string) (time.Time, bool) {
 // instead of all its CPU, and the other grants keep theirs.
 func (s *Service) lockedHere(ctx context.Context, keys ...string) error {
 	now := s.cfg.Now()
-	end, ok := s.locks.until(now, keys...)
+	end, ok := s.locks.Until(now, keys...)
 	if !ok {
 		return nil
 	}

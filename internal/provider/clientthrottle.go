@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"sync"
 	"time"
 
+	"github.com/multinexo/auth/internal/lockcache"
 	"github.com/multinexo/auth/internal/oauth"
 )
 
@@ -47,46 +47,14 @@ type clientThrottle struct {
 	st     Counters // nil: no throttle
 	limit  int
 	window time.Duration
-	mu     sync.Mutex
-	locked map[string]time.Time // key → end of its window
+	locked lockcache.Cache // pairs found locked here, until their window ends
 }
-
-// maxClientLocks bounds the local lock memory; past it the map starts over
-// (the store still holds every count).
-const maxClientLocks = 10000
 
 // clientFailureKey names the pair without putting the address or the client
 // id as sent (any bytes) in the counters table.
 func clientFailureKey(clientID, ip string) string {
 	h := sha256.Sum256([]byte(clientID + "\x00" + ip))
 	return "client-auth:" + hex.EncodeToString(h[:16])
-}
-
-// lockedUntil reports whether the pair is locked here at now.
-func (t *clientThrottle) lockedUntil(key string, now time.Time) (time.Time, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	end, ok := t.locked[key]
-	if ok && !now.Before(end) {
-		delete(t.locked, key)
-		ok = false
-	}
-	return end, ok
-}
-
-// lock remembers the pair as locked until end; it reports whether this is
-// news here (one event per lock and instance, not one per attempt).
-func (t *clientThrottle) lock(key string, end time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.locked == nil || len(t.locked) >= maxClientLocks {
-		t.locked = make(map[string]time.Time)
-	}
-	if e, ok := t.locked[key]; ok && !e.Before(end) {
-		return false
-	}
-	t.locked[key] = end
-	return true
 }
 
 // throttled is the answer to a locked pair: 429 with Retry-After. The code
@@ -106,7 +74,7 @@ func (p *Provider) clientLocked(cc clientCredentials, ip string) *oauth.Error {
 		return nil
 	}
 	now := p.now()
-	if end, ok := p.ct.lockedUntil(clientFailureKey(cc.id, ip), now); ok {
+	if end, ok := p.ct.locked.Until(now, clientFailureKey(cc.id, ip)); ok {
 		return throttled(end.Sub(now))
 	}
 	return nil
@@ -134,7 +102,7 @@ func (p *Provider) clientFailed(ctx context.Context, cc clientCredentials, ip st
 	if n <= p.ct.limit {
 		return fail
 	}
-	if p.ct.lock(key, end) {
+	if p.ct.locked.Lock(key, end) {
 		p.event(wctx, "client.throttled", "", cc.id, ip, "")
 	}
 	return throttled(end.Sub(now))
