@@ -61,7 +61,7 @@ func (e *env) decide(t *testing.T, uc string, approve bool) {
 		t.Fatalf("user code %q does not normalise", uc)
 	}
 	now := e.clk.Now()
-	if err := e.st.DecideDeviceCode(e.ctx, store.HashToken(n), approve, e.user.ID, now, now); err != nil {
+	if err := e.st.DecideDeviceCode(e.ctx, store.HashToken(n), approve, e.user.ID, now, nil, now); err != nil {
 		t.Fatalf("DecideDeviceCode: %v", err)
 	}
 }

@@ -184,6 +184,9 @@ type Grant struct {
 	// Claims is the OIDC claims request (Core §5.5) the grant was
 	// authorized with, normalised JSON (oauth.ClaimsRequest); "" for none.
 	Claims string
+	// AMR is how the person authenticated for this grant (RFC 8176),
+	// asserted as amr in its ID tokens; nil for none known.
+	AMR []string
 }
 
 // Live reports whether the grant may still be used at now.
@@ -231,6 +234,7 @@ type AuthCode struct {
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	Claims              string // normalised OIDC claims request; "" for none; copied to the grant
+	AMR                 []string // the session's authentication methods; copied to the grant
 	// Set when redeemed: the grant the redemption created, so a replay can
 	// revoke it (RFC 6749 §4.1.2).
 	UsedAt  time.Time
@@ -256,6 +260,7 @@ type DeviceCode struct {
 	Status       string // DevicePending, DeviceApproved or DeviceDenied
 	UserID       string // set on approval
 	AuthTime     time.Time
+	AMR          []string // set on approval: the approving session's methods
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	Interval     time.Duration // minimum polling interval
@@ -286,7 +291,8 @@ type DeviceStore interface {
 	GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte, now time.Time) (*DeviceCode, error)
 	// DecideDeviceCode approves (userID set) or denies a pending, unexpired
 	// authorization; ErrNotFound when it is not pending any more.
-	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
+	// amr is the approving session's authentication methods.
+	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime time.Time, amr []string, now time.Time) error
 	// PollDeviceCode is the device's poll, one transaction: ErrNotFound for an
 	// unknown code (or another client's, when g.ClientID is set; the code is
 	// left untouched); ErrExpired past ExpiresAt; ErrAlreadyUsed when redeemed
@@ -344,6 +350,10 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+	// AMR is how the person signed in (RFC 8176 method names: pwd, otp,
+	// mfa, hwk, swk, user), carried to the codes, grants and ID tokens
+	// this session leads to. Empty for sessions from before it was kept.
+	AMR []string
 }
 
 // Consent records that a user allowed a client a set of scopes.
@@ -428,6 +438,7 @@ type Store interface {
 	EpochStore
 	DeviceStore
 	MFAStore
+	PasskeyStore
 
 	// Janitor: delete expired codes, sessions, counters and revoked-grant
 	// tokens older than before, at most limit rows each call.

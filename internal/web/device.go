@@ -45,7 +45,7 @@ const (
 // deviceStore is what the verification page needs of the store.
 type deviceStore interface {
 	GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte, now time.Time) (*store.DeviceCode, error)
-	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
+	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime time.Time, amr []string, now time.Time) error
 }
 
 func (w *Web) mountDevice(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
@@ -259,7 +259,7 @@ func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 	}
 	// One conditional update: of two answers (two tabs, two people) only
 	// the first counts.
-	err = w.cfg.Store.DecideDeviceCode(r.Context(), hash, approve, user.ID, sess.AuthTime, now)
+	err = w.cfg.Store.DecideDeviceCode(r.Context(), hash, approve, user.ID, sess.AuthTime, sess.AMR, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return gone()
 	}

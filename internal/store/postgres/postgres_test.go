@@ -277,3 +277,18 @@ func TestCodeReplayRevokesAfterClientGaveUp(t *testing.T) {
 		t.Fatalf("grant of the code not revoked (%v): the replay was abandoned with its client", err)
 	}
 }
+
+// TestCeremonyAcrossInstances: a WebAuthn ceremony begun through one
+// handle is finished through another on the same schema.
+func TestCeremonyAcrossInstances(t *testing.T) {
+	a, u := openSchema(t)
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	storetest.CeremonyAcrossInstances(t, a, b)
+}

@@ -166,3 +166,22 @@ func TestParallelReuseTwoInstances(t *testing.T) {
 
 // TestParallelReuseOneInstance: the same on one store.
 func TestParallelReuseOneInstance(t *testing.T) { storetest.ParallelReuse(t, newDB(t)) }
+
+// TestCeremonyAcrossInstances: a WebAuthn ceremony begun through one
+// handle is finished through another on the same file.
+func TestCeremonyAcrossInstances(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.db")
+	var dbs []store.Store
+	for range 2 {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		dbs = append(dbs, db)
+	}
+	storetest.CeremonyAcrossInstances(t, dbs[0], dbs[1])
+}

@@ -14,17 +14,19 @@ import (
 var _ store.DeviceStore = (*DB)(nil)
 
 const deviceCols = `device_hash, user_code_hash, client_id, scopes, status, user_id, auth_time,
-	created_at, expires_at, poll_interval, last_polled_at, used_at, grant_id`
+	created_at, expires_at, poll_interval, last_polled_at, used_at, grant_id, amr`
 
 func scanDevice(r rowScanner) (*store.DeviceCode, error) {
 	var d store.DeviceCode
 	var scopes string
 	var userID sql.NullString
 	var authTime, created, expires, interval, polled, used int64
+	var amr string
 	if err := r.Scan(&d.DeviceHash, &d.UserCodeHash, &d.ClientID, &scopes, &d.Status, &userID, &authTime,
-		&created, &expires, &interval, &polled, &used, &d.GrantID); err != nil {
+		&created, &expires, &interval, &polled, &used, &d.GrantID, &amr); err != nil {
 		return nil, err
 	}
+	d.AMR = splitList(amr)
 	d.Scopes = splitList(scopes)
 	d.UserID = userID.String
 	d.AuthTime, d.CreatedAt, d.ExpiresAt = fromMicros(authTime), fromMicros(created), fromMicros(expires)
@@ -48,10 +50,10 @@ func (db *DB) CreateDeviceCode(ctx context.Context, d *store.DeviceCode) error {
 		status = store.DevicePending
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO device_codes (`+deviceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.DeviceHash, d.UserCodeHash, d.ClientID, joinList(d.Scopes), status, nullString(d.UserID),
 		micros(d.AuthTime), micros(d.CreatedAt), micros(d.ExpiresAt), int64(d.Interval),
-		micros(d.LastPolledAt), micros(d.UsedAt), d.GrantID)
+		micros(d.LastPolledAt), micros(d.UsedAt), d.GrantID, joinList(d.AMR))
 	if err == nil {
 		d.Status = status
 	}
@@ -69,21 +71,24 @@ func (db *DB) GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte, 
 }
 
 // DecideDeviceCode records the person's answer: approve sets the status to
-// approved with userID and authTime, otherwise denied (UserID stays empty).
+// approved with userID, authTime and amr, otherwise denied (UserID stays empty).
 // One conditional UPDATE, so of two answers to one authorization only the
 // first counts; store.ErrNotFound when it is unknown, already decided or
 // expired at now.
-func (db *DB) DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error {
+func (db *DB) DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime time.Time, amr []string, now time.Time) error {
 	if approve && userID == "" {
 		return errors.New("sqlstore: approving a device code needs a user")
 	}
-	status, uid, at := store.DeviceDenied, sql.NullString{}, int64(0)
-	if approve {
-		status, uid, at = store.DeviceApproved, nullString(userID), micros(authTime)
+	if err := checkWords("amr", amr); err != nil {
+		return err
 	}
-	return db.mapErr(mustAffect(db.w.ExecContext(ctx, `UPDATE device_codes SET status = $2, user_id = $3, auth_time = $4
+	status, uid, at, methods := store.DeviceDenied, sql.NullString{}, int64(0), ""
+	if approve {
+		status, uid, at, methods = store.DeviceApproved, nullString(userID), micros(authTime), joinList(amr)
+	}
+	return db.mapErr(mustAffect(db.w.ExecContext(ctx, `UPDATE device_codes SET status = $2, user_id = $3, auth_time = $4, amr = $6
 		WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $5`,
-		userCodeHash, status, uid, at, micros(now))))
+		userCodeHash, status, uid, at, micros(now), methods)))
 }
 
 // PollDeviceCode is the device's poll (RFC 8628 §3.4), one transaction:
@@ -151,7 +156,7 @@ func (db *DB) PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Ti
 		}
 
 		if ng, nrt, err = db.issueFromCode(ctx, tx, g, rt, store.Grant{
-			ClientID: d.ClientID, UserID: d.UserID, Scopes: d.Scopes, AuthTime: d.AuthTime,
+			ClientID: d.ClientID, UserID: d.UserID, Scopes: d.Scopes, AuthTime: d.AuthTime, AMR: d.AMR,
 		}); err != nil {
 			return err
 		}

@@ -11,15 +11,18 @@ import (
 
 // Browser sessions.
 
-const sessionCols = `id, secret_hash, user_id, auth_time, created_at, last_seen_at, expires_at`
+const sessionCols = `id, secret_hash, user_id, auth_time, created_at, last_seen_at, expires_at, amr`
 
 // CreateSession inserts s. store.ErrConflict when the ID is taken,
 // store.ErrNotFound when its user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
+	if err := checkWords("amr", s.AMR); err != nil {
+		return err
+	}
 	_, err := db.wExec(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		s.ID, blob(s.SecretHash), s.UserID, micros(s.AuthTime), micros(s.CreatedAt),
-		micros(s.LastSeenAt), micros(s.ExpiresAt))
+		micros(s.LastSeenAt), micros(s.ExpiresAt), joinList(s.AMR))
 	return db.mapErr(err)
 }
 
@@ -29,11 +32,13 @@ func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
 func (db *DB) GetSession(ctx context.Context, id string) (*store.Session, error) {
 	var s store.Session
 	var authTime, created, lastSeen, expires int64
+	var amr string
 	err := db.readRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id).
-		Scan(&s.ID, &s.SecretHash, &s.UserID, &authTime, &created, &lastSeen, &expires)
+		Scan(&s.ID, &s.SecretHash, &s.UserID, &authTime, &created, &lastSeen, &expires, &amr)
 	if err != nil {
 		return nil, notFound(err)
 	}
+	s.AMR = splitList(amr)
 	s.AuthTime, s.CreatedAt = fromMicros(authTime), fromMicros(created)
 	s.LastSeenAt, s.ExpiresAt = fromMicros(lastSeen), fromMicros(expires)
 	return &s, nil

@@ -116,17 +116,17 @@ func testDeviceDecide(f *fixture) {
 	now := t0.Add(time.Minute)
 	auth := t0.Add(-time.Hour)
 
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", auth, now), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", auth, nil, now), nil)
 	_, err := f.s.GetDeviceCodeByUserCode(f.ctx, store.HashToken("AAAA"), now)
 	wantErr(f.t, "approved code is no longer pending", err, store.ErrNotFound)
 	// Double approval (another tab, another person) is refused, as is a
 	// late denial.
-	wantErr(f.t, "approve again", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", auth, now), store.ErrNotFound)
-	wantErr(f.t, "deny after approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), false, "", time.Time{}, now), store.ErrNotFound)
+	wantErr(f.t, "approve again", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", auth, nil, now), store.ErrNotFound)
+	wantErr(f.t, "deny after approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), false, "", time.Time{}, nil, now), store.ErrNotFound)
 
-	wantErr(f.t, "deny", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), false, "", time.Time{}, now), nil)
-	wantErr(f.t, "approve after deny", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", auth, now), store.ErrNotFound)
-	wantErr(f.t, "unknown", f.s.DecideDeviceCode(f.ctx, store.HashToken("CCCC"), true, "u1", auth, now), store.ErrNotFound)
+	wantErr(f.t, "deny", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), false, "", time.Time{}, nil, now), nil)
+	wantErr(f.t, "approve after deny", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", auth, nil, now), store.ErrNotFound)
+	wantErr(f.t, "unknown", f.s.DecideDeviceCode(f.ctx, store.HashToken("CCCC"), true, "u1", auth, nil, now), store.ErrNotFound)
 
 	// The approval carries the user and the authentication time.
 	d, _, _, err := f.poll("dc1", now, "g1", "")
@@ -146,8 +146,8 @@ func testDeviceDecideExpired(f *fixture) {
 	f.client("c1", "TV")
 	f.device("dc1", "AAAA", "c1", t0.Add(time.Minute))
 	late := t0.Add(time.Minute)
-	wantErr(f.t, "approve expired", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, late), store.ErrNotFound)
-	wantErr(f.t, "deny expired", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), false, "", time.Time{}, late), store.ErrNotFound)
+	wantErr(f.t, "approve expired", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, nil, late), store.ErrNotFound)
+	wantErr(f.t, "deny expired", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), false, "", time.Time{}, nil, late), store.ErrNotFound)
 	// Still pending before expiry: the refused answers wrote nothing.
 	d, _, _, err := f.poll("dc1", t0, "g1", "")
 	wantErr(f.t, "poll", err, nil)
@@ -217,7 +217,7 @@ func testDevicePollApproved(f *fixture) {
 	f.client("c1", "TV")
 	c := f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
 	auth := t0.Add(30 * time.Second)
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", auth, t0.Add(time.Minute)), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", auth, nil, t0.Add(time.Minute)), nil)
 
 	now := t0.Add(2 * time.Minute)
 	d, g, rt, err := f.poll("dc1", now, "g1", "rt1")
@@ -250,7 +250,7 @@ func testDevicePollApproved(f *fixture) {
 
 	// Explicit grant fields are kept; no refresh token.
 	f.device("dc2", "BBBB", "c1", t0.Add(10*time.Minute))
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", auth, now), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", auth, nil, now), nil)
 	g3 := &store.Grant{ID: "g3", ClientID: "c1", GrantType: store.GrantDeviceCode, Scopes: []string{"openid"}, CreatedAt: now}
 	_, err = f.s.PollDeviceCode(f.ctx, store.HashToken("dc2"), now, g3, nil)
 	wantErr(f.t, "poll without refresh token", err, nil)
@@ -261,7 +261,7 @@ func testDevicePollDenied(f *fixture) {
 	f.user("u1", "a@example.com")
 	f.client("c1", "TV")
 	f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
-	wantErr(f.t, "deny", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), false, "u1", t0, t0), nil)
+	wantErr(f.t, "deny", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), false, "u1", t0, nil, t0), nil)
 	for i := range 2 {
 		d, _, _, err := f.poll("dc1", t0.Add(time.Duration(i+1)*10*time.Second), "g1", "rt1")
 		wantErr(f.t, "poll denied", err, nil)
@@ -277,7 +277,7 @@ func testDevicePollExpired(f *fixture) {
 	f.client("c1", "TV")
 	f.device("dc1", "AAAA", "c1", t0.Add(time.Minute))
 	f.device("dc2", "BBBB", "c1", t0.Add(time.Minute))
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", t0, t0), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", t0, nil, t0), nil)
 	for _, dc := range []string{"dc1", "dc2"} {
 		_, _, _, err := f.poll(dc, t0.Add(time.Minute), "g-"+dc, "rt-"+dc)
 		wantErr(f.t, "poll expired "+dc, err, store.ErrExpired)
@@ -298,7 +298,7 @@ func testDevicePollWrongClient(f *fixture) {
 	f.client("c1", "TV")
 	f.client("c2", "Other")
 	f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, t0), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, nil, t0), nil)
 	g := &store.Grant{ID: "g1", ClientID: "c2", GrantType: store.GrantDeviceCode, CreatedAt: t0}
 	_, err := f.s.PollDeviceCode(f.ctx, store.HashToken("dc1"), t0.Add(time.Second), g, nil)
 	wantErr(f.t, "poll by another client", err, store.ErrNotFound)
@@ -319,7 +319,7 @@ func testDevicePollFailure(f *fixture) {
 	f.client("c1", "TV")
 	f.grant("taken", "u1", "c1", "")
 	f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, t0), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, nil, t0), nil)
 	_, g, _, err := f.poll("dc1", t0.Add(time.Second), "taken", "rt1")
 	if err == nil {
 		f.t.Fatal("poll issuing a grant with a taken ID succeeded")
@@ -342,7 +342,7 @@ func testDeviceCascade(f *fixture) {
 	f.client("c2", "Radio")
 	f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
 	f.device("dc2", "BBBB", "c2", t0.Add(10*time.Minute))
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", t0, t0), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("BBBB"), true, "u1", t0, nil, t0), nil)
 	wantErr(f.t, "DeleteClient", f.s.DeleteClient(f.ctx, "c1"), nil)
 	_, _, _, err := f.poll("dc1", t0, "g1", "")
 	wantErr(f.t, "code of a deleted client", err, store.ErrNotFound)
@@ -383,7 +383,7 @@ func concDevicePoll(f *fixture) {
 	f.user("u1", "a@example.com")
 	f.client("c1", "TV")
 	f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
-	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, t0), nil)
+	wantErr(f.t, "approve", f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), true, "u1", t0, nil, t0), nil)
 	errs := race(workers, func(i int) error {
 		_, _, _, err := f.poll("dc1", t0.Add(time.Minute), fmt.Sprintf("g%d", i), fmt.Sprintf("rt%d", i))
 		return err
@@ -418,7 +418,7 @@ func concDeviceDecide(f *fixture) {
 	}
 	f.device("dc1", "AAAA", "c1", t0.Add(10*time.Minute))
 	errs := race(workers, func(i int) error {
-		return f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), i%2 == 0, fmt.Sprintf("u%d", i), t0, t0)
+		return f.s.DecideDeviceCode(f.ctx, store.HashToken("AAAA"), i%2 == 0, fmt.Sprintf("u%d", i), t0, nil, t0)
 	})
 	ok, refused := tally(f.t, "DecideDeviceCode", errs, store.ErrNotFound)
 	if ok != 1 || refused != workers-1 {
