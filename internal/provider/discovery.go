@@ -85,7 +85,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		// client registered with id_token_signed_response_alg gets its own.
 		IDTokenSigningAlgValuesSupported: p.cfg.Keys.IDAlgorithms(),
 		SubjectTypesSupported:            []string{"public"},
-		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
+		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr",
 			"name", "given_name", "family_name", "updated_at", "email", "email_verified"},
 		// OIDC Core §5.5, for the standard claims above (and uid,
 		// first_name, last_name).

@@ -48,6 +48,7 @@ func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*token
 		GrantType:  store.GrantPassword,
 		Scopes:     req.scopes,
 		AuthTime:   now,
+		AMR:        passwordAMR(u),
 		CreatedAt:  now,
 		LastUsedAt: now,
 	}
@@ -108,4 +109,14 @@ func passwordError(err error) *oauth.Error {
 		return oauth.TemporarilyUnavailable(retryBusy).WithCause(err)
 	}
 	return oauth.ServerError(err)
+}
+
+// passwordAMR is how a password-grant sign-in authenticated (RFC 8176):
+// the password, and the one-time code with it when the account has one
+// (AuthenticateOTP refused the request otherwise).
+func passwordAMR(u *store.User) []string {
+	if u.HasTOTP() {
+		return []string{"pwd", "otp", "mfa"}
+	}
+	return []string{"pwd"}
 }

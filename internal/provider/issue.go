@@ -59,6 +59,7 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 			IssuedAt:    now,
 			ExpiresAt:   exp,
 			AuthTime:    g.AuthTime,
+			AMR:         g.AMR,
 			AccessToken: access,
 			Extra:       idClaims(u, g.Scopes, g.Claims),
 		})

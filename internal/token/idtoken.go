@@ -27,6 +27,8 @@ type IDClaims struct {
 	// checking it.
 	ExpiresAt time.Time
 	AuthTime  time.Time // zero: omitted
+	// AMR is the amr claim (RFC 8176 method names); omitted when empty.
+	AMR []string
 	// AccessToken, if set when minting, adds at_hash; Code adds c_hash. Both
 	// are empty in claims returned by VerifyID.
 	AccessToken string
@@ -44,7 +46,7 @@ type IDClaims struct {
 // registeredIDClaims are set from IDClaims fields, never from Extra.
 var registeredIDClaims = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
-	"jti": true, "auth_time": true, "nonce": true, "at_hash": true, "c_hash": true,
+	"jti": true, "auth_time": true, "nonce": true, "at_hash": true, "c_hash": true, "amr": true,
 }
 
 // HalfHash computes at_hash and c_hash. OIDC Core §3.1.3.6: "Its value is the
@@ -133,6 +135,9 @@ func (m *KeyManager) MintID(ctx context.Context, c IDClaims) (string, error) {
 	if c.Nonce != "" {
 		claims["nonce"] = c.Nonce
 	}
+	if len(c.AMR) > 0 {
+		claims["amr"] = c.AMR
+	}
 	// The hash follows the alg of the key actually signing, chosen above.
 	if c.AccessToken != "" {
 		if claims["at_hash"], err = HalfHash(k.alg, c.AccessToken); err != nil {
@@ -167,6 +172,7 @@ type idWire struct {
 	IssuedAt *jwt.NumericDate `json:"iat"`
 	AuthTime *jwt.NumericDate `json:"auth_time"`
 	Nonce    string           `json:"nonce"`
+	AMR      []string         `json:"amr"`
 }
 
 // VerifyID verifies an ID token this server issued, as needed for
@@ -210,6 +216,7 @@ func (m *KeyManager) VerifyID(ctx context.Context, raw, issuer string) (*IDClaim
 		IssuedAt:  w.IssuedAt.Time(),
 		ExpiresAt: w.Expiry.Time(),
 		AuthTime:  w.AuthTime.Time(), // zero when absent
+		AMR:       w.AMR,
 	}
 	for name, v := range all {
 		if !registeredIDClaims[name] {
