@@ -17,6 +17,7 @@ import (
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
@@ -128,9 +129,9 @@ type Web struct {
 
 // Paths served.
 const (
-	PathAuthorize      = "/auth/v1/authorize"
+	PathAuthorize      = provider.PathAuthorize   // what discovery advertises
 	PathAuthorization  = "/auth/v1/authorization" // seed 002
-	PathLogoutEndpoint = "/auth/v1/logout"        // RP-initiated logout
+	PathLogoutEndpoint = provider.PathLogout      // RP-initiated logout, as advertised
 	PathLogin          = "/login"
 	PathRegister       = "/register"
 	PathConsent        = "/consent"
