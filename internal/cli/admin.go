@@ -248,7 +248,7 @@ type UsersCmd struct {
 	SetAdmin    UsersSetAdminCmd    `cmd:"" name:"set-admin" hidden:"" help:"= users admin USUARIO / USER"`
 	UnsetAdmin  UsersUnsetAdminCmd  `cmd:"" name:"unset-admin" hidden:"" help:"= users admin --remove USUARIO / USER"`
 	SetPassword UsersSetPasswordCmd `cmd:"" name:"set-password" help:"Nueva contraseña, leída de la entrada estándar; cierra todas las sesiones del usuario / New password, read from standard input; ends every session of the user."`
-	ResetMFA    UsersResetMFACmd    `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos a quien perdió su teléfono y sus códigos de recuperación / Removes the second factor of a user who lost both phone and recovery codes."`
+	ResetMFA    UsersResetMFACmd    `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos y las llaves de acceso a quien perdió su teléfono y sus códigos de recuperación / Removes the second factor and the passkeys of a user who lost both phone and recovery codes."`
 }
 
 // UsersEnableCmd enables a disabled user, as the admin panel does.
@@ -362,11 +362,15 @@ func (c *UsersResetMFACmd) Run(g *config.Global, env *Env) error {
 		if err := db.DisableTOTP(env.Ctx, u.ID, time.Now()); err != nil {
 			return err
 		}
+		keys, err := db.DeletePasskeys(env.Ctx, u.ID)
+		if err != nil {
+			return err
+		}
 		if _, err := db.DeleteUserSessions(env.Ctx, u.ID); err != nil {
 			return err
 		}
-		event(env, db, "mfa.reset", u.ID, "")
-		fmt.Fprintf(env.Stdout, "verificación en dos pasos quitada a %s; podrá activarla de nuevo en /account / second factor removed\n", u.Email)
+		event(env, db, "mfa.reset", u.ID, fmt.Sprintf("passkeys removed: %d", keys))
+		fmt.Fprintf(env.Stdout, "verificación en dos pasos y %d llaves de acceso quitadas a %s; podrá configurarlas de nuevo en /account / second factor and %d passkeys removed\n", keys, u.Email, keys)
 		return nil
 	})
 }

@@ -363,8 +363,16 @@ func TestResetMFA(t *testing.T) {
 	if err := st.EnableTOTP(t.Context(), u.ID, []byte("sealed"), 1, [][]byte{[]byte("h")}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if r := run(t, "", "--db", db, "users", "reset-mfa", "a@example.com"); r.status != 0 {
+	for _, id := range []string{"k1", "k2"} {
+		if err := st.CreatePasskey(t.Context(), &store.Passkey{CredentialID: []byte(id), UserID: u.ID, PublicKey: []byte("pk"), CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := run(t, "", "--db", db, "users", "reset-mfa", "a@example.com"); r.status != 0 || !strings.Contains(r.stdout, "2") {
 		t.Fatalf("reset-mfa: %+v", r)
+	}
+	if keys, err := st.ListPasskeys(t.Context(), u.ID); err != nil || len(keys) != 0 {
+		t.Fatalf("passkeys left after reset-mfa: %d %v", len(keys), err)
 	}
 	u, err = st.GetUser(t.Context(), u.ID)
 	if err != nil || u.TOTPSecret != nil || !u.TOTPEnabledAt.IsZero() {

@@ -20,7 +20,7 @@ import (
 var knownEnv = []string{
 	"MULTINEXO_DB", "MULTINEXO_SECRET", "MULTINEXO_LOG_LEVEL", "MULTINEXO_ADDR", "MULTINEXO_ISSUER",
 	"MULTINEXO_ACCESS_TTL", "MULTINEXO_REFRESH_GRACE", "MULTINEXO_ACCESS_ALG", "MULTINEXO_ID_ALG",
-	"MULTINEXO_SHUTDOWN_WAIT", "MULTINEXO_DEBUG_ADDR",
+	"MULTINEXO_SHUTDOWN_WAIT", "MULTINEXO_DEBUG_ADDR", "MULTINEXO_PASSKEYS",
 }
 
 // ServeCmd runs the server.
@@ -59,6 +59,11 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 	cfg := c.Serve
 	issuerFrom := ""
 	cfg.Issuer, issuerFrom = config.ResolveIssuer(c.Issuer, c.Addr, ln.Addr().String())
+	if cfg.Passkeys == "auto" && issuerFrom == config.IssuerFromFlag {
+		// The operator named the public URL: passkeys must work there, and
+		// an issuer that cannot be a relying party is a mistake to report.
+		cfg.Passkeys = "on"
+	}
 
 	srv, err := server.New(ctx, server.Config{Global: *g, Serve: cfg, Log: log})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/multinexo/auth/internal/api"
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/passkey"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/postgres"
@@ -163,8 +164,13 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	apiCfg := api.Config{Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()}
 	authClients := api.NewAuthClients(db, prov, apiCfg)
 	tokens := api.NewTokens(db, prov, apiCfg)
+	passkeys, err := newPasskeys(cfg, db)
+	if err != nil {
+		return nil, err
+	}
 	pages, err := web.New(web.Config{
 		Issuer:   cfg.Serve.Issuer,
+		Passkeys: passkeys,
 		Store:    db,
 		Keys:     keys,
 		Tokens:   prov,
@@ -279,3 +285,22 @@ func (s *Server) FirstRunHint(ctx context.Context) {
 }
 
 var _ store.Store = (*sqlstore.DB)(nil)
+
+// newPasskeys builds the passkey service for --passkeys: nil when off, or
+// when auto and the issuer cannot be a WebAuthn relying party (logged
+// with the reason); with on, such an issuer is an error that says why.
+func newPasskeys(cfg Config, db *sqlstore.DB) (*passkey.Service, error) {
+	mode := cfg.Serve.Passkeys
+	if mode == "off" {
+		return nil, nil
+	}
+	svc, err := passkey.New(passkey.Config{Issuer: cfg.Serve.Issuer, Store: db, Now: cfg.Now, Log: cfg.Log})
+	if err == nil {
+		return svc, nil
+	}
+	if mode == "on" {
+		return nil, fmt.Errorf("llaves de acceso / passkeys: %w (o --passkeys off / or --passkeys off)", err)
+	}
+	cfg.Log.Warn("passkeys off: the issuer cannot be a WebAuthn relying party; set --issuer to the public https URL (or http://localhost:PORT) to offer them", "issuer", cfg.Serve.Issuer, "reason", err.Error())
+	return nil, nil
+}

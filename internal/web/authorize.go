@@ -295,6 +295,7 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 		CodeChallenge:       q.Challenge,
 		CodeChallengeMethod: q.Method,
 		AuthTime:            sess.AuthTime,
+		AMR:                 sess.AMR,
 		SessionID:           sess.ID,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(w.cfg.CodeTTL),
@@ -321,6 +322,7 @@ func (w *Web) answerImplicit(rw http.ResponseWriter, r *http.Request, q *authzRe
 		Scopes:   q.Scopes,
 		Claims:   q.Claims.Encode(), // userinfo claims
 		AuthTime: sess.AuthTime,
+		AMR:      sess.AMR,
 	}
 	at, ttl, err := w.cfg.Tokens.IssueImplicit(r.Context(), q.client, g, now)
 	if err != nil {

@@ -119,7 +119,7 @@ func (w *Web) loginAgain(rw http.ResponseWriter, r *http.Request, cont string, p
 	if r.Method == http.MethodPost {
 		status = http.StatusUnauthorized
 	}
-	w.render(rw, r, status, "login", &view{
+	w.renderLogin(rw, r, status, &view{
 		Lang: p.lang, Title: "login.title", Continue: cont, Email: p.loginHint,
 		ClientName: p.clientName, Error: translate(p.lang, "mfa.verify.expired"), formAction: p.formAction,
 	})
@@ -140,7 +140,9 @@ func (w *Web) verifyPage(rw http.ResponseWriter, r *http.Request) error {
 	if u == nil {
 		return w.loginAgain(rw, r, cont, p)
 	}
-	w.render(rw, r, http.StatusOK, "login_verify", w.verifyView(p, cont))
+	v := w.verifyView(p, cont)
+	w.offerPasskey(r, v, u)
+	w.render(rw, r, http.StatusOK, "login_verify", v)
 	return nil
 }
 
@@ -159,6 +161,7 @@ func (w *Web) verifySubmit(rw http.ResponseWriter, r *http.Request) error {
 	}
 	again := func(status int, msg string) error {
 		v := w.verifyView(p, cont)
+		w.offerPasskey(r, v, u)
 		v.Error = translate(p.lang, msg)
 		w.render(rw, r, status, "login_verify", v)
 		return nil
@@ -182,7 +185,7 @@ func (w *Web) verifySubmit(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.SetCookie(rw, w.loginCookie("", time.Time{}))
-	if _, err := w.startSession(rw, r, user); err != nil {
+	if _, err := w.startSession(rw, r, user, amrTOTP); err != nil {
 		return err
 	}
 	w.redirect(rw, r, afterLogin(cont))
@@ -293,7 +296,7 @@ func (w *Web) mfaConfirm(rw http.ResponseWriter, r *http.Request) error {
 	case err == nil:
 		// Turning the second factor on ended every session; this browser
 		// gets a new one.
-		if _, err := w.startSession(rw, r, user); err != nil {
+		if _, err := w.startSession(rw, r, user, amrTOTP); err != nil {
 			return err
 		}
 		return w.showCodes(rw, r, user, codes, PathAccount+"?saved=mfaon")
@@ -370,7 +373,7 @@ func (w *Web) mfaDisable(rw http.ResponseWriter, r *http.Request) error {
 	err = w.cfg.Accounts.DisableTOTP(r.Context(), user.ID, r.PostForm.Get("password"), code, httpx.ClientIP(r))
 	switch {
 	case err == nil:
-		if _, err := w.startSession(rw, r, user); err != nil {
+		if _, err := w.startSession(rw, r, user, amrTOTP); err != nil {
 			return err
 		}
 		w.redirect(rw, r, PathAccount+"?saved=mfaoff")

@@ -100,11 +100,24 @@ func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "login", &view{
+	v := &view{
 		Lang: p.lang, Title: "login.title", User: user, Continue: cont,
 		Email: p.loginHint, ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
-	})
+	}
+	if r.URL.Query().Get("why") == "recent" {
+		v.Notice = translate(p.lang, "login.recent")
+	}
+	w.renderLogin(rw, r, http.StatusOK, v)
 	return nil
+}
+
+// renderLogin shows the login page, with the passkey button and the
+// browser's passkey autofill when passkeys are on.
+func (w *Web) renderLogin(rw http.ResponseWriter, r *http.Request, status int, v *view) {
+	if w.passkeysOn() {
+		v.Passkeys, v.scripts = &passkeySection{}, true
+	}
+	w.render(rw, r, status, "login", v)
 }
 
 func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
@@ -115,7 +128,7 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	p := w.pendingFor(r, cont)
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
 	again := func(status int, msg string) error {
-		w.render(rw, r, status, "login", &view{
+		w.renderLogin(rw, r, status, &view{
 			Lang: p.lang, Title: "login.title", Continue: cont, Email: email,
 			ClientName: p.clientName, For: p.purposeText(), Error: translate(p.lang, msg), formAction: p.formAction,
 		})
@@ -143,7 +156,7 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	default:
 		return err
 	}
-	if _, err := w.startSession(rw, r, user); err != nil {
+	if _, err := w.startSession(rw, r, user, amrPassword); err != nil {
 		return err
 	}
 	w.redirect(rw, r, afterLogin(cont))
@@ -214,7 +227,7 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 		w.render(rw, r, status, "register", v)
 		return nil
 	}
-	if _, err := w.startSession(rw, r, user); err != nil {
+	if _, err := w.startSession(rw, r, user, amrPassword); err != nil {
 		return err
 	}
 	w.redirect(rw, r, afterLogin(cont))
@@ -322,11 +335,15 @@ func (w *Web) signedIn(rw http.ResponseWriter, r *http.Request) (*store.Session,
 }
 
 func (w *Web) accountView(r *http.Request, user *store.User) *view {
-	return &view{
+	v := &view{
 		Lang: w.lang(r, ""), Title: "account.title", User: user,
 		Email: user.Email, FirstName: user.FirstName, LastName: user.LastName,
 		Data: w.mfaStatus(r, user),
 	}
+	if v.Passkeys = w.passkeySectionFor(r, v.Lang, user); v.Passkeys != nil {
+		v.scripts = true
+	}
+	return v
 }
 
 func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request) error {
@@ -344,6 +361,12 @@ func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request) error {
 		v.Notice = translate(v.Lang, "mfa.disabled")
 	case "mfaon":
 		v.Notice = translate(v.Lang, "mfa.enabled")
+	case "passkey":
+		v.Notice = translate(v.Lang, "passkey.added")
+	case "pkrenamed":
+		v.Notice = translate(v.Lang, "passkey.renamed")
+	case "pkdeleted":
+		v.Notice = translate(v.Lang, "passkey.deleted")
 	}
 	w.render(rw, r, http.StatusOK, "account", v)
 	return nil
@@ -398,8 +421,9 @@ func (w *Web) passwordSubmit(rw http.ResponseWriter, r *http.Request) error {
 		w.render(rw, r, status, "account", v)
 		return nil
 	}
-	// A new secret for this browser after a password change.
-	if _, err := w.startSession(rw, r, user); err != nil {
+	// A new secret for this browser after a password change (the current
+	// password was just given).
+	if _, err := w.startSession(rw, r, user, amrPassword); err != nil {
 		return err
 	}
 	w.redirect(rw, r, PathAccount+"?saved=password")

@@ -77,7 +77,10 @@ func (w *Web) session(r *http.Request) (*store.Session, *store.User, error) {
 // startSession logs u in: a new session with a new id and secret every
 // time, and the browser's previous session (if any) deleted, so a session
 // id planted before login is worthless afterwards (no fixation).
-func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u *store.User) (*store.Session, error) {
+//
+// amr is how the person just authenticated (RFC 8176 names), carried to
+// the codes and ID tokens this session leads to.
+func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u *store.User, amr []string) (*store.Session, error) {
 	w.dropSession(r)
 	now := w.now().UTC()
 	secret := token.NewOpaque(token.PrefixSession)
@@ -89,6 +92,7 @@ func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u *store.Use
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(w.cfg.SessionTTL),
+		AMR:        amr,
 	}
 	if err := w.cfg.Store.CreateSession(r.Context(), s); err != nil {
 		return nil, err
@@ -153,3 +157,9 @@ func binding(s *store.Session) string {
 	h := sha256.Sum256([]byte("mnx consent binding\x00" + s.ID))
 	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
+
+// Authentication methods (RFC 8176) a session records.
+var (
+	amrPassword = []string{"pwd"}
+	amrTOTP     = []string{"pwd", "otp", "mfa"}
+)

@@ -97,6 +97,9 @@ type Config struct {
 	Keys     Keys
 	Tokens   Tokens
 	Accounts Accounts
+	// Passkeys signs in with passkeys; nil (or a service that is not
+	// Available): the pages offer none.
+	Passkeys Passkeys
 	Now      func() time.Time // nil: time.Now
 	Log      *slog.Logger
 	// CodeTTL is the lifetime of authorization codes (default 60 s).
@@ -201,7 +204,10 @@ func New(cfg Config) (*Web, error) {
 		w.scopes[k] = v
 	}
 	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string],
-		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} }}
+		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} },
+		"passkeybox": func(lang, mode, base, cont string) passkeyBox {
+			return passkeyBox{Lang: lang, Mode: mode, Base: base, Continue: cont}
+		}}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
@@ -243,6 +249,7 @@ func (w *Web) Mount(rs *httpx.Routes) {
 	w.mountAdmin(page)
 	w.mountDevice(page)
 	w.mountMFA(page)
+	w.mountPasskeys(page)
 
 	// Any other address: a page that says it does not exist, with the
 	// header and a way back (Go's plain "404 page not found" had neither).
@@ -486,6 +493,9 @@ type view struct {
 
 	// Data is what one page alone needs (applications, admin lists...).
 	Data any
+	// Passkeys is the passkey section of /account and of the second
+	// step of a login (passkey.go); nil: passkeys off.
+	Passkeys *passkeySection
 	// Wide pages (tables) use a wider card.
 	Wide bool
 
