@@ -233,7 +233,7 @@ type AuthCode struct {
 	SessionID           string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
-	Claims              string // normalised OIDC claims request; "" for none; copied to the grant
+	Claims              string   // normalised OIDC claims request; "" for none; copied to the grant
 	AMR                 []string // the session's authentication methods; copied to the grant
 	// Set when redeemed: the grant the redemption created, so a replay can
 	// revoke it (RFC 6749 §4.1.2).
