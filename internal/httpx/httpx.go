@@ -197,7 +197,9 @@ func NoStore(w http.ResponseWriter) {
 // base, forms posted to us — and to formAction, the sources a form's
 // answer may redirect to (Chrome applies form-action to every redirect
 // that follows a form submission, so a form whose answer goes to a client
-// must list that client) — and scripts only from us when scripts is set.
+// must list that client) — and scripts only from us when scripts is set,
+// which may then fetch only from us too (connect-src 'self': the passkey
+// ceremonies' JSON endpoints).
 func PageCSP(formAction []string, scripts bool) string {
 	fa := "'self'"
 	for _, s := range formAction {
@@ -208,7 +210,7 @@ func PageCSP(formAction []string, scripts bool) string {
 	p := "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + fa +
 		"; frame-ancestors 'none'; base-uri 'none'"
 	if scripts {
-		p += "; script-src 'self'"
+		p += "; script-src 'self'; connect-src 'self'"
 	}
 	return p
 }

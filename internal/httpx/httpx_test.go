@@ -60,7 +60,7 @@ func TestPageHeaders(t *testing.T) {
 	if got := h.Get("Content-Security-Policy"); !strings.Contains(got, "form-action 'self' https://app.example;") || strings.Contains(got, "*") || strings.Contains(got, "script-src") {
 		t.Errorf("CSP %q", got)
 	}
-	if got := PageCSP(nil, true); !strings.HasSuffix(got, "; script-src 'self'") {
+	if got := PageCSP(nil, true); !strings.HasSuffix(got, "; script-src 'self'; connect-src 'self'") {
 		t.Errorf("CSP with scripts %q", got)
 	}
 	if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" ||

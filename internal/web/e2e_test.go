@@ -174,9 +174,13 @@ type e2e struct {
 // newE2E is a server with the pages and the protocol endpoints; withAPI
 // mounts the JSON:API resources about the person too.
 func newE2E(t *testing.T, withAPI ...bool) *e2e {
+	return newE2EWith(t, envOptions{}, withAPI...)
+}
+
+func newE2EWith(t *testing.T, o envOptions, withAPI ...bool) *e2e {
 	chromiumPath(t)
 	x := &e2e{}
-	x.env = newEnv(t, func(e *env) {
+	x.env = newEnvWith(t, o, func(e *env) {
 		e.clock.live = true
 		log := slog.New(slog.DiscardHandler)
 		p, err := provider.New(provider.Config{

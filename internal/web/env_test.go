@@ -20,6 +20,7 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/passkey"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
@@ -112,6 +113,8 @@ type env struct {
 	issuer string
 	user   *store.User
 	mux    *httpx.Routes
+	// passkeys is the passkey service (envOptions.passkeys), else nil.
+	passkeys *passkey.Service
 }
 
 // tokens is the provider that mints the tokens the pages hand out (the
@@ -131,6 +134,18 @@ func (e *env) tokens(issuer string) web.Tokens {
 // clients and one user. mount, if given, adds more handlers (the token
 // endpoint in end-to-end tests) once the issuer is known.
 func newEnv(t *testing.T, mount func(e *env)) *env {
+	t.Helper()
+	return newEnvWith(t, envOptions{}, mount)
+}
+
+// envOptions vary newEnv: localhost names the issuer http://localhost:PORT
+// (browsers refuse an IP address as a passkey's relying party), passkeys
+// turns passkeys on.
+type envOptions struct {
+	localhost, passkeys bool
+}
+
+func newEnvWith(t *testing.T, o envOptions, mount func(e *env)) *env {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "web.db"))
@@ -159,9 +174,20 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	}
 	e.srv = httptest.NewUnstartedServer(e.mux)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
+	if o.localhost {
+		e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
+	}
+	var keys web.Passkeys
+	if o.passkeys {
+		e.passkeys, err = passkey.New(passkey.Config{Issuer: e.issuer, Store: db, Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = e.passkeys
+	}
 	w, err := web.New(web.Config{
 		Issuer: e.issuer, Store: e.st, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Now: e.clock.Now,
-		Log: slog.New(slog.DiscardHandler),
+		Log: slog.New(slog.DiscardHandler), Passkeys: keys,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -86,6 +86,8 @@
     };
   }
   function fail(e) {
+    // What went wrong, for whoever inspects the page (never shown).
+    errorEl.setAttribute("data-detail", e && e.name ? e.name + ": " + e.message : String(e && e.server || e));
     if (e && e.server) return showError(e.server);
     if (e && e.name === "AbortError") return;
     if (e && (e.name === "NotAllowedError" || e.name === "InvalidStateError")) {
@@ -96,10 +98,10 @@
   function go(j) { window.location.assign(j.redirect); }
 
   // Sign in (login, verify): begin, navigator.credentials.get, finish.
-  var pending = null; // the conditional request, aborted by a button press
-  function signIn(conditional) {
-    var ctl = window.AbortController ? new AbortController() : null;
-    if (conditional) pending = ctl;
+  // The browser runs one request at a time: the autofill request
+  // (conditional) waits in the background, and a press of the button
+  // aborts it and waits for it to end before asking in a dialog.
+  function signIn(conditional, ctl) {
     return post("/begin", { conditional: conditional }).then(function (b) {
       var opts = requestOptions(b.options);
       if (conditional) opts.mediation = "conditional";
@@ -109,18 +111,33 @@
       });
     }).then(go);
   }
+  var background = null; // the autofill request: {ctl, done}
+  var pressed = false;
   function buttonSignIn() {
     clearError();
     if (!supported) return showError(box.getAttribute("data-msg-unsupported"));
-    if (pending) { pending.abort(); pending = null; }
-    signIn(false).catch(fail);
+    pressed = true;
+    var before = Promise.resolve();
+    if (background) {
+      background.ctl.abort();
+      before = background.done;
+      background = null;
+    }
+    before.then(function () { return signIn(false, null); }).catch(fail);
   }
 
   if (mode === "login") {
     document.getElementById("passkey-login").addEventListener("click", buttonSignIn);
-    if (supported && PublicKeyCredential.isConditionalMediationAvailable) {
+    if (supported && window.AbortController && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
-        if (ok) signIn(true).catch(function (e) { if (!(e && e.name === "AbortError")) fail(e); });
+        if (!ok || pressed) return;
+        var ctl = new AbortController();
+        background = {
+          ctl: ctl,
+          done: signIn(true, ctl).catch(function (e) {
+            if (!ctl.signal.aborted) fail(e);
+          })
+        };
       }, function () {});
     }
   } else if (mode === "verify") {
