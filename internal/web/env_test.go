@@ -27,6 +27,7 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
+	"github.com/multinexo/auth/internal/web/console"
 )
 
 // clock is a settable clock shared by the store users in a test.
@@ -192,7 +193,7 @@ func newEnvWith(t *testing.T, o envOptions, mount func(e *env)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Mount(e.mux)
+	mountPages(t, e.mux, w, e.st, e.accts, e.passkeys)
 	if mount != nil {
 		mount(e)
 	}
@@ -380,4 +381,19 @@ func (b *browser) authorized(q url.Values) *resp {
 		r = b.consent(r, "allow")
 	}
 	return r
+}
+
+// mountPages mounts the sign-in pages and the consoles, as server does.
+func mountPages(t *testing.T, rs *httpx.Routes, w *web.Web, st console.Store, accts console.Accounts, keys ...console.Passkeys) {
+	t.Helper()
+	w.Mount(rs)
+	cfg := console.Config{Pages: w, Store: st, Accounts: accts}
+	if len(keys) > 0 {
+		cfg.Passkeys = keys[0]
+	}
+	c, err := console.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Mount(rs)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/multinexo/auth/internal/httpx"
@@ -31,48 +30,38 @@ import (
 // nothing.
 
 // Passkeys is passkey sign-in; *passkey.Service implements it (a nil
-// *passkey.Service: passkeys off).
+// *passkey.Service: passkeys off). Adding and removing passkeys is the
+// console's (package console).
 type Passkeys interface {
 	Available() bool
-	BeginRegistration(ctx context.Context, u *store.User, binding []byte) (*passkey.Begun, error)
-	FinishRegistration(ctx context.Context, u *store.User, handle string, binding []byte, name, lang string, body []byte, ip string) (*store.Passkey, error)
 	BeginLogin(ctx context.Context, binding []byte, conditional bool) (*passkey.Begun, error)
 	FinishLogin(ctx context.Context, handle string, binding []byte, body []byte, ip string) (*passkey.Result, error)
 	BeginSecondFactor(ctx context.Context, u *store.User, binding []byte) (*passkey.Begun, error)
 	FinishSecondFactor(ctx context.Context, u *store.User, handle string, binding []byte, body []byte, ip string) (*passkey.Result, error)
 	List(ctx context.Context, userID string) ([]*store.Passkey, error)
-	Rename(ctx context.Context, userID string, id []byte, name, ip string) error
-	Delete(ctx context.Context, userID string, id []byte, ip string) error
 }
 
 // Paths of passkeys.
 const (
 	PathPasskeyLogin    = "/login/passkey"        // + /begin, /finish
 	PathPasskeyVerify   = "/login/passkey/verify" // + /begin, /finish: the second factor
-	PathAccountPasskeys = "/account/passkeys"     // + /begin, /finish, /rename, /delete
+	PathAccountPasskeys = "/account/passkeys"     // + /begin, /finish, /rename, /delete (package console)
 )
 
 // PasskeyCookie binds sign-in ceremonies to the browser.
 const PasskeyCookie = "mnx_pk"
 
-// RecentLogin is how recent a sign-in must be to delete a passkey.
-const RecentLogin = 10 * time.Minute
-
 func (w *Web) passkeysOn() bool { return w.cfg.Passkeys != nil && w.cfg.Passkeys.Available() }
 
-func (w *Web) mountPasskeys(page func(string, handlerFunc)) {
+func (w *Web) mountPasskeys(page func(string, HandlerFunc)) {
 	page("POST "+PathPasskeyLogin+"/begin", w.passkeyLoginBegin)
 	page("POST "+PathPasskeyLogin+"/finish", w.passkeyLoginFinish)
 	page("POST "+PathPasskeyVerify+"/begin", w.passkeyVerifyBegin)
 	page("POST "+PathPasskeyVerify+"/finish", w.passkeyVerifyFinish)
-	page("POST "+PathAccountPasskeys+"/begin", w.passkeyAddBegin)
-	page("POST "+PathAccountPasskeys+"/finish", w.passkeyAddFinish)
-	page("POST "+PathAccountPasskeys+"/rename", w.passkeyRename)
-	page("POST "+PathAccountPasskeys+"/delete", w.passkeyDelete)
 }
 
-// passkeyRequest is the JSON body of the endpoints.
-type passkeyRequest struct {
+// PasskeyRequest is the JSON body of the passkey endpoints.
+type PasskeyRequest struct {
 	Ceremony    string          `json:"ceremony"`
 	Credential  json.RawMessage `json:"credential"`
 	Continue    string          `json:"continue"`
@@ -80,8 +69,9 @@ type passkeyRequest struct {
 	Conditional bool            `json:"conditional"`
 }
 
-func readPasskeyRequest(r *http.Request) (*passkeyRequest, error) {
-	var req passkeyRequest
+// ReadPasskeyRequest reads the JSON body of a passkey endpoint.
+func ReadPasskeyRequest(r *http.Request) (*PasskeyRequest, error) {
+	var req PasskeyRequest
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, err
@@ -95,29 +85,20 @@ func readPasskeyRequest(r *http.Request) (*passkeyRequest, error) {
 	return &req, nil
 }
 
-// writeJSON answers a passkey endpoint.
-func writeJSON(rw http.ResponseWriter, status int, v any) {
-	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(v)
-}
-
-// jsonError answers {"error": message} in lang.
 func jsonError(rw http.ResponseWriter, status int, lang, key string) error {
-	writeJSON(rw, status, map[string]string{"error": translate(lang, key)})
+	WriteJSON(rw, status, map[string]string{"error": translate(lang, key)})
 	return nil
 }
 
-// begun answers a begun ceremony.
-func begun(rw http.ResponseWriter, b *passkey.Begun) error {
-	writeJSON(rw, http.StatusOK, map[string]any{"ceremony": b.Handle, "options": b.Options})
+// PasskeyBegun answers a begun ceremony: {"ceremony", "options"}.
+func PasskeyBegun(rw http.ResponseWriter, b *passkey.Begun) error {
+	WriteJSON(rw, http.StatusOK, map[string]any{"ceremony": b.Handle, "options": b.Options})
 	return nil
 }
 
-// ceremonyError answers a ceremony that did not finish, or returns the
-// error when it is not the person's to fix.
-func ceremonyError(rw http.ResponseWriter, lang string, err error) error {
+// PasskeyError answers, as {"error": message in lang}, a ceremony that did
+// not finish; it returns the error when it is not the person's to fix.
+func PasskeyError(rw http.ResponseWriter, lang string, err error) error {
 	switch {
 	case errors.Is(err, passkey.ErrCeremony):
 		return jsonError(rw, http.StatusBadRequest, lang, "passkey.expired")
@@ -137,8 +118,8 @@ func ceremonyError(rw http.ResponseWriter, lang string, err error) error {
 	return err
 }
 
-// binding hashes what ties a ceremony to this browser.
-func ceremonyBinding(kind, secret string) []byte {
+// CeremonyBinding hashes what ties a ceremony of kind to this browser.
+func CeremonyBinding(kind, secret string) []byte {
 	return store.HashToken("mnx passkey binding\x00" + kind + "\x00" + secret)
 }
 
@@ -146,7 +127,7 @@ func ceremonyBinding(kind, secret string) []byte {
 // when create is set and the browser has none; nil when there is none.
 func (w *Web) loginBinding(rw http.ResponseWriter, r *http.Request, create bool) []byte {
 	if c, err := r.Cookie(PasskeyCookie); err == nil && token.HasOpaqueForm(c.Value, "mnxpk") {
-		return ceremonyBinding(store.CeremonyLogin, c.Value)
+		return CeremonyBinding(store.CeremonyLogin, c.Value)
 	}
 	if !create {
 		return nil
@@ -156,7 +137,7 @@ func (w *Web) loginBinding(rw http.ResponseWriter, r *http.Request, create bool)
 		Name: PasskeyCookie, Value: v, Path: PathLogin, HttpOnly: true, Secure: w.https,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(time.Hour / time.Second),
 	})
-	return ceremonyBinding(store.CeremonyLogin, v)
+	return CeremonyBinding(store.CeremonyLogin, v)
 }
 
 func (w *Web) passkeyLoginBegin(rw http.ResponseWriter, r *http.Request) error {
@@ -164,19 +145,19 @@ func (w *Web) passkeyLoginBegin(rw http.ResponseWriter, r *http.Request) error {
 	if !w.passkeysOn() {
 		return jsonError(rw, http.StatusNotFound, lang, "passkey.off")
 	}
-	req, err := readPasskeyRequest(r)
+	req, err := ReadPasskeyRequest(r)
 	if err != nil {
 		return jsonError(rw, http.StatusBadRequest, lang, "error.badrequest")
 	}
 	b, err := w.cfg.Passkeys.BeginLogin(r.Context(), w.loginBinding(rw, r, true), req.Conditional)
 	if err != nil {
-		return ceremonyError(rw, lang, err)
+		return PasskeyError(rw, lang, err)
 	}
-	return begun(rw, b)
+	return PasskeyBegun(rw, b)
 }
 
 func (w *Web) passkeyLoginFinish(rw http.ResponseWriter, r *http.Request) error {
-	req, err := readPasskeyRequest(r)
+	req, err := ReadPasskeyRequest(r)
 	if err != nil {
 		return jsonError(rw, http.StatusBadRequest, w.lang(r, ""), "error.badrequest")
 	}
@@ -191,7 +172,7 @@ func (w *Web) passkeyLoginFinish(rw http.ResponseWriter, r *http.Request) error 
 	}
 	res, err := w.cfg.Passkeys.FinishLogin(r.Context(), req.Ceremony, binding, req.Credential, httpx.ClientIP(r))
 	if err != nil {
-		return ceremonyError(rw, lang, err)
+		return PasskeyError(rw, lang, err)
 	}
 	// A passkey sign-in is complete: no password, no second step.
 	http.SetCookie(rw, w.loginCookie("", time.Time{}))
@@ -199,7 +180,7 @@ func (w *Web) passkeyLoginFinish(rw http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.event(r, "login.succeeded", res.User.ID, "", "passkey")
-	writeJSON(rw, http.StatusOK, map[string]string{"redirect": afterLogin(cont)})
+	WriteJSON(rw, http.StatusOK, map[string]string{"redirect": afterLogin(cont)})
 	return nil
 }
 
@@ -214,7 +195,7 @@ func (w *Web) verifyBinding(r *http.Request) ([]byte, *store.User, error) {
 	if err != nil || u == nil {
 		return nil, nil, err
 	}
-	return ceremonyBinding(store.CeremonySecondFactor, c.Value), u, nil
+	return CeremonyBinding(store.CeremonySecondFactor, c.Value), u, nil
 }
 
 func (w *Web) passkeyVerifyBegin(rw http.ResponseWriter, r *http.Request) error {
@@ -231,13 +212,13 @@ func (w *Web) passkeyVerifyBegin(rw http.ResponseWriter, r *http.Request) error 
 	}
 	b, err := w.cfg.Passkeys.BeginSecondFactor(r.Context(), u, binding)
 	if err != nil {
-		return ceremonyError(rw, lang, err)
+		return PasskeyError(rw, lang, err)
 	}
-	return begun(rw, b)
+	return PasskeyBegun(rw, b)
 }
 
 func (w *Web) passkeyVerifyFinish(rw http.ResponseWriter, r *http.Request) error {
-	req, err := readPasskeyRequest(r)
+	req, err := ReadPasskeyRequest(r)
 	if err != nil {
 		return jsonError(rw, http.StatusBadRequest, w.lang(r, ""), "error.badrequest")
 	}
@@ -252,159 +233,55 @@ func (w *Web) passkeyVerifyFinish(rw http.ResponseWriter, r *http.Request) error
 	}
 	res, err := w.cfg.Passkeys.FinishSecondFactor(r.Context(), u, req.Ceremony, binding, req.Credential, httpx.ClientIP(r))
 	if err != nil {
-		return ceremonyError(rw, lang, err)
+		return PasskeyError(rw, lang, err)
 	}
 	http.SetCookie(rw, w.loginCookie("", time.Time{}))
 	if _, err := w.startSession(rw, r, u, append([]string{"pwd"}, res.AMR...)); err != nil {
 		return err
 	}
 	w.event(r, "login.succeeded", u.ID, "", "password and passkey")
-	writeJSON(rw, http.StatusOK, map[string]string{"redirect": afterLogin(cont)})
+	WriteJSON(rw, http.StatusOK, map[string]string{"redirect": afterLogin(cont)})
 	return nil
 }
 
-// accountUser is the signed-in user of a JSON endpoint, or nil after
-// answering 401.
-func (w *Web) accountUser(rw http.ResponseWriter, r *http.Request) (*store.Session, *store.User, error) {
-	sess, user, err := w.session(r)
-	if err != nil || sess != nil {
-		return sess, user, err
-	}
-	return nil, nil, jsonError(rw, http.StatusUnauthorized, w.lang(r, ""), "passkey.signedout")
-}
-
-func (w *Web) passkeyAddBegin(rw http.ResponseWriter, r *http.Request) error {
-	lang := w.lang(r, "")
-	if !w.passkeysOn() {
-		return jsonError(rw, http.StatusNotFound, lang, "passkey.off")
-	}
-	sess, user, err := w.accountUser(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	b, err := w.cfg.Passkeys.BeginRegistration(r.Context(), user, ceremonyBinding(store.CeremonyRegister, sess.ID))
-	if err != nil {
-		return ceremonyError(rw, lang, err)
-	}
-	return begun(rw, b)
-}
-
-func (w *Web) passkeyAddFinish(rw http.ResponseWriter, r *http.Request) error {
-	lang := w.lang(r, "")
-	if !w.passkeysOn() {
-		return jsonError(rw, http.StatusNotFound, lang, "passkey.off")
-	}
-	sess, user, err := w.accountUser(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	req, err := readPasskeyRequest(r)
-	if err != nil {
-		return jsonError(rw, http.StatusBadRequest, lang, "error.badrequest")
-	}
-	_, err = w.cfg.Passkeys.FinishRegistration(r.Context(), user, req.Ceremony, ceremonyBinding(store.CeremonyRegister, sess.ID),
-		req.Name, lang, req.Credential, httpx.ClientIP(r))
-	if err != nil {
-		return ceremonyError(rw, lang, err)
-	}
-	writeJSON(rw, http.StatusOK, map[string]string{"redirect": PathAccount + "?saved=passkey#passkeys"})
-	return nil
-}
-
-func (w *Web) passkeyRename(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return badForm(err)
-	}
-	err = w.cfg.Passkeys.Rename(r.Context(), user.ID, passkey.ParseID(r.PostForm.Get("id")), r.PostForm.Get("name"), httpx.ClientIP(r))
-	if errors.Is(err, passkey.ErrNotFound) || errors.Is(err, passkey.ErrUnavailable) {
-		return w.accountError(rw, r, user, http.StatusNotFound, "passkey.none")
-	}
-	if err != nil {
-		return err
-	}
-	w.redirect(rw, r, PathAccount+"?saved=pkrenamed#passkeys")
-	return nil
-}
-
-// passkeyDelete removes a passkey, after a recent sign-in: a session left
-// open on a shared computer cannot take away its owner's way in.
-func (w *Web) passkeyDelete(rw http.ResponseWriter, r *http.Request) error {
-	sess, user, err := w.signedIn(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return badForm(err)
-	}
-	if w.now().Sub(sess.AuthTime) > RecentLogin {
-		w.redirect(rw, r, PathLogin+"?"+url.Values{"continue": {PathAccount + "#passkeys"}, "why": {"recent"}}.Encode())
-		return nil
-	}
-	err = w.cfg.Passkeys.Delete(r.Context(), user.ID, passkey.ParseID(r.PostForm.Get("id")), httpx.ClientIP(r))
-	if errors.Is(err, passkey.ErrNotFound) || errors.Is(err, passkey.ErrUnavailable) {
-		return w.accountError(rw, r, user, http.StatusNotFound, "passkey.none")
-	}
-	if err != nil {
-		return err
-	}
-	w.redirect(rw, r, PathAccount+"?saved=pkdeleted#passkeys")
-	return nil
-}
-
-// accountError shows the account page with an error.
-func (w *Web) accountError(rw http.ResponseWriter, r *http.Request, user *store.User, status int, key string) error {
-	v := w.accountView(r, user)
-	v.Error = translate(v.Lang, key)
-	w.render(rw, r, status, "account", v)
-	return nil
-}
-
-// passkeyView is the passkey section of /account.
-type passkeyView struct {
+// PasskeyView is one passkey as the pages show it.
+type PasskeyView struct {
 	ID, Name, Authenticator string
 	Created, LastUsed       time.Time
 	Synced                  bool
 }
 
-func (w *Web) passkeyList(r *http.Request, lang string, u *store.User) []passkeyView {
-	if !w.passkeysOn() {
-		return nil
-	}
-	list, err := w.cfg.Passkeys.List(r.Context(), u.ID)
-	if err != nil {
-		w.log.ErrorContext(r.Context(), "listing passkeys", "error", err.Error())
-		return nil
-	}
-	out := make([]passkeyView, 0, len(list))
+// PasskeySection is what the templates show of passkeys (View.Passkeys):
+// on the login page an empty one (the button), on the second step and
+// /account the person's passkeys.
+type PasskeySection struct {
+	List []PasskeyView
+}
+
+// PasskeyViews turns stored passkeys into what the pages show, with the
+// authenticator's description in lang.
+func PasskeyViews(list []*store.Passkey, lang string) []PasskeyView {
+	out := make([]PasskeyView, 0, len(list))
 	for _, p := range list {
-		out = append(out, passkeyView{ID: passkey.ID(p), Name: p.Name, Authenticator: passkey.Describe(p.AAGUID, lang),
+		out = append(out, PasskeyView{ID: passkey.ID(p), Name: p.Name, Authenticator: passkey.Describe(p.AAGUID, lang),
 			Created: p.CreatedAt, LastUsed: p.LastUsedAt, Synced: p.BackupEligible})
 	}
 	return out
 }
 
-// passkeySection is what the templates show of passkeys.
-type passkeySection struct {
-	List []passkeyView
-}
-
-// passkeySectionFor returns the /account section for u, nil when off.
-func (w *Web) passkeySectionFor(r *http.Request, lang string, u *store.User) *passkeySection {
-	if !w.passkeysOn() {
-		return nil
-	}
-	return &passkeySection{List: w.passkeyList(r, lang, u)}
-}
-
 // offerPasskey lets the second step of u's login take a passkey instead
 // of a code, when u has one.
-func (w *Web) offerPasskey(r *http.Request, v *view, u *store.User) {
-	if list := w.passkeyList(r, v.Lang, u); len(list) > 0 {
-		v.Passkeys, v.scripts = &passkeySection{List: list}, true
+func (w *Web) offerPasskey(r *http.Request, v *View, u *store.User) {
+	if !w.passkeysOn() {
+		return
+	}
+	list, err := w.cfg.Passkeys.List(r.Context(), u.ID)
+	if err != nil {
+		w.log.ErrorContext(r.Context(), "listing passkeys", "error", err.Error())
+		return
+	}
+	if len(list) > 0 {
+		v.Passkeys, v.Scripts = &PasskeySection{List: PasskeyViews(list, v.Lang)}, true
 	}
 }
 

@@ -157,9 +157,3 @@ func binding(s *store.Session) string {
 	h := sha256.Sum256([]byte("mnx consent binding\x00" + s.ID))
 	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
-
-// Authentication methods (RFC 8176) a session records.
-var (
-	amrPassword = []string{"pwd"}
-	amrTOTP     = []string{"pwd", "otp", "mfa"}
-)
