@@ -2,7 +2,10 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -327,4 +330,104 @@ func noAutofill(t *testing.T, ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestBrowserPasskeyDeviceAndSecondFactor: a passkey signs in on /activate
+// (the device flow) as a password would, and is the second step after a
+// password for an account with two-step verification.
+func TestBrowserPasskeyDeviceAndSecondFactor(t *testing.T) {
+	x := newE2EWith(t, envOptions{localhost: true, passkeys: true})
+	now := time.Now()
+	if err := x.st.CreateClient(t.Context(), &store.Client{ID: deviceApp, Name: "Televisor Sala", Type: store.ClientPublic,
+		Grants: []string{store.GrantDeviceCode}, Scopes: []string{"openid", "profile"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t)
+	addAuthenticator(t, ctx)
+	x.passwordLogin(t, ctx)
+	if err := chromedp.Do(ctx, follow(chromedp.Click(chromedp.CSS(`#passkey-add`)), `.passkey-name`)); err != nil {
+		t.Fatalf("adding a passkey: %v", err)
+	}
+	noAutofill(t, ctx)
+	signOut(t, ctx, x.issuer)
+
+	// The device flow: the code's page asks to sign in; the passkey does.
+	da := x.startDevice("openid profile")
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx,
+		chromedp.Navigate(strings.Replace(da.VerificationURIComplete, "127.0.0.1", "localhost", 1)),
+		chromedp.WaitVisible(chromedp.CSS(`#passkey-login`)),
+		follow(chromedp.Click(chromedp.CSS(`#passkey-login`)), `#user_code`),
+		follow(chromedp.Click(chromedp.CSS(`form[action="/activate"] button[type=submit]`)), `button[value="allow"]`),
+		follow(chromedp.Click(chromedp.CSS(`button[value="allow"]`)), `h1`),
+	); err != nil {
+		t.Fatalf("device flow with a passkey: %v (at %s: %q)", err, location(ctx, t), text(ctx, t))
+	}
+	status, body := x.poll(da.DeviceCode)
+	raw, _ := body["id_token"].(string)
+	if status != http.StatusOK || raw == "" {
+		t.Fatalf("device token: %d %v", status, body)
+	}
+	if amr := idTokenAMR(t, raw); !slices.Contains(amr, "hwk") || !slices.Contains(amr, "user") || slices.Contains(amr, "pwd") {
+		t.Errorf("device ID token amr %v", amr)
+	}
+
+	// Two-step verification on: after the password, the passkey instead
+	// of the code.
+	enrol, err := x.accts.BeginTOTP(t.Context(), x.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.accts.ConfirmTOTP(t.Context(), x.user.ID, totpAt(t, enrol.Secret, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	verifier := oauth2.GenerateVerifier()
+	state := fmt.Sprintf("pk-2fa-%d", time.Now().UnixNano())
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(x.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce("n2"))),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), testEmail),
+		chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
+		follow(chromedp.Click(chromedp.CSS(`form button[type=submit]`)), `#passkey-verify`),
+	); err != nil {
+		t.Fatalf("second step: %v", err)
+	}
+	screenshot(t, ctx, "passkeys-second-step.png")
+	if err := chromedp.Do(ctx,
+		follow(chromedp.Click(chromedp.CSS(`#passkey-verify`)), `button[value="allow"]`),
+		follow(chromedp.Click(chromedp.CSS(`button[value="allow"]`)), `#done`),
+	); err != nil {
+		t.Fatalf("passkey as the second step: %v", err)
+	}
+	got := x.rp.last()
+	tok, err := x.conf.Exchange(t.Context(), got.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || got.Get("state") != state {
+		t.Fatalf("exchange: %v (%v)", err, got)
+	}
+	raw, _ = tok.Extra("id_token").(string)
+	if amr := idTokenAMR(t, raw); !slices.Contains(amr, "pwd") || !slices.Contains(amr, "hwk") || !slices.Contains(amr, "mfa") || slices.Contains(amr, "otp") {
+		t.Errorf("second-step ID token amr %v; want pwd, hwk, mfa", amr)
+	}
+}
+
+// idTokenAMR reads the amr claim of an ID token (its signature is checked
+// by the other tests; here only the claim matters).
+func idTokenAMR(t *testing.T, raw string) []string {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", raw)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		AMR []string `json:"amr"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.AMR
 }
