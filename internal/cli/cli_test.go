@@ -584,3 +584,14 @@ func TestVersionLine(t *testing.T) {
 		t.Errorf("version prints no build information: %+v", r)
 	}
 }
+
+// TestServeRefusesIssuerWithoutPasskeys: an issuer named with --issuer
+// that browsers would not accept as a passkey's relying party stops serve,
+// saying why and how to go on without passkeys.
+func TestServeRefusesIssuerWithoutPasskeys(t *testing.T) {
+	_, db := newDB(t)
+	r := run(t, "", "--db", db, "serve", "--addr", "127.0.0.1:0", "--issuer", "http://127.0.0.1:8080")
+	if r.status == 0 || !strings.Contains(r.stderr, "IP address") || !strings.Contains(r.stderr, "--passkeys off") {
+		t.Fatalf("serve with an IP issuer: %+v", r)
+	}
+}
