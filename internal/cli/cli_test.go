@@ -585,12 +585,12 @@ func TestVersionLine(t *testing.T) {
 	}
 }
 
-// TestServeRefusesIssuerWithoutPasskeys: an issuer named with --issuer
+// TestServeRefusesIssuerWithoutPasskeys: with --passkeys on, an issuer
 // that browsers would not accept as a passkey's relying party stops serve,
 // saying why and how to go on without passkeys.
 func TestServeRefusesIssuerWithoutPasskeys(t *testing.T) {
 	_, db := newDB(t)
-	r := run(t, "", "--db", db, "serve", "--addr", "127.0.0.1:0", "--issuer", "http://127.0.0.1:8080")
+	r := run(t, "", "--db", db, "serve", "--addr", "127.0.0.1:0", "--issuer", "http://127.0.0.1:8080", "--passkeys", "on")
 	if r.status == 0 || !strings.Contains(r.stderr, "IP address") || !strings.Contains(r.stderr, "--passkeys off") {
 		t.Fatalf("serve with an IP issuer: %+v", r)
 	}

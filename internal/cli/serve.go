@@ -59,11 +59,6 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 	cfg := c.Serve
 	issuerFrom := ""
 	cfg.Issuer, issuerFrom = config.ResolveIssuer(c.Issuer, c.Addr, ln.Addr().String())
-	if cfg.Passkeys == "auto" && issuerFrom == config.IssuerFromFlag {
-		// The operator named the public URL: passkeys must work there, and
-		// an issuer that cannot be a relying party is a mistake to report.
-		cfg.Passkeys = "on"
-	}
 
 	srv, err := server.New(ctx, server.Config{Global: *g, Serve: cfg, Log: log})
 	if err != nil {

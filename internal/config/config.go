@@ -30,7 +30,7 @@ type Serve struct {
 	IDAlg        string        `help:"Algoritmo de firma de los ID tokens / ID-token signing algorithm." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
 	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar / longest wait for in-flight requests at shutdown." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
 	DebugAddr    string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
-	Passkeys     string        `help:"Llaves de acceso (WebAuthn): on (no arranca si el emisor no puede ser la parte que confía), off, o auto (on con --issuer; si no, off cuando el emisor no sirve) / passkeys: on (refuse to start when the issuer cannot be the relying party), off, or auto (on with --issuer; otherwise off when the issuer cannot serve)." default:"auto" enum:"auto,on,off" env:"MULTINEXO_PASSKEYS"`
+	Passkeys     string        `help:"Llaves de acceso (WebAuthn): auto (activas si el emisor puede ser la parte que confía; si no, desactivadas con un aviso que dice por qué), on (no arranca si el emisor no puede serlo, y dice por qué) u off / passkeys: auto (on when the issuer can be the WebAuthn relying party, else off with a warning saying why), on (refuse to start when it cannot, saying why) or off." default:"auto" enum:"auto,on,off" env:"MULTINEXO_PASSKEYS"`
 }
 
 // Backend is a parsed --db value.

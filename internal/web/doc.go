@@ -9,7 +9,9 @@
 // redirect URI that is not registered is an error page, never a redirect;
 // every other error goes back to the client with the RFC 6749 §4.1.2.1 code,
 // state and iss). Without a recent enough session the browser goes to
-// /login?continue=<the request>; after login it comes back and the request is
+// /login?continue=<the request> (a password, then the second step if the
+// account has one; or a passkey alone, passkey.go); after login it comes
+// back and the request is
 // validated again from scratch. Unless the user allowed every requested scope
 // to the client before, the consent page posts the original request and a
 // binding to the session to /consent, which validates everything once more.
@@ -25,7 +27,8 @@
 // Browser sessions are store rows; the mnx_session cookie carries the id and
 // a secret whose hash the row keeps. Pages are html/template files embedded
 // in the binary, Spanish by default and English by ui_locales or
-// Accept-Language, and work without JavaScript. Every page is mounted as an
+// Accept-Language, and work without JavaScript (passkeys need it: the
+// login page, the second step and /account load /static/passkey.js). Every page is mounted as an
 // httpx.Browser route (forms behind http.CrossOriginProtection) or, for the
 // two endpoints other sites send people to, httpx.BrowserEntry; the class
 // gives every answer (pages, redirects, error pages) the one CSP,

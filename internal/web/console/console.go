@@ -21,9 +21,10 @@
 // Every change is a POST, destructive ones confirmed on a page of their own,
 // and recorded as an event (client.created, client.secret_rotated,
 // client.deleted, consent.revoked, user.disabled, client.disabled...).
-// Only the credentials page runs a script, /static/copy.js (CSP script-src
-// 'self'), for its copy buttons; without it the fields are read-only inputs
-// to select.
+// Two pages run a script (CSP script-src 'self'): the credentials page,
+// /static/copy.js, for its copy buttons (without it the fields are
+// read-only inputs to select); and /account, /static/passkey.js, which
+// adds passkeys (passkeys.go).
 package console
 
 import (
