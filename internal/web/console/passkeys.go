@@ -43,7 +43,9 @@ func (w *Console) mountPasskeys(page func(string, web.HandlerFunc)) {
 }
 
 // registerBinding ties an add ceremony to the session that began it.
-func registerBinding(s *store.Session) []byte { return web.CeremonyBinding(store.CeremonyRegister, s.ID) }
+func registerBinding(s *store.Session) []byte {
+	return web.CeremonyBinding(store.CeremonyRegister, s.ID)
+}
 
 // jsonUser is the signed-in user of a JSON endpoint, or nils after
 // answering (passkeys off, or no session).
