@@ -149,6 +149,13 @@ func (w *Web) passkeyLoginBegin(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return jsonError(rw, http.StatusBadRequest, lang, "error.badrequest")
 	}
+	if wait, err := w.beginLimited(r); err != nil || wait > 0 {
+		if err != nil {
+			return err
+		}
+		SetRetryAfter(rw, wait)
+		return jsonError(rw, http.StatusTooManyRequests, lang, "login.throttled")
+	}
 	b, err := w.cfg.Passkeys.BeginLogin(r.Context(), w.loginBinding(rw, r, true), req.Conditional)
 	if err != nil {
 		return PasskeyError(rw, lang, err)
@@ -287,3 +294,20 @@ func (w *Web) offerPasskey(r *http.Request, v *View, u *store.User) {
 
 // passkeyBox is what the "passkeybox" template needs.
 type passkeyBox struct{ Lang, Mode, Base, Continue string }
+
+// BeginLimit bounds the sign-in ceremonies one client address may begin
+// per minute: each is a row in the store until it expires, and beginning
+// one needs no account.
+const BeginLimit = 30
+
+// beginLimited counts a sign-in ceremony begun from the request's address
+// and returns how long to wait when the address is over BeginLimit.
+func (w *Web) beginLimited(r *http.Request) (time.Duration, error) {
+	now := w.now()
+	start := now.Truncate(time.Minute)
+	n, err := w.cfg.Store.Hit(r.Context(), "passkey:begin:ip:"+httpx.ClientIP(r), start, start.Add(time.Minute))
+	if err != nil || n <= BeginLimit {
+		return 0, err
+	}
+	return start.Add(time.Minute).Sub(now), nil
+}

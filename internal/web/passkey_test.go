@@ -205,3 +205,23 @@ func TestPasskeysOff(t *testing.T) {
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// TestPasskeyBeginLimited: an address may begin BeginLimit sign-in
+// ceremonies a minute; the next gets 429 with Retry-After, and the next
+// minute begins again.
+func TestPasskeyBeginLimited(t *testing.T) {
+	e := newPasskeyEnv(t)
+	b := e.browser()
+	for i := range web.BeginLimit {
+		if status, got := b.postJSON(web.PathPasskeyLogin+"/begin", map[string]any{}); status != http.StatusOK {
+			t.Fatalf("begin %d: %d %v", i, status, got)
+		}
+	}
+	if status, got := b.postJSON(web.PathPasskeyLogin+"/begin", map[string]any{}); status != http.StatusTooManyRequests || got["error"] == "" {
+		t.Errorf("begin over the limit: %d %v", status, got)
+	}
+	e.clock.Add(time.Minute)
+	if status, _ := b.postJSON(web.PathPasskeyLogin+"/begin", map[string]any{}); status != http.StatusOK {
+		t.Errorf("begin the next minute: %d", status)
+	}
+}

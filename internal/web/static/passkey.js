@@ -90,6 +90,9 @@
     errorEl.setAttribute("data-detail", e && e.name ? e.name + ": " + e.message : String(e && e.server || e));
     if (e && e.server) return showError(e.server);
     if (e && e.name === "AbortError") return;
+    if (e && e.name === "InvalidStateError" && mode === "register") {
+      return showError(box.getAttribute("data-msg-exists"));
+    }
     if (e && (e.name === "NotAllowedError" || e.name === "InvalidStateError")) {
       return showError(box.getAttribute("data-msg-cancelled"));
     }
