@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -72,6 +74,9 @@ func TestPasswordGrantSecondFactor(t *testing.T) {
 	if r.status != 200 || r.str("access_token") == "" || r.str("refresh_token") == "" || r.str("id_token") == "" {
 		t.Fatalf("right otp: %d %s", r.status, r.raw)
 	}
+	if amr := idAMR(t, r.str("id_token")); strings.Join(amr, " ") != "pwd otp mfa" {
+		t.Errorf("ID token amr %v after password and code", amr)
+	}
 	before = e.counts()
 	refused("replayed otp", req("otp", code), "segundo factor")
 	// Keycloak's name for it, next step.
@@ -127,5 +132,48 @@ func TestPasswordGrantWithoutSecondFactorIgnoresOTP(t *testing.T) {
 		"client_id": {e.pw.id}, "client_secret": {e.pw.secret}, "otp": {"123456"}}
 	if r := e.form(PathToken, v); r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.raw)
+	}
+}
+
+// idAMR is the amr claim of an ID token (the signature is checked by
+// other tests).
+func idAMR(t *testing.T, raw string) []string {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		AMR []string `json:"amr"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.AMR
+}
+
+// TestPasswordGrantAMR: a password alone is amr pwd, in the first ID
+// token and in the one a refresh brings.
+func TestPasswordGrantAMR(t *testing.T) {
+	e := newEnv(t)
+	r := e.form(PathToken, url.Values{"grant_type": {"password"}, "username": {e.email}, "password": {e.password},
+		"client_id": {e.pw.id}, "client_secret": {e.pw.secret}, "scope": {"openid"}})
+	if r.status != 200 || r.str("id_token") == "" {
+		t.Fatalf("password grant: %d %s", r.status, r.raw)
+	}
+	if amr := idAMR(t, r.str("id_token")); strings.Join(amr, " ") != "pwd" {
+		t.Errorf("ID token amr %v", amr)
+	}
+	r = e.form(PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")},
+		"client_id": {e.pw.id}, "client_secret": {e.pw.secret}})
+	if r.status != 200 || r.str("id_token") == "" {
+		t.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	if amr := idAMR(t, r.str("id_token")); strings.Join(amr, " ") != "pwd" {
+		t.Errorf("refreshed ID token amr %v", amr)
 	}
 }
