@@ -12,14 +12,14 @@ import (
 
 const userCols = `u.id, u.email, u.email_key, u.first_name, u.last_name, u.password_hash,
 	u.avatar_url, u.admin, u.disabled, u.activated, u.email_verified, u.created_at, u.updated_at,
-	u.totp_secret, u.totp_enabled_at, u.totp_last_step`
+	u.totp_secret, u.totp_enabled_at, u.totp_last_step, u.lang`
 
 func scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
 	var created, updated, totpEnabled int64
 	if err := r.Scan(&u.ID, &u.Email, &u.EmailKey, &u.FirstName, &u.LastName, &u.PasswordHash,
 		&u.AvatarURL, &u.Admin, &u.Disabled, &u.Activated, &u.EmailVerified, &created, &updated,
-		&u.TOTPSecret, &totpEnabled, &u.TOTPLastStep); err != nil {
+		&u.TOTPSecret, &totpEnabled, &u.TOTPLastStep, &u.Lang); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -31,12 +31,17 @@ func scanUser(r rowScanner) (*store.User, error) {
 // only through the MFAStore methods). A taken EmailKey (or ID) is store.ErrConflict; the
 // unique index decides, so two concurrent registrations cannot both win.
 func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO users (id, email, email_key, first_name, last_name,
-		password_hash, avatar_url, admin, disabled, activated, email_verified, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		u.ID, u.Email, u.EmailKey, u.FirstName, u.LastName, u.PasswordHash, u.AvatarURL,
-		u.Admin, u.Disabled, u.Activated, u.EmailVerified, micros(u.CreatedAt), micros(u.UpdatedAt))
+	_, err := db.w.ExecContext(ctx, insertUser, userArgs(u)...)
 	return db.mapErr(err)
+}
+
+const insertUser = `INSERT INTO users (id, email, email_key, first_name, last_name,
+		password_hash, avatar_url, admin, disabled, activated, email_verified, created_at, updated_at, lang)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+func userArgs(u *store.User) []any {
+	return []any{u.ID, u.Email, u.EmailKey, u.FirstName, u.LastName, u.PasswordHash, u.AvatarURL,
+		u.Admin, u.Disabled, u.Activated, u.EmailVerified, micros(u.CreatedAt), micros(u.UpdatedAt), u.Lang}
 }
 
 // GetUser returns the user with id, or store.ErrNotFound.
