@@ -12,7 +12,6 @@ import (
 	"github.com/multinexo/auth/internal/store"
 )
 
-
 // newMailService is newService with mail and second factors.
 func newMailService(t *testing.T, cfg Config) (*Service, store.Store, *clock, *mail.Composer) {
 	t.Helper()
