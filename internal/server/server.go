@@ -52,6 +52,7 @@ type Server struct {
 	Mail *mail.Deliverer
 
 	cfg     Config
+	routes  *httpx.Routes
 	handler http.Handler
 }
 
@@ -189,18 +190,21 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	}
 
 	s := &Server{Store: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, Mail: deliverer, cfg: cfg}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
+	// Every route is mounted under its class (httpx.Class), which installs
+	// that kind of route's defences.
+	rs := httpx.NewRoutes(httpx.RoutesConfig{Issuer: cfg.Serve.Issuer})
+	rs.Ops("GET /healthz", http.HandlerFunc(s.healthz))
+	rs.Ops("GET /readyz", http.HandlerFunc(s.readyz))
 	m := newMetrics()
 	m.watchStore(db.WriteFailing)
-	mux.Handle("GET /metrics", m.handler())
-	prov.Mount(mux)
-	users.Mount(mux)
-	authClients.Mount(mux)
-	tokens.Mount(mux)
-	pages.Mount(mux)
-	s.handler = httpx.Logging(cfg.Log, m.wrap(mux))
+	rs.Ops("GET /metrics", m.handler())
+	prov.Mount(rs)
+	users.Mount(rs)
+	authClients.Mount(rs)
+	tokens.Mount(rs)
+	pages.Mount(rs)
+	s.routes = rs
+	s.handler = httpx.Logging(cfg.Log, m.wrap(rs))
 	return s, nil
 }
 
@@ -233,6 +237,9 @@ const MaxTokenTTL = 24*time.Hour + 5*time.Minute
 
 // Handler is the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Routes lists every mounted route and its class.
+func (s *Server) Routes() []httpx.Route { return s.routes.List() }
 
 // Close closes the store.
 func (s *Server) Close() error { return s.Store.Close() }

@@ -17,20 +17,20 @@ import (
 // comes back. Every action is recorded as a security event naming the
 // target, with the acting admin in the detail.
 
-func (w *Web) mountAdmin(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathAdmin, page(w.adminUsers))
-	mux.Handle("GET "+PathAdmin+"/users/{id}", page(w.adminUser))
-	mux.Handle("GET "+PathAdmin+"/users/{id}/disable", page(w.adminUserDisableConfirm))
-	mux.Handle("POST "+PathAdmin+"/users/{id}/disable", page(w.adminUserDisable))
-	mux.Handle("POST "+PathAdmin+"/users/{id}/enable", page(w.adminUserEnable))
-	mux.Handle("GET "+PathAdmin+"/applications", page(w.adminClients))
-	mux.Handle("POST "+PathAdmin+"/applications", page(w.adminClientCreate))
+func (w *Web) mountAdmin(page func(string, handlerFunc)) {
+	page("GET "+PathAdmin, w.adminUsers)
+	page("GET "+PathAdmin+"/users/{id}", w.adminUser)
+	page("GET "+PathAdmin+"/users/{id}/disable", w.adminUserDisableConfirm)
+	page("POST "+PathAdmin+"/users/{id}/disable", w.adminUserDisable)
+	page("POST "+PathAdmin+"/users/{id}/enable", w.adminUserEnable)
+	page("GET "+PathAdmin+"/applications", w.adminClients)
+	page("POST "+PathAdmin+"/applications", w.adminClientCreate)
 	yes, no := true, false
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/disable", page(w.adminClientChange(store.ClientUpdate{Disabled: &yes}, "client.disabled", "disabled")))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/enable", page(w.adminClientChange(store.ClientUpdate{Disabled: &no}, "client.enabled", "enabled")))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/first-party", page(w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party")))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/third-party", page(w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party")))
-	mux.Handle("GET "+PathAdmin+"/events", page(w.adminEvents))
+	page("POST "+PathAdmin+"/applications/{id}/disable", w.adminClientChange(store.ClientUpdate{Disabled: &yes}, "client.disabled", "disabled"))
+	page("POST "+PathAdmin+"/applications/{id}/enable", w.adminClientChange(store.ClientUpdate{Disabled: &no}, "client.enabled", "enabled"))
+	page("POST "+PathAdmin+"/applications/{id}/first-party", w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party"))
+	page("POST "+PathAdmin+"/applications/{id}/third-party", w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party"))
+	page("GET "+PathAdmin+"/events", w.adminEvents)
 }
 
 // admin returns the signed-in admin, or nil after answering (login

@@ -29,15 +29,15 @@ type applicationData struct {
 	Endpoints endpoints
 }
 
-func (w *Web) mountApplications(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathApplications, page(w.applicationsPage))
-	mux.Handle("POST "+PathApplications, page(w.applicationCreate))
-	mux.Handle("GET "+PathApplications+"/{id}", page(w.applicationPage))
-	mux.Handle("POST "+PathApplications+"/{id}", page(w.applicationUpdate))
-	mux.Handle("GET "+PathApplications+"/{id}/rotate", page(w.applicationRotateConfirm))
-	mux.Handle("POST "+PathApplications+"/{id}/rotate", page(w.applicationRotate))
-	mux.Handle("GET "+PathApplications+"/{id}/delete", page(w.applicationDeleteConfirm))
-	mux.Handle("POST "+PathApplications+"/{id}/delete", page(w.applicationDelete))
+func (w *Web) mountApplications(page func(string, handlerFunc)) {
+	page("GET "+PathApplications, w.applicationsPage)
+	page("POST "+PathApplications, w.applicationCreate)
+	page("GET "+PathApplications+"/{id}", w.applicationPage)
+	page("POST "+PathApplications+"/{id}", w.applicationUpdate)
+	page("GET "+PathApplications+"/{id}/rotate", w.applicationRotateConfirm)
+	page("POST "+PathApplications+"/{id}/rotate", w.applicationRotate)
+	page("GET "+PathApplications+"/{id}/delete", w.applicationDeleteConfirm)
+	page("POST "+PathApplications+"/{id}/delete", w.applicationDelete)
 }
 
 func (w *Web) renderApplications(rw http.ResponseWriter, r *http.Request, status int, user *store.User, v *view, form appForm, open bool) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
@@ -883,7 +884,7 @@ func TestHTTPSIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{Issuer: "https://auth.example.com"})
 	w.Mount(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

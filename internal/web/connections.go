@@ -31,10 +31,10 @@ type connectionsData struct{ Connections []connection }
 // (100 each): a person has one grant per sign-in of each application.
 const maxGrantPages = 50
 
-func (w *Web) mountConnections(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathConnections, page(w.connectionsPage))
-	mux.Handle("GET "+PathConnections+"/{client}/revoke", page(w.connectionRevokeConfirm))
-	mux.Handle("POST "+PathConnections+"/{client}/revoke", page(w.connectionRevoke))
+func (w *Web) mountConnections(page func(string, handlerFunc)) {
+	page("GET "+PathConnections, w.connectionsPage)
+	page("GET "+PathConnections+"/{client}/revoke", w.connectionRevokeConfirm)
+	page("POST "+PathConnections+"/{client}/revoke", w.connectionRevoke)
 }
 
 // connections groups the user's live grants by client, most recently used

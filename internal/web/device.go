@@ -48,10 +48,10 @@ type deviceStore interface {
 	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
 }
 
-func (w *Web) mountDevice(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathActivate, page(w.activatePage))
-	mux.Handle("POST "+PathActivate, page(w.activateSubmit))
-	mux.Handle("POST "+PathActivateDecide, page(w.activateDecide))
+func (w *Web) mountDevice(page func(string, handlerFunc)) {
+	page("GET "+PathActivate, w.activatePage)
+	page("POST "+PathActivate, w.activateSubmit)
+	page("POST "+PathActivateDecide, w.activateDecide)
 }
 
 // activateData is what the activate pages show: Code as typed (entry form)

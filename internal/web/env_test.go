@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
@@ -110,7 +111,7 @@ type env struct {
 	srv    *httptest.Server
 	issuer string
 	user   *store.User
-	mux    *http.ServeMux
+	mux    *httpx.Routes
 }
 
 // tokens is the provider that mints the tokens the pages hand out (the
@@ -140,7 +141,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: &recStore{DB: db}, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, mux: http.NewServeMux()}
+	e := &env{t: t, st: &recStore{DB: db}, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, mux: httpx.NewRoutes(httpx.RoutesConfig{})}
 	e.keys, err = token.NewKeyManager(db, token.KeyConfig{
 		Secret: "test secret that is long enough for hkdf", MaxTokenTTL: 25 * time.Hour, Now: e.clock.Now,
 	})

@@ -3,12 +3,12 @@ package web_test
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/web"
 )
@@ -43,7 +43,7 @@ func TestLogoutCompletesWhenClientGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
 	w.Mount(mux)
 	req := httptest.NewRequestWithContext(ctx, "POST", e.issuer+web.PathLogout, strings.NewReader(""))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

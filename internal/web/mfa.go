@@ -58,14 +58,14 @@ const LoginCookie = "mnx_login"
 // maxCode bounds a typed code (a recovery code with separators is 19).
 const maxCode = 64
 
-func (w *Web) mountMFA(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathLoginVerify, page(w.verifyPage))
-	mux.Handle("POST "+PathLoginVerify, page(w.verifySubmit))
-	mux.Handle("GET "+PathMFA, page(w.mfaPage))
-	mux.Handle("POST "+PathMFA+"/setup", page(w.mfaSetup))
-	mux.Handle("POST "+PathMFA+"/confirm", page(w.mfaConfirm))
-	mux.Handle("POST "+PathMFA+"/disable", page(w.mfaDisable))
-	mux.Handle("POST "+PathMFA+"/recovery", page(w.mfaRecovery))
+func (w *Web) mountMFA(page func(string, handlerFunc)) {
+	page("GET "+PathLoginVerify, w.verifyPage)
+	page("POST "+PathLoginVerify, w.verifySubmit)
+	page("GET "+PathMFA, w.mfaPage)
+	page("POST "+PathMFA+"/setup", w.mfaSetup)
+	page("POST "+PathMFA+"/confirm", w.mfaConfirm)
+	page("POST "+PathMFA+"/disable", w.mfaDisable)
+	page("POST "+PathMFA+"/recovery", w.mfaRecovery)
 }
 
 func (w *Web) loginCookie(value string, expires time.Time) *http.Cookie {

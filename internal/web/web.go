@@ -17,6 +17,7 @@ import (
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
@@ -123,15 +124,14 @@ type Web struct {
 	now    func() time.Time
 	log    *slog.Logger
 	pages  map[string]*template.Template
-	cop    *http.CrossOriginProtection
 	scopes map[string]ScopeText
 }
 
 // Paths served.
 const (
-	PathAuthorize      = "/auth/v1/authorize"
+	PathAuthorize      = provider.PathAuthorize   // what discovery advertises
 	PathAuthorization  = "/auth/v1/authorization" // seed 002
-	PathLogoutEndpoint = "/auth/v1/logout"        // RP-initiated logout
+	PathLogoutEndpoint = provider.PathLogout      // RP-initiated logout, as advertised
 	PathLogin          = "/login"
 	PathRegister       = "/register"
 	PathConsent        = "/consent"
@@ -142,9 +142,6 @@ const (
 	PathConnections    = "/account/connections"
 	PathAdmin          = "/admin"
 )
-
-// maxBody bounds page form bodies and authorization requests.
-const maxBody = 64 << 10
 
 var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error",
 	"applications", "application", "secret", "confirm", "connections",
@@ -212,53 +209,48 @@ func New(cfg Config) (*Web, error) {
 		}
 		w.pages[name] = t
 	}
-	// Browser form posts must come from our own pages: Sec-Fetch-Site or
-	// Origin must be same-origin (Go's CSRF defence, no token needed).
-	w.cop = http.NewCrossOriginProtection()
-	w.cop.SetDenyHandler(http.HandlerFunc(w.crossOriginDenied))
 	return w, nil
 }
 
-// Mount registers the pages and the authorization and logout endpoints.
-//
-// Three route classes, three defences: the authorization endpoint may be
-// reached by a cross-site navigation or form post (that is how clients send
-// users here, OIDC Core §3.1.2.1 allows POST), so it is not behind
-// CrossOriginProtection; it never acts on a cookie without showing a page
-// unless consent was given before. The pages' forms are behind it.
-func (w *Web) Mount(mux *http.ServeMux) {
-	authz := httpx.MaxBody(maxBody, w.handle(w.authorize))
+// Mount registers the pages and the authorization and logout endpoints,
+// each under its route class: the authorization and end-session endpoints
+// are httpx.BrowserEntry (clients send people there with a cross-site
+// navigation or form post, OIDC Core §3.1.2.1; they never act on a cookie
+// without showing a page unless consent was given before), every other page
+// httpx.Browser (forms only from our own pages).
+func (w *Web) Mount(rs *httpx.Routes) {
+	rs.OnCrossOriginDenied(http.HandlerFunc(w.crossOriginDenied))
+	authz := w.handle(w.authorize)
 	for _, p := range []string{PathAuthorize, PathAuthorization} {
-		mux.Handle("GET "+p, authz)
-		mux.Handle("POST "+p, authz)
+		rs.BrowserEntry("GET "+p, authz)
+		rs.BrowserEntry("POST "+p, authz)
 	}
-	mux.Handle("GET "+PathLogoutEndpoint, w.handle(w.endSessionEndpoint))
+	rs.BrowserEntry("GET "+PathLogoutEndpoint, w.handle(w.endSessionEndpoint))
 
-	page := func(h handlerFunc) http.Handler { return w.cop.Handler(httpx.MaxBody(maxBody, w.handle(h))) }
-	mux.Handle("GET "+PathLogin, page(w.loginPage))
-	mux.Handle("POST "+PathLogin, page(w.loginSubmit))
-	mux.Handle("GET "+PathRegister, page(w.registerPage))
-	mux.Handle("POST "+PathRegister, page(w.registerSubmit))
-	mux.Handle("POST "+PathConsent, page(w.consentSubmit))
-	mux.Handle("GET "+PathAccount, page(w.accountPage))
-	mux.Handle("POST "+PathAccount+"/profile", page(w.profileSubmit))
-	mux.Handle("POST "+PathAccount+"/password", page(w.passwordSubmit))
-	mux.Handle("GET "+PathLogout, page(w.logoutPage))
-	mux.Handle("POST "+PathLogout, page(w.logoutSubmit))
-	w.mountApplications(mux, page)
-	w.mountConnections(mux, page)
-	w.mountAdmin(mux, page)
-	w.mountDevice(mux, page)
-	w.mountMFA(mux, page)
+	page := func(pattern string, h handlerFunc) { rs.Browser(pattern, w.handle(h)) }
+	page("GET "+PathLogin, w.loginPage)
+	page("POST "+PathLogin, w.loginSubmit)
+	page("GET "+PathRegister, w.registerPage)
+	page("POST "+PathRegister, w.registerSubmit)
+	page("POST "+PathConsent, w.consentSubmit)
+	page("GET "+PathAccount, w.accountPage)
+	page("POST "+PathAccount+"/profile", w.profileSubmit)
+	page("POST "+PathAccount+"/password", w.passwordSubmit)
+	page("GET "+PathLogout, w.logoutPage)
+	page("POST "+PathLogout, w.logoutSubmit)
+	w.mountApplications(page)
+	w.mountConnections(page)
+	w.mountAdmin(page)
+	w.mountDevice(page)
+	w.mountMFA(page)
 
 	// Any other address: a page that says it does not exist, with the
 	// header and a way back (Go's plain "404 page not found" had neither).
-	mux.Handle("/", w.notFound(mux, page(func(http.ResponseWriter, *http.Request) error { return notFound() })))
+	rs.NotFound(w.notFound(rs, w.handle(func(http.ResponseWriter, *http.Request) error { return notFound() })))
 
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
-	mux.Handle("GET "+PathStatic, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rs.Browser("GET "+PathStatic, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(rw, r)
 	}))
@@ -269,7 +261,7 @@ func (w *Web) Mount(mux *http.ServeMux) {
 // before this catch-all was mounted; the protocol and JSON:API addresses
 // keep their plain 404 (their clients are programs, not people); any other
 // is the page.
-func (w *Web) notFound(mux *http.ServeMux, page http.Handler) http.Handler {
+func (w *Web) notFound(rs *httpx.Routes, page http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -278,7 +270,7 @@ func (w *Web) notFound(mux *http.ServeMux, page http.Handler) http.Handler {
 			}
 			other := *r
 			other.Method = m
-			if _, pattern := mux.Handler(&other); pattern != "" && pattern != "/" {
+			if pattern := rs.Pattern(&other); pattern != "" && pattern != "/" {
 				allow = append(allow, m)
 			}
 		}
@@ -302,10 +294,6 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (w *Web) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		// Every answer of a browser route carries the page defences, a
-		// redirect or an error included; render replaces the CSP with the
-		// page's own (its form-action sources).
-		httpx.PageHeaders(rw, w.https, httpx.PageCSP(nil, false))
 		// The edge check of every parameter, query and form alike: bad text
 		// is an error page, never a redirect (the client_id or redirect_uri
 		// may be the bad part) and never a store error.
@@ -420,10 +408,6 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string) {
 	h := rw.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	if w.https {
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-	}
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther
