@@ -26,6 +26,7 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
+	"github.com/multinexo/auth/internal/web/console"
 )
 
 // Config is everything New needs.
@@ -188,6 +189,10 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err != nil {
 		return nil, err
 	}
+	consoles, err := console.New(console.Config{Pages: pages, Store: db, Accounts: accounts, Log: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
 
 	s := &Server{Store: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, Mail: deliverer, cfg: cfg}
 	// Every route is mounted under its class (httpx.Class), which installs
@@ -203,6 +208,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	authClients.Mount(rs)
 	tokens.Mount(rs)
 	pages.Mount(rs)
+	consoles.Mount(rs)
 	s.routes = rs
 	s.handler = httpx.Logging(cfg.Log, m.wrap(rs))
 	return s, nil

@@ -885,7 +885,7 @@ func TestHTTPSIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := httpx.NewRoutes(httpx.RoutesConfig{Issuer: "https://auth.example.com"})
-	w.Mount(mux)
+	mountPages(t, mux, w, e.st, e.accts)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

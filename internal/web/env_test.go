@@ -26,6 +26,7 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
+	"github.com/multinexo/auth/internal/web/console"
 )
 
 // clock is a settable clock shared by the store users in a test.
@@ -166,7 +167,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Mount(e.mux)
+	mountPages(t, e.mux, w, e.st, e.accts)
 	if mount != nil {
 		mount(e)
 	}
@@ -354,4 +355,15 @@ func (b *browser) authorized(q url.Values) *resp {
 		r = b.consent(r, "allow")
 	}
 	return r
+}
+
+// mountPages mounts the sign-in pages and the consoles, as server does.
+func mountPages(t *testing.T, rs *httpx.Routes, w *web.Web, st console.Store, accts console.Accounts) {
+	t.Helper()
+	w.Mount(rs)
+	c, err := console.New(console.Config{Pages: w, Store: st, Accounts: accts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Mount(rs)
 }

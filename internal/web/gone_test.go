@@ -44,7 +44,7 @@ func TestLogoutCompletesWhenClientGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := httpx.NewRoutes(httpx.RoutesConfig{})
-	w.Mount(mux)
+	mountPages(t, mux, w, e.st, e.accts)
 	req := httptest.NewRequestWithContext(ctx, "POST", e.issuer+web.PathLogout, strings.NewReader(""))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(cookie)

@@ -28,7 +28,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Store is the part of store.Store the pages use.
+// Store is the part of store.Store the sign-in pages use (the consoles
+// name their own, console.Store).
 type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	GetUser(ctx context.Context, id string) (*store.User, error)
@@ -39,23 +40,9 @@ type Store interface {
 	GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error)
 	SaveConsent(ctx context.Context, c *store.Consent) error
 	CreateAuthCode(ctx context.Context, c *store.AuthCode) error
-	IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error
 	RecordEvent(ctx context.Context, e *store.Event) error
 	Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error)
 	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
-
-	// "Mis Aplicaciones", connections and the admin panel.
-	CreateClient(ctx context.Context, c *store.Client) error
-	UpdateClient(ctx context.Context, id string, upd store.ClientUpdate, now time.Time) (*store.Client, error)
-	DeleteClient(ctx context.Context, id string) error
-	ListClients(ctx context.Context, ownerID string, opt store.ListOptions) ([]*store.Client, int, error)
-	ListGrants(ctx context.Context, userID string, opt store.ListOptions) ([]*store.Grant, int, error)
-	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
-	DeleteConsent(ctx context.Context, userID, clientID string) error
-	ListUsers(ctx context.Context, opt store.ListOptions) ([]*store.User, int, error)
-	UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error)
-	DisableUser(ctx context.Context, id string, now time.Time) error
-	ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.Event, int, error)
 
 	// The device verification page (/activate).
 	deviceStore
@@ -73,14 +60,15 @@ type Tokens interface {
 	IssueImplicit(ctx context.Context, c *store.Client, g *store.Grant, now time.Time) (string, time.Duration, error)
 }
 
-// Accounts checks passwords and changes accounts; *account.Service
+// Accounts checks passwords and registers accounts; *account.Service
 // implements it.
 type Accounts interface {
 	Authenticate(ctx context.Context, email, password, ip string) (*store.User, error)
 	Register(ctx context.Context, in account.RegisterInput) (*store.User, error)
-	UpdateProfile(ctx context.Context, userID string, upd account.ProfileUpdate) (*store.User, error)
-	// The second factor (mfa.go).
-	SecondFactors
+	// The second step of a login (mfa.go).
+	VerifySecondFactor(ctx context.Context, userID, code, ip string) (*store.User, error)
+	PendingLogin(u *store.User) (string, time.Time, error)
+	ResumeLogin(ctx context.Context, ticket string) (*store.User, error)
 }
 
 // ScopeText describes a scope on the consent page, in each language, as a
@@ -124,6 +112,7 @@ type Web struct {
 	now    func() time.Time
 	log    *slog.Logger
 	pages  map[string]*template.Template
+	funcs  template.FuncMap
 	scopes map[string]ScopeText
 }
 
@@ -143,11 +132,8 @@ const (
 	PathAdmin          = "/admin"
 )
 
-var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error",
-	"applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events",
-	"activate", "activate_confirm", "activate_done",
-	"login_verify", "mfa", "mfa_codes"}
+var pageNames = []string{"login", "register", "consent", "logout", "loggedout", "error",
+	"activate", "activate_confirm", "activate_done", "login_verify"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -200,14 +186,10 @@ func New(cfg Config) (*Web, error) {
 	for k, v := range cfg.Scopes {
 		w.scopes[k] = v
 	}
-	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string],
+	w.funcs = template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string],
 		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} }}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, err
-		}
-		w.pages[name] = t
+	if err := w.AddPages(templateFS, pageNames...); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -227,26 +209,20 @@ func (w *Web) Mount(rs *httpx.Routes) {
 	}
 	rs.BrowserEntry("GET "+PathLogoutEndpoint, w.handle(w.endSessionEndpoint))
 
-	page := func(pattern string, h handlerFunc) { rs.Browser(pattern, w.handle(h)) }
+	page := func(pattern string, h HandlerFunc) { rs.Browser(pattern, w.handle(h)) }
 	page("GET "+PathLogin, w.loginPage)
 	page("POST "+PathLogin, w.loginSubmit)
 	page("GET "+PathRegister, w.registerPage)
 	page("POST "+PathRegister, w.registerSubmit)
 	page("POST "+PathConsent, w.consentSubmit)
-	page("GET "+PathAccount, w.accountPage)
-	page("POST "+PathAccount+"/profile", w.profileSubmit)
-	page("POST "+PathAccount+"/password", w.passwordSubmit)
 	page("GET "+PathLogout, w.logoutPage)
 	page("POST "+PathLogout, w.logoutSubmit)
-	w.mountApplications(page)
-	w.mountConnections(page)
-	w.mountAdmin(page)
 	w.mountDevice(page)
 	w.mountMFA(page)
 
 	// Any other address: a page that says it does not exist, with the
 	// header and a way back (Go's plain "404 page not found" had neither).
-	rs.NotFound(w.notFound(rs, w.handle(func(http.ResponseWriter, *http.Request) error { return notFound() })))
+	rs.NotFound(w.notFound(rs, w.handle(func(http.ResponseWriter, *http.Request) error { return NotFound() })))
 
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
@@ -289,16 +265,16 @@ func (w *Web) notFound(rs *httpx.Routes, page http.Handler) http.Handler {
 	})
 }
 
-// handlerFunc is a page handler that may fail; fail writes its error.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+// HandlerFunc is a page handler that may fail; fail writes its error.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (w *Web) handle(h handlerFunc) http.Handler {
+func (w *Web) handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		// The edge check of every parameter, query and form alike: bad text
 		// is an error page, never a redirect (the client_id or redirect_uri
 		// may be the bad part) and never a store error.
 		if err := httpx.CheckInput(r); err != nil {
-			w.fail(rw, r, &pageError{Status: http.StatusBadRequest, Msg: "error.badtext", cause: err})
+			w.fail(rw, r, &PageError{Status: http.StatusBadRequest, Msg: "error.badtext", Cause: err})
 			return
 		}
 		if err := h(rw, r); err != nil {
@@ -307,14 +283,14 @@ func (w *Web) handle(h handlerFunc) http.Handler {
 	})
 }
 
-// pageError is an error shown as a page, never as a redirect: an unknown
+// PageError is an error shown as a page, never as a redirect: an unknown
 // client, a redirect URI that is not registered, a session that ended. Msg is
 // a message key; the cause goes only to the log.
-type pageError struct {
+type PageError struct {
 	Status int
 	Msg    string
 	Lang   string // "" : from the request
-	cause  error
+	Cause  error
 	// clientID and redirectURI, when known, are what the request presented:
 	// logged with the refusal, and a rejected redirectURI is shown on the
 	// page so that the developer sees which one to register.
@@ -322,21 +298,21 @@ type pageError struct {
 }
 
 // presented records the client id and redirect URI the request sent.
-func (e *pageError) presented(clientID, redirectURI string) *pageError {
+func (e *PageError) presented(clientID, redirectURI string) *PageError {
 	e.clientID, e.redirectURI = clientID, redirectURI
 	return e
 }
 
-func (e *pageError) Error() string {
-	if e.cause != nil {
-		return "web: " + e.Msg + ": " + e.cause.Error()
+func (e *PageError) Error() string {
+	if e.Cause != nil {
+		return "web: " + e.Msg + ": " + e.Cause.Error()
 	}
 	return "web: " + e.Msg
 }
 
-func (e *pageError) Unwrap() error { return e.cause }
+func (e *PageError) Unwrap() error { return e.Cause }
 
-func pageErr(status int, msg string) *pageError { return &pageError{Status: status, Msg: msg} }
+func PageErr(status int, msg string) *PageError { return &PageError{Status: status, Msg: msg} }
 
 // redirectError is an authorization error sent back to the client's
 // (already validated) redirect URI, RFC 6749 §4.1.2.1 / §4.2.2.1.
@@ -367,25 +343,25 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		w.redirect(rw, r, oauth.AppendParams(re.uri, q, re.fragment))
 		return
 	}
-	var pe *pageError
+	var pe *PageError
 	if !errors.As(err, &pe) {
-		pe = &pageError{Status: http.StatusInternalServerError, Msg: "error.internal", cause: err}
+		pe = &PageError{Status: http.StatusInternalServerError, Msg: "error.internal", Cause: err}
 		if store.Unavailable(err) {
 			// The database is down, restarting or out of disk: 503, and
 			// when to try again.
-			pe = &pageError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable", cause: err}
-			setRetryAfter(rw, store.UnavailableRetry)
+			pe = &PageError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable", Cause: err}
+			SetRetryAfter(rw, store.UnavailableRetry)
 		}
 	}
 	httpx.LogError(w.log, r, pe.Status, err)
 	if pe.Status < 500 {
-		w.logRefused(r, "", pe.Msg, pe.clientID, pe.redirectURI, pe.cause)
+		w.logRefused(r, "", pe.Msg, pe.clientID, pe.redirectURI, pe.Cause)
 	}
 	lang := pe.Lang
 	if lang == "" {
 		lang = w.lang(r, "")
 	}
-	v := &view{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
+	v := &View{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
 	// The header's links for a signed-in person; a failure to read the
 	// session (maybe the very error shown) leaves them out.
 	if _, user, err := w.session(r); err == nil {
@@ -417,7 +393,7 @@ func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string) {
 }
 
 func (w *Web) crossOriginDenied(rw http.ResponseWriter, r *http.Request) {
-	w.fail(rw, r, pageErr(http.StatusForbidden, "error.crossorigin"))
+	w.fail(rw, r, PageErr(http.StatusForbidden, "error.crossorigin"))
 }
 
 // logRefused logs at INFO why a request was refused, for the developer
@@ -455,8 +431,8 @@ func clip(s string) string {
 	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
-// view is what the templates see. Every field is optional.
-type view struct {
+// View is what the templates see. Every field is optional.
+type View struct {
 	Lang      string
 	Title     string // message key
 	User      *store.User
@@ -489,12 +465,12 @@ type view struct {
 	// Wide pages (tables) use a wider card.
 	Wide bool
 
-	// scripts allows the page's own static scripts (script-src 'self');
+	// Scripts allows the page's own static scripts (script-src 'self');
 	// pages without them keep script-src at 'none'.
-	scripts bool
-	// formAction lists extra CSP form-action sources (the client's redirect
+	Scripts bool
+	// FormAction lists extra CSP form-action sources (the client's redirect
 	// origin) for pages whose form submission ends in a redirect to it.
-	formAction []string
+	FormAction []string
 }
 
 type scopeView struct{ Name, Text string }
@@ -505,7 +481,7 @@ type navLink struct{ Lang, Href, Key string }
 // render writes a page with the browser defences: CSP (no framing, no
 // scripts, forms only to us and to the origin the form's redirect ends at),
 // nosniff, no referrer, HSTS on https, never cached.
-func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *View) {
 	var buf bytes.Buffer
 	if err := w.pages[name].ExecuteTemplate(&buf, "base", v); err != nil {
 		httpx.LogError(w.log, r, http.StatusInternalServerError, err)
@@ -513,7 +489,7 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name s
 		return
 	}
 	h := rw.Header()
-	httpx.PageHeaders(rw, w.https, httpx.PageCSP(v.formAction, v.scripts))
+	httpx.PageHeaders(rw, w.https, httpx.PageCSP(v.FormAction, v.Scripts))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", v.Lang)
 	h.Set("Cache-Control", "no-store")
