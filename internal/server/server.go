@@ -183,6 +183,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		Keys:     keys,
 		Tokens:   prov,
 		Accounts: accounts,
+		Recovery: accounts,
 		Now:      cfg.Now,
 		Log:      cfg.Log,
 	})

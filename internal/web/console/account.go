@@ -31,6 +31,8 @@ func (w *Console) accountPage(rw http.ResponseWriter, r *http.Request) error {
 		v.Notice = web.T(v.Lang, "mfa.disabled")
 	case "mfaon":
 		v.Notice = web.T(v.Lang, "mfa.enabled")
+	case "emailpending":
+		v.Notice = web.T(v.Lang, "account.emailpending")
 	}
 	w.Render(rw, r, http.StatusOK, "account", v)
 	return nil
@@ -51,7 +53,7 @@ func (w *Console) profileSubmit(rw http.ResponseWriter, r *http.Request) error {
 		// Needed only for a new address (account.UpdateProfile).
 		upd.CurrentPassword = &cur
 	}
-	_, err = w.cfg.Accounts.UpdateProfile(r.Context(), user.ID, upd)
+	_, pending, err := w.cfg.Accounts.UpdateProfileMail(r.Context(), user.ID, upd)
 	if err != nil {
 		v := w.accountView(r, user)
 		v.FirstName, v.LastName, v.Email = first, last, email
@@ -60,6 +62,10 @@ func (w *Console) profileSubmit(rw http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		w.Render(rw, r, status, "account", v)
+		return nil
+	}
+	if pending != "" {
+		w.Redirect(rw, r, web.PathAccount+"?saved=emailpending")
 		return nil
 	}
 	w.Redirect(rw, r, web.PathAccount+"?saved=profile")

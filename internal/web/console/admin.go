@@ -32,6 +32,7 @@ func (w *Console) mountAdmin(page func(string, web.HandlerFunc)) {
 	page("POST "+web.PathAdmin+"/applications/{id}/first-party", w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party"))
 	page("POST "+web.PathAdmin+"/applications/{id}/third-party", w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party"))
 	page("GET "+web.PathAdmin+"/events", w.adminEvents)
+	page("GET "+web.PathAdmin+"/mail", w.adminMail)
 }
 
 // admin returns the signed-in admin, or nil after answering (login

@@ -43,7 +43,7 @@ import (
 var templateFS embed.FS
 
 var pageNames = []string{"account", "applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events", "mfa", "mfa_codes"}
+	"admin_users", "admin_user", "admin_clients", "admin_events", "mfa", "mfa_codes", "admin_mail"}
 
 // Store is what the consoles read and change.
 type Store interface {
@@ -53,11 +53,15 @@ type Store interface {
 	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
 	store.ConsentStore
 	store.EventStore
+	ListMail(ctx context.Context, opt store.ListOptions) ([]*store.OutboxMessage, int, error)
 }
 
 // Accounts changes accounts; *account.Service implements it.
 type Accounts interface {
 	UpdateProfile(ctx context.Context, userID string, upd account.ProfileUpdate) (*store.User, error)
+	// UpdateProfileMail: a new address is confirmed by a mailed link
+	// first (pending is that address).
+	UpdateProfileMail(ctx context.Context, userID string, upd account.ProfileUpdate) (u *store.User, pending string, err error)
 	MFAAvailable() bool
 	BeginTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
 	PendingTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
