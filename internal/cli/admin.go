@@ -248,6 +248,7 @@ type UsersCmd struct {
 	SetAdmin    UsersSetAdminCmd    `cmd:"" name:"set-admin" hidden:"" help:"= users admin USUARIO / USER"`
 	UnsetAdmin  UsersUnsetAdminCmd  `cmd:"" name:"unset-admin" hidden:"" help:"= users admin --remove USUARIO / USER"`
 	SetPassword UsersSetPasswordCmd `cmd:"" name:"set-password" help:"Nueva contraseña, leída de la entrada estándar; cierra todas las sesiones del usuario / New password, read from standard input; ends every session of the user."`
+	SendReset   UsersSendResetCmd   `cmd:"" name:"send-reset" help:"Envía por correo un enlace para elegir una contraseña nueva (lo entrega el servidor en marcha) / Mails a password-reset link (the running server delivers it)."`
 	ResetMFA    UsersResetMFACmd    `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos a quien perdió su teléfono y sus códigos de recuperación / Removes the second factor of a user who lost both phone and recovery codes."`
 }
 
