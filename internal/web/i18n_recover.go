@@ -2,6 +2,7 @@ package web
 
 // Texts of the recovery pages (recover.go), merged into messages.
 var recoverMessages = map[string][2]string{
+	"register.checkmail":   {"Tu cuenta está creada. Te enviamos un enlace a {email}: ábrelo para confirmar tu correo y después inicia sesión.", "Your account is created. We sent a link to {email}: open it to confirm your email, then sign in."},
 	"login.forgot":         {"¿Olvidaste tu contraseña?", "Forgot your password?"},
 	"login.unverified":     {"Antes de iniciar sesión, confirma tu correo con el enlace que te enviamos. Si no lo encuentras, revisa la carpeta de spam o vuelve a intentarlo más tarde para recibir otro.", "Before signing in, confirm your email with the link we sent you. If you cannot find it, check the spam folder or try again later to get another."},
 	"login.unverifiedsent": {"Antes de iniciar sesión, confirma tu correo: te enviamos un enlace nuevo. Ábrelo y vuelve a iniciar sesión.", "Before signing in, confirm your email: we sent you a new link. Open it and sign in again."},
@@ -14,7 +15,7 @@ var recoverMessages = map[string][2]string{
 	"forgot.throttled":     {"Se pidieron demasiados enlaces seguidos. Revisa tu correo o espera un rato antes de pedir otro.", "Too many links were asked for in a row. Check your mail or wait a while before asking for another."},
 	"reset.title":          {"Elige una contraseña nueva", "Choose a new password"},
 	"reset.intro":          {"Elige la contraseña nueva de", "Choose the new password of"},
-	"reset.rules":          {"Al menos 10 caracteres; una frase de varias palabras es fácil de recordar. Al guardarla cerraremos todas tus sesiones y desconectaremos tus aplicaciones.", "At least 10 characters; a phrase of several words is easy to remember. Saving it ends all your sessions and disconnects your applications."},
+	"reset.rules":          {"Al menos 8 caracteres; una frase de varias palabras es fácil de recordar. Al guardarla cerraremos todas tus sesiones y desconectaremos tus aplicaciones.", "At least 8 characters; a phrase of several words is easy to remember. Saving it ends all your sessions and disconnects your applications."},
 	"reset.submit":         {"Guardar la contraseña", "Save the password"},
 	"reset.totp":           {"Tu cuenta tiene un segundo factor: después de cambiar la contraseña te seguiremos pidiendo el código de tu aplicación de autenticación (o un código de recuperación). Este enlace prueba que el correo es tuyo, no el teléfono.", "Your account has a second factor: after changing the password we will still ask for the code of your authenticator app (or a recovery code). This link proves the mailbox is yours, not the phone."},
 	"reset.done":           {"Tu contraseña se cambió. Cerramos todas tus sesiones: inicia sesión con la contraseña nueva.", "Your password was changed. We ended all your sessions: sign in with the new password."},

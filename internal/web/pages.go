@@ -222,6 +222,9 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 		w.render(rw, r, status, "register", v)
 		return nil
 	}
+	if w.registeredUnverified(rw, r, user, p.lang) {
+		return nil
+	}
 	if _, err := w.startSession(rw, r, user); err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ type Recovery interface {
 	VerifyEmail(ctx context.Context, secret, ip string) (*store.User, error)
 	ConfirmEmailChange(ctx context.Context, secret, ip string) (*store.User, error)
 	SendVerification(ctx context.Context, userID, ip string) error
+	// RequireVerified: sign-ins need a verified address (serve
+	// --require-verified-email).
+	RequireVerified() bool
 }
 
 // Paths of the recovery pages.
@@ -221,4 +224,16 @@ func (w *Web) unverifiedLogin(r *http.Request, u *store.User) string {
 	}
 	w.log.ErrorContext(r.Context(), "sending a verification link", "error", err.Error())
 	return "login.unverified"
+}
+
+// registeredUnverified answers a registration when sign-ins need a
+// verified address: no session yet, a page that says where the link went.
+func (w *Web) registeredUnverified(rw http.ResponseWriter, r *http.Request, u *store.User, lang string) bool {
+	if w.cfg.Recovery == nil || !w.cfg.Recovery.RequireVerified() || u.EmailVerified {
+		return false
+	}
+	w.render(rw, r, http.StatusCreated, "done", &View{Lang: lang, Title: "verify.title", Email: u.Email,
+		Notice: strings.ReplaceAll(translate(lang, "register.checkmail"), "{email}", u.Email),
+		Data:   doneData{Next: PathLogin + "?email=" + url.QueryEscape(u.Email), NextKey: "link.login"}})
+	return true
 }
