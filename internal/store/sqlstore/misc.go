@@ -194,9 +194,21 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 		}
 		total += int(n)
 	}
+	// Delivered and failed messages are listed for 30 days, then go.
+	res, err := db.w.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE state IN ('sent', 'failed') AND created_at <= $1 LIMIT $2)`, micros(now.Add(-OutboxKeep)), limit)
+	if err != nil {
+		return total, err
+	}
+	if n, err := res.RowsAffected(); err == nil {
+		total += int(n)
+	}
 	n, err := db.deleteExpiredDevices(ctx, now, limit)
 	return total + n, err
 }
+
+// OutboxKeep is how long sent and failed messages stay listed.
+const OutboxKeep = 30 * 24 * time.Hour
 
 // RevocationEpoch returns the revocation epoch: a counter that the database
 // itself (triggers, migration 00002) bumps in the same transaction as every

@@ -18,6 +18,7 @@ var mailTests = []struct {
 	{"MailRetryFailed", testMailRetryFailed},
 	{"MailStaleClaim", testMailStaleClaim},
 	{"MailList", testMailList},
+	{"MailJanitor", testMailJanitor},
 	{"UserWithToken", testUserWithToken},
 	{"UserWithTokenConflictWritesNothing", testUserWithTokenConflict},
 	{"IssueTokenByEmail", testIssueTokenByEmail},
@@ -388,4 +389,22 @@ func concRedeemToken(f *fixture) {
 	if ok != 1 || used != workers-1 {
 		f.t.Fatalf("%d uses succeeded and %d saw the link used; want 1 and %d", ok, used, workers-1)
 	}
+}
+
+// testMailJanitor: sent and failed messages go after 30 days; waiting
+// ones stay.
+func testMailJanitor(f *fixture) {
+	wantErr(f.t, "EnqueueMail", f.s.EnqueueMail(f.ctx, msg("m1", "a@example.com"), msg("m2", "b@example.com"), msg("m3", "c@example.com")), nil)
+	l := f.claim(t0, 2)
+	wantErr(f.t, "sent", f.s.MarkMailSent(f.ctx, l[0].ID, l[0].Claim, t0), nil)
+	wantErr(f.t, "failed", f.s.MarkMailFailed(f.ctx, l[1].ID, l[1].Claim, t0, "550"), nil)
+	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(29*24*time.Hour), 100); err != nil {
+		f.t.Fatal(err)
+	}
+	diff(f.t, "messages after 29 days", f.mailCount(), 3)
+	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(31*24*time.Hour), 100); err != nil {
+		f.t.Fatal(err)
+	}
+	left, _, _ := f.s.ListMail(f.ctx, store.ListOptions{})
+	diff(f.t, "messages after 31 days", ids(left), []string{"m3"})
 }

@@ -400,6 +400,9 @@ var eventTypes = []string{
 	"client.created", "client.updated", "client.secret_rotated", "client.deleted", "client.disabled", "client.enabled",
 	"user.disabled", "user.enabled",
 	"login.second_factor", "mfa.enabled", "mfa.disabled", "mfa.recovery_used", "mfa.recovery_regenerated", "mfa.change_failed",
+	"login.refused", "email.verification_sent", "email.verified", "email.verification_failed", "email.verification_throttled",
+	"password_reset.requested", "password_reset.throttled", "password_reset.failed", "password.reset",
+	"email.change_requested", "email.changed", "email.change_failed",
 }
 
 // eventRow is an event with the names behind its ids.
