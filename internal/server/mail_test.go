@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -220,4 +221,82 @@ func tokenRequest(t *testing.T, issuer, id, secret string, form url.Values) (*ht
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res, string(b)
+}
+
+// TestEmailChangeAndResendAPI: PATCH email mails a link to the new address
+// and a notice to the old; the address changes only when the link is
+// followed; POST /v1/users/me/verification sends a new link, 409 once
+// verified.
+func TestEmailChangeAndResendAPI(t *testing.T) {
+	e := startMail(t, "sqlite")
+	env := &env{srv: e.srv, issuer: e.issuer}
+	id, secret := env.client(t, clients.CreateInput{Name: "Portal", Grants: []string{"password"}, Scopes: []string{"openid", "email", "account"}, FirstParty: true})
+	e.register("ana@example.org")
+	form := url.Values{"grant_type": {"password"}, "username": {"ana@example.org"}, "password": {"una contraseña larga"}, "scope": {"openid email account"}}
+	res, body := tokenRequest(t, e.issuer, id, secret, form)
+	if res.StatusCode != 200 {
+		t.Fatalf("token: %d %s", res.StatusCode, body)
+	}
+	at := regexp.MustCompile(`"access_token":"([^"]+)"`).FindStringSubmatch(body)[1]
+	bearer := []string{"Authorization", "Bearer " + at}
+
+	if res, body := e.post("/v1/users/me/verification", "", bearer...); res.StatusCode != 202 || !strings.Contains(body, "24") {
+		t.Fatalf("resend: %d %s", res.StatusCode, body)
+	}
+	req, _ := http.NewRequest("PATCH", e.issuer+"/v1/users/me", strings.NewReader(
+		`{"data":{"type":"users","attributes":{"email":"nueva@example.org","current_password":"una contraseña larga"}}}`))
+	req.Header.Set("Content-Type", "application/vnd.api+json")
+	req.Header.Set("Authorization", "Bearer "+at)
+	pres, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(pres.Body)
+	pres.Body.Close()
+	if pres.StatusCode != 200 || !strings.Contains(string(pb), `"email":"ana@example.org"`) || !strings.Contains(string(pb), `"email_change_pending":"nueva@example.org"`) {
+		t.Fatalf("PATCH email: %d %s", pres.StatusCode, pb)
+	}
+	e.deliver()
+	got := e.relay.WaitFor(4) // registration, resend, confirmation, notice
+	var confirm string
+	notices := 0
+	for _, m := range got {
+		switch {
+		case m.To == "nueva@example.org":
+			confirm = linkIn(t, m)
+		case m.To == "ana@example.org" && strings.Contains(decodeHeader(m.Header.Get("Subject")), "Se pidió cambiar"):
+			notices++
+		}
+	}
+	if confirm == "" || notices != 1 || !strings.Contains(confirm, "/confirm-email?token=") {
+		t.Fatalf("confirmation %q, %d notices to the old address", confirm, notices)
+	}
+	u, _ := url.Parse(confirm)
+	fres, err := http.PostForm(e.issuer+"/confirm-email", url.Values{"token": {u.Query().Get("token")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, _ := io.ReadAll(fres.Body)
+	fres.Body.Close()
+	if fres.StatusCode != 200 || !strings.Contains(string(fb), "correo nuevo") {
+		t.Fatalf("confirm: %d %s", fres.StatusCode, fb)
+	}
+	// The address changed: sign in with the new one.
+	res, body = tokenRequest(t, e.issuer, id, secret, url.Values{"grant_type": {"password"}, "username": {"nueva@example.org"},
+		"password": {"una contraseña larga"}, "scope": {"openid email account"}})
+	if res.StatusCode != 200 {
+		t.Fatalf("sign in with the new address: %d %s", res.StatusCode, body)
+	}
+	at2 := regexp.MustCompile(`"access_token":"([^"]+)"`).FindStringSubmatch(body)[1]
+	if res, body := e.post("/v1/users/me/verification", "", "Authorization", "Bearer "+at2); res.StatusCode != 409 {
+		t.Fatalf("resend when verified: %d %s", res.StatusCode, body)
+	}
+}
+
+func decodeHeader(h string) string {
+	s, err := new(mime.WordDecoder).DecodeHeader(h)
+	if err != nil {
+		return h
+	}
+	return s
 }
