@@ -94,6 +94,9 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 	}
 	log.Info("multinexo listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "issuer_from", issuerFrom, "database", srv.Backend.Kind, "db", config.Redact(g.DB))
 	srv.FirstRunHint(ctx)
+	if cfg.SMTPURL == "" {
+		log.Warn("no --smtp-url: every message (with its link) is written to this log instead of mailed; fine for development, set a relay in production")
+	}
 
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
 	defer stopJanitor()

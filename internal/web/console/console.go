@@ -62,6 +62,8 @@ type Accounts interface {
 	// UpdateProfileMail: a new address is confirmed by a mailed link
 	// first (pending is that address).
 	UpdateProfileMail(ctx context.Context, userID string, upd account.ProfileUpdate) (u *store.User, pending string, err error)
+	// SendVerification mails a new verification link (/account).
+	SendVerification(ctx context.Context, userID, ip string) error
 	MFAAvailable() bool
 	BeginTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
 	PendingTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
@@ -106,6 +108,7 @@ func (w *Console) Mount(rs *httpx.Routes) {
 	page("GET "+web.PathAccount, w.accountPage)
 	page("POST "+web.PathAccount+"/profile", w.profileSubmit)
 	page("POST "+web.PathAccount+"/password", w.passwordSubmit)
+	page("POST "+web.PathAccount+"/verification", w.verificationSubmit)
 	page("GET "+web.PathMFA, w.mfaPage)
 	page("POST "+web.PathMFA+"/setup", w.mfaSetup)
 	page("POST "+web.PathMFA+"/confirm", w.mfaConfirm)
