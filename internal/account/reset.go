@@ -42,6 +42,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, ip string) er
 	userID, err := s.issueReset(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		// The message a known address gets is composed and sealed; do
+		// that work here too, and drop it.
+		_, _ = s.compose(mail.KindReset, &store.User{}, email, email, PathResetPassword, "unused", ResetTTL)
 		s.event(ctx, "password_reset.requested", "", ip, "no such account")
 		return nil
 	case err != nil:

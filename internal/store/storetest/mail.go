@@ -22,6 +22,7 @@ var mailTests = []struct {
 	{"UserWithToken", testUserWithToken},
 	{"UserWithTokenConflictWritesNothing", testUserWithTokenConflict},
 	{"IssueTokenByEmail", testIssueTokenByEmail},
+	{"IssueTokenAtomic", testIssueTokenAtomic},
 	{"TokenSingleUseExpiry", testTokenSingleUse},
 	{"TokenResetRevokes", testTokenReset},
 	{"TokenEmailChange", testTokenEmailChange},
@@ -407,4 +408,30 @@ func testMailJanitor(f *fixture) {
 	}
 	left, _, _ := f.s.ListMail(f.ctx, store.ListOptions{})
 	diff(f.t, "messages after 31 days", ids(left), []string{"m3"})
+}
+
+// testIssueTokenAtomic: a message that cannot be queued takes its link
+// with it (one transaction).
+func testIssueTokenAtomic(f *fixture) {
+	f.user("u1", "a@example.com")
+	wantErr(f.t, "EnqueueMail", f.s.EnqueueMail(f.ctx, msg("m1", "a@example.com")), nil)
+	t := tok("v1", store.TokenVerify, t0.Add(time.Hour))
+	t.UserID = "u1"
+	err := f.s.IssueAccountToken(f.ctx, t, func(u *store.User) []*store.OutboxMessage {
+		return []*store.OutboxMessage{msg("m1", u.Email)} // the id is taken
+	})
+	wantErr(f.t, "IssueAccountToken", err, store.ErrConflict)
+	_, _, err = f.s.GetAccountToken(f.ctx, store.HashToken("v1"), store.TokenVerify, t0)
+	wantErr(f.t, "the link of a message that was not queued", err, store.ErrNotFound)
+	// And a redemption whose notice cannot be queued changes nothing.
+	f.issue("u1", "r1", store.TokenReset, t0.Add(time.Hour), "a@example.com")
+	_, _, err = f.s.RedeemAccountToken(f.ctx, store.Redemption{Hash: store.HashToken("r1"), Purpose: store.TokenReset, Now: t0,
+		PasswordHash: "new", Notify: func(u *store.User) []*store.OutboxMessage { return []*store.OutboxMessage{msg("m1", u.Email)} }})
+	wantErr(f.t, "RedeemAccountToken", err, store.ErrConflict)
+	if u := f.getUser("u1"); u.PasswordHash == "new" {
+		f.t.Fatal("the password changed although its notice was not queued")
+	}
+	if _, _, err := f.s.GetAccountToken(f.ctx, store.HashToken("r1"), store.TokenReset, t0); err != nil {
+		f.t.Fatalf("the link was used up: %v", err)
+	}
 }
