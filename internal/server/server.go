@@ -43,7 +43,7 @@ type Config struct {
 // Server is a built server. Store, Keys and Accounts are exposed for the
 // command line and for tests.
 type Server struct {
-	Store    *sqlstore.DB
+	Store    store.Store
 	Keys     *token.KeyManager
 	Accounts *account.Service
 	Provider *provider.Provider
@@ -53,6 +53,7 @@ type Server struct {
 	Mail *mail.Deliverer
 
 	cfg     Config
+	db      *sqlstore.DB // readiness (Ready) beyond the store contract
 	routes  *httpx.Routes
 	handler http.Handler
 }
@@ -195,7 +196,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		return nil, err
 	}
 
-	s := &Server{Store: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, Mail: deliverer, cfg: cfg}
+	s := &Server{Store: db, db: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, Mail: deliverer, cfg: cfg}
 	// Every route is mounted under its class (httpx.Class), which installs
 	// that kind of route's defences.
 	rs := httpx.NewRoutes(httpx.RoutesConfig{Issuer: cfg.Serve.Issuer})
@@ -245,6 +246,10 @@ const MaxTokenTTL = 24*time.Hour + 5*time.Minute
 // Handler is the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// SQL is the SQL database under Store, for what lies beyond the store
+// contract: readiness and the fault-injection tests' write connection.
+func (s *Server) SQL() *sqlstore.DB { return s.db }
+
 // Routes lists every mounted route and its class.
 func (s *Server) Routes() []httpx.Route { return s.routes.List() }
 
@@ -270,7 +275,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.Ping(ctx); err != nil {
 		state = "unreachable"
 		s.cfg.Log.Error("readiness check failed", "database", state, "error", err.Error())
-	} else if err := s.Store.Ready(ctx); err != nil {
+	} else if err := s.db.Ready(ctx); err != nil {
 		state = "not_writable"
 		s.cfg.Log.Error("readiness check failed", "database", state, "error", err.Error())
 	}
