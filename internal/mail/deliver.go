@@ -29,7 +29,7 @@ type DelivererConfig struct {
 	// the deliverer sooner.
 	Every time.Duration
 	// Lease: how long a claimed message is this deliverer's before another
-	// may take it (default 2 min; longer than a send may take).
+	// may take it (default 2 min, and at least twice SendTimeout).
 	Lease time.Duration
 	// Batch: messages claimed at once (default 10).
 	Batch int
@@ -62,8 +62,12 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	if cfg.Every <= 0 {
 		cfg.Every = 5 * time.Second
 	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 60 * time.Second
+	}
+	if cfg.Lease < 2*cfg.SendTimeout {
+		// Room for at least one send, whatever was configured.
+		cfg.Lease = max(2*time.Minute, 2*cfg.SendTimeout)
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 10
@@ -76,9 +80,6 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	}
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = 25 * time.Hour
-	}
-	if cfg.SendTimeout <= 0 {
-		cfg.SendTimeout = 60 * time.Second
 	}
 	return &Deliverer{cfg: cfg, wake: make(chan struct{}, 1)}
 }
@@ -124,6 +125,12 @@ func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
 	}
 	var errs []error
 	for _, m := range msgs {
+		if d.cfg.Now().Add(d.cfg.SendTimeout).After(m.LeaseUntil) {
+			// Earlier sends of the batch took so long that this one might
+			// outlive its lease and be taken by another deliverer too:
+			// leave it; it is claimed again when the lease ends.
+			continue
+		}
 		errs = append(errs, d.deliver(ctx, m))
 	}
 	return len(msgs), errors.Join(errs...)

@@ -365,3 +365,46 @@ func TestBadSMTPURL(t *testing.T) {
 		t.Fatal("plain error taken for permanent")
 	}
 }
+
+// slowSender is the real SMTP sender on a relay that takes 70 s (of the
+// injected clock) per message.
+type slowSender struct {
+	mailpkg.Sender
+	clk *clock
+}
+
+func (s slowSender) Send(ctx context.Context, m *mailpkg.Outgoing) error {
+	s.clk.Add(70 * time.Second)
+	return s.Sender.Send(ctx, m)
+}
+
+// TestSlowBatchLeavesTheRestToTheLease: a message whose lease would run
+// out during its send is not sent; it is claimed again later, once.
+func TestSlowBatchLeavesTheRestToTheLease(t *testing.T) {
+	r := newRig(t, mailtest.Options{})
+	snd, err := mailpkg.NewSMTPSender(mailpkg.SMTPConfig{URL: r.relay.URL(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mailpkg.NewDeliverer(mailpkg.DelivererConfig{Outbox: r.db, Composer: r.c, Sender: slowSender{snd, r.clk},
+		From: "a@example.com", Now: r.clk.Now})
+	for range 3 {
+		r.queue(mailpkg.KindVerify, "es", "x@example.org")
+	}
+	if n, err := d.RunOnce(t.Context()); err != nil || n != 3 {
+		t.Fatalf("RunOnce: %d %v", n, err)
+	}
+	if got := len(r.relay.WaitFor(1)); got != 1 {
+		t.Fatalf("%d sent in a batch whose lease allows one", got)
+	}
+	r.clk.Add(2 * time.Minute)
+	for range 4 {
+		if _, err := d.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		r.clk.Add(2 * time.Minute)
+	}
+	if got := r.relay.WaitFor(3); len(got) != 3 {
+		t.Fatalf("%d messages arrived, want 3", len(got))
+	}
+}
