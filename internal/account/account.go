@@ -527,7 +527,7 @@ func (s *Service) UpdateProfileMail(ctx context.Context, userID string, upd Prof
 	if su == (store.UserUpdate{}) {
 		return u, pending, nil
 	}
-	nu, err := s.st.UpdateUser(ctx, u.ID, su, s.cfg.Now().UTC())
+	nu, err := s.applyProfile(ctx, u.ID, su)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, "", ErrEmailTaken
@@ -551,6 +551,26 @@ func (s *Service) UpdateProfileMail(ctx context.Context, userID string, upd Prof
 		s.event(ctx, "email.changed", u.ID, "", "")
 	}
 	return nu, pending, nil
+}
+
+// applyProfile stores su; with mail, a new password comes with a notice
+// to the account's address, queued in the same transaction.
+func (s *Service) applyProfile(ctx context.Context, userID string, su store.UserUpdate) (*store.User, error) {
+	now := s.cfg.Now().UTC()
+	if su.PasswordHash == nil || s.cfg.Mail == nil {
+		return s.st.UpdateUser(ctx, userID, su, now)
+	}
+	var berr error
+	nu, err := s.st.UpdateUserNotify(ctx, userID, su, now, func(cu *store.User) []*store.OutboxMessage {
+		m, err := s.compose(mail.KindPasswordUpdated, cu, cu.Email, cu.Email, "", "", 0)
+		berr = err
+		return []*store.OutboxMessage{m}
+	})
+	if err = errors.Join(err, berr); err != nil {
+		return nil, err
+	}
+	s.queued()
+	return nu, nil
 }
 
 // profileChanges validates upd against u: the store update it makes and

@@ -343,3 +343,27 @@ func BenchmarkRegister(b *testing.B) {
 		})
 	}
 }
+
+// TestPasswordChangeNotice: a new password set on /account, the API or
+// by the operator mails a notice.
+func TestPasswordChangeNotice(t *testing.T) {
+	s, st, _, mc := newMailService(t, Config{})
+	u, err := s.Register(t.Context(), RegisterInput{Email: "ana@example.com", Password: pw, FirstName: "A", LastName: "P"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox(t, st, mc)
+	if err := s.ChangePassword(t.Context(), u.ID, pw, "otra contraseña bastante larga"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPassword(t.Context(), u.ID, "y otra contraseña más larga"); err != nil {
+		t.Fatal(err)
+	}
+	first := "Ana"
+	if _, err := s.UpdateProfile(t.Context(), u.ID, ProfileUpdate{FirstName: &first}); err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(t, st, mc); !slices.Equal(k, []string{"password_updated ana@example.com", "password_updated ana@example.com"}) {
+		t.Fatalf("queued %v, want two notices (none for a name)", k)
+	}
+}

@@ -31,6 +31,7 @@ const (
 	KindVerify            = "verify"              // verification link (registration, resend)
 	KindReset             = "reset"               // password reset link
 	KindPasswordChanged   = "password_changed"    // notice after a reset
+	KindPasswordUpdated   = "password_updated"    // notice after a change on /account, the API or by the operator
 	KindEmailChange       = "email_change"        // confirmation link, to the new address
 	KindEmailChangeNotice = "email_change_notice" // notice, to the old address
 )
@@ -231,6 +232,16 @@ Si no fuiste tú, pide otro enlace en "¿Olvidaste tu contraseña?" y avisa al a
 The password of your account {{.Email}} was changed with a recovery link. We ended all your sessions and disconnected every application: sign in again wherever you use it.
 
 If it was not you, ask for another link at "Forgot your password?" and tell the administrator.`},
+	"password_updated.es": {"Tu contraseña cambió", `Hola{{if .Name}} {{.Name}}{{end}}:
+
+La contraseña de tu cuenta {{.Email}} se acaba de cambiar, y se cerraron tus otras sesiones.
+
+Si fuiste tú, no tienes que hacer nada. Si no, pide un enlace en "¿Olvidaste tu contraseña?" para elegir otra y avisa al administrador.`},
+	"password_updated.en": {"Your password changed", `Hello{{if .Name}} {{.Name}}{{end}},
+
+The password of your account {{.Email}} was just changed, and your other sessions were ended.
+
+If it was you, there is nothing to do. If not, ask for a link at "Forgot your password?" to choose another and tell the administrator.`},
 	"email_change.es": {"Confirma tu nuevo correo", `Hola{{if .Name}} {{.Name}}{{end}}:
 
 Para usar {{.Email}} como el correo de tu cuenta, abre este enlace (vale {{.Expires}}):

@@ -66,6 +66,11 @@ type MailStore interface {
 	MarkMailFailed(ctx context.Context, id, claim string, now time.Time, reason string) error
 	// ListMail lists messages newest first, without their bodies.
 	ListMail(ctx context.Context, opt ListOptions) ([]*OutboxMessage, int, error)
+	// UpdateUserNotify is UserStore.UpdateUser that also queues the
+	// messages notify builds for the account as changed (a notice of a
+	// new password), in the same transaction. notify may run more than
+	// once (a retried transaction), so it must only build.
+	UpdateUserNotify(ctx context.Context, id string, upd UserUpdate, now time.Time, notify func(u *User) []*OutboxMessage) (*User, error)
 }
 
 // Account token purposes.

@@ -63,6 +63,18 @@ func (db *DB) GetUserByEmailKey(ctx context.Context, emailKey string) (*store.Us
 // (grants revoked, sessions and pending codes deleted) in the same
 // transaction, so an account can never be disabled while its tokens live on.
 func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error) {
+	return db.updateUser(ctx, id, upd, now, nil)
+}
+
+// UpdateUserNotify is UpdateUser that queues the messages notify builds
+// for the account as changed, in the same transaction.
+func (db *DB) UpdateUserNotify(ctx context.Context, id string, upd store.UserUpdate, now time.Time,
+	notify func(u *store.User) []*store.OutboxMessage) (*store.User, error) {
+	return db.updateUser(ctx, id, upd, now, notify)
+}
+
+func (db *DB) updateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time,
+	notify func(u *store.User) []*store.OutboxMessage) (*store.User, error) {
 	if upd.Disabled != nil || upd.Email != nil {
 		// Both move the revocation epoch (triggers); count the change so
 		// this process's caches see it at once.
@@ -113,6 +125,11 @@ func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, n
 		u, err = scanUser(tx.QueryRowContext(ctx, q, a...))
 		if err != nil {
 			return db.mapErr(notFound(err))
+		}
+		if notify != nil {
+			if err := db.enqueue(ctx, tx, notify(u)); err != nil {
+				return err
+			}
 		}
 		if upd.Disabled != nil && *upd.Disabled {
 			return revokeUser(ctx, tx, id, now)

@@ -23,6 +23,7 @@ var mailTests = []struct {
 	{"UserWithTokenConflictWritesNothing", testUserWithTokenConflict},
 	{"IssueTokenByEmail", testIssueTokenByEmail},
 	{"IssueTokenAtomic", testIssueTokenAtomic},
+	{"UpdateUserNotify", testUpdateUserNotify},
 	{"TokenSingleUseExpiry", testTokenSingleUse},
 	{"TokenResetRevokes", testTokenReset},
 	{"TokenEmailChange", testTokenEmailChange},
@@ -434,4 +435,25 @@ func testIssueTokenAtomic(f *fixture) {
 	if _, _, err := f.s.GetAccountToken(f.ctx, store.HashToken("r1"), store.TokenReset, t0); err != nil {
 		f.t.Fatalf("the link was used up: %v", err)
 	}
+}
+
+// testUpdateUserNotify: the change and its notice are one transaction.
+func testUpdateUserNotify(f *fixture) {
+	f.user("u1", "a@example.com")
+	notice := func(id string) func(u *store.User) []*store.OutboxMessage {
+		return func(u *store.User) []*store.OutboxMessage { return []*store.OutboxMessage{msg(id, u.Email)} }
+	}
+	u, err := f.s.UpdateUserNotify(f.ctx, "u1", store.UserUpdate{PasswordHash: ptr("new")}, t0, notice("n1"))
+	wantErr(f.t, "UpdateUserNotify", err, nil)
+	if u.PasswordHash != "new" || f.mailCount() != 1 {
+		f.t.Fatalf("after the change: %+v, %d messages", u, f.mailCount())
+	}
+	_, err = f.s.UpdateUserNotify(f.ctx, "u1", store.UserUpdate{PasswordHash: ptr("newer")}, t0, notice("n1")) // the id is taken
+	wantErr(f.t, "UpdateUserNotify with a message that cannot be queued", err, store.ErrConflict)
+	if u := f.getUser("u1"); u.PasswordHash != "new" {
+		f.t.Fatalf("the password changed although its notice was not queued: %+v", u)
+	}
+	_, err = f.s.UpdateUserNotify(f.ctx, "nobody", store.UserUpdate{PasswordHash: ptr("x")}, t0, notice("n2"))
+	wantErr(f.t, "unknown user", err, store.ErrNotFound)
+	diff(f.t, "messages", f.mailCount(), 1)
 }
