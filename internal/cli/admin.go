@@ -319,7 +319,8 @@ func setAdmin(g *config.Global, env *Env, idOrEmail string, on bool) error {
 // UsersSetPasswordCmd sets a user's password for support, with the same
 // policy as a change by the user; every browser session of the account ends.
 type UsersSetPasswordCmd struct {
-	User string `arg:"" help:"ID o email del usuario / user ID or email."`
+	User   string `arg:"" help:"ID o email del usuario / user ID or email."`
+	Issuer string `help:"URL pública del servidor (remitente del aviso por correo) / the server's public URL (sender of the mailed notice)." default:"http://localhost:8080" env:"MULTINEXO_ISSUER"`
 }
 
 func (c *UsersSetPasswordCmd) Run(g *config.Global, env *Env) error {
@@ -327,8 +328,20 @@ func (c *UsersSetPasswordCmd) Run(g *config.Global, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if err := config.ValidateIssuer(c.Issuer); err != nil {
+		return usage(err)
+	}
 	return onUser(g, env, c.User, func(db *sqlstore.DB, u *store.User) error {
-		err := account.NewService(db, account.Config{}).SetPassword(env.Ctx, u.ID, password)
+		b, err := config.ParseDB(g.DB)
+		if err != nil {
+			return usage(err)
+		}
+		svc, err := mailingService(g, b, db, c.Issuer)
+		if err != nil {
+			return err
+		}
+		// The person is mailed a notice of the new password.
+		err = svc.SetPassword(env.Ctx, u.ID, password)
 		var ve *account.ValidationError
 		if errors.As(err, &ve) {
 			return usage(fmt.Errorf("%s: %s", ve.Field, ve.Detail))

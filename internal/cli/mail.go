@@ -11,6 +11,7 @@ import (
 	"github.com/multinexo/auth/internal/mail"
 	"github.com/multinexo/auth/internal/server"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/store/sqlstore"
 )
 
 // MailCmd groups the outbox commands.
@@ -94,15 +95,11 @@ func (c *UsersSendResetCmd) Run(g *config.Global, env *Env) error {
 		return err
 	}
 	defer db.Close()
-	secret, err := server.LoadSecret(*g, b, slog.New(slog.DiscardHandler))
+	svc, err := mailingService(g, b, db, c.Issuer)
 	if err != nil {
 		return err
 	}
-	composer, err := mail.NewComposer(secret, c.Issuer)
-	if err != nil {
-		return usage(err)
-	}
-	err = account.NewService(db, account.Config{Secret: secret, Mail: composer}).SendReset(env.Ctx, c.Email)
+	err = svc.SendReset(env.Ctx, c.Email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("no hay una cuenta activa con el email %q / no enabled account has that email", c.Email)
@@ -115,4 +112,19 @@ func (c *UsersSendResetCmd) Run(g *config.Global, env *Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "enlace para elegir contraseña puesto en la cola para %s; vale 30 minutos (multinexo mail list muestra su estado) / reset link queued; valid 30 minutes\n", c.Email)
 	return nil
+}
+
+// mailingService is the account service of an operator command that
+// queues mail: the server's secret seals the messages, which the running
+// server delivers; issuer is where links point.
+func mailingService(g *config.Global, b config.Backend, db *sqlstore.DB, issuer string) (*account.Service, error) {
+	secret, err := server.LoadSecret(*g, b, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	composer, err := mail.NewComposer(secret, issuer)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return account.NewService(db, account.Config{Secret: secret, Mail: composer}), nil
 }

@@ -35,3 +35,19 @@ func TestSendResetAndMailList(t *testing.T) {
 		t.Fatalf("mail list --state sent: %+v", r)
 	}
 }
+
+// TestSetPasswordMailsNotice: the operator's new password is announced to
+// the account's address.
+func TestSetPasswordMailsNotice(t *testing.T) {
+	_, db := newDB(t)
+	if r := run(t, "una contraseña larga\n", "--db", db, "users", "create", "--email", "ana@example.com", "--first-name", "Ana", "--last-name", "P"); r.status != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	if r := run(t, "otra contraseña larga\n", "--db", db, "users", "set-password", "ana@example.com"); r.status != 0 {
+		t.Fatalf("set-password: %+v", r)
+	}
+	r := run(t, "", "--db", db, "mail", "list")
+	if r.status != 0 || !strings.Contains(r.stdout, `"kind": "password_updated"`) {
+		t.Fatalf("mail list: %+v", r)
+	}
+}
