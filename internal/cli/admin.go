@@ -338,7 +338,11 @@ func (c *UsersSetPasswordCmd) Run(g *config.Global, env *Env) error {
 		}
 		svc, err := mailingService(g, b, db, c.Issuer)
 		if err != nil {
-			return err
+			// Without the server's secret (PostgreSQL without
+			// MULTINEXO_SECRET here) no notice can be sealed: set the
+			// password anyway, and say so.
+			fmt.Fprintf(env.Stderr, "multinexo: aviso: no se enviará el aviso por correo / warning: no notice will be mailed: %v\n", err)
+			svc = account.NewService(db, account.Config{})
 		}
 		// The person is mailed a notice of the new password.
 		err = svc.SetPassword(env.Ctx, u.ID, password)
