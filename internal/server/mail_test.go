@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -299,4 +301,56 @@ func decodeHeader(h string) string {
 		return h
 	}
 	return s
+}
+
+// syncBuffer is a log destination safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMailWithoutRelayGoesToTheLog: with no --smtp-url a registration's
+// link is a JSON log line a developer can follow.
+func TestMailWithoutRelayGoesToTheLog(t *testing.T) {
+	var logs syncBuffer
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	srv := newServer(t, "sqlite", issuer, func(c *server.Config) { c.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	e := &mailEnv{t: t, issuer: issuer, srv: srv}
+	e.register("ana@example.org")
+	e.deliver()
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"mail"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	link, _ := line["link"].(string)
+	if line["to"] != "ana@example.org" || line["subject"] != "Confirma tu correo" || !strings.HasPrefix(link, issuer+"/verify-email?token=") {
+		t.Fatalf("log line %v in\n%s", line, logs.String())
+	}
+	u, _ := url.Parse(link)
+	if _, err := srv.Accounts.VerifyEmail(t.Context(), u.Query().Get("token"), ""); err != nil {
+		t.Fatalf("the logged link: %v", err)
+	}
+	if l, _, _ := srv.Store.ListMail(t.Context(), store.ListOptions{}); len(l) != 1 || l[0].State != store.MailSent {
+		t.Fatalf("outbox: %+v", l)
+	}
 }
