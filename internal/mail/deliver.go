@@ -42,6 +42,9 @@ type DelivererConfig struct {
 	GiveUpAfter time.Duration
 	// SendTimeout bounds one send (default 60 s).
 	SendTimeout time.Duration
+	// Observe, if set, is told the result of every attempt: "sent",
+	// "retry" or "failed" (metrics).
+	Observe func(result string)
 }
 
 // Deliverer sends what the outbox holds. Every instance runs one; the
@@ -158,8 +161,15 @@ func (d *Deliverer) deliver(ctx context.Context, m *store.OutboxMessage) error {
 	cancel()
 	now := d.cfg.Now()
 	var perm *PermanentError
+	result := "failed"
+	defer func() {
+		if d.cfg.Observe != nil {
+			d.cfg.Observe(result)
+		}
+	}()
 	switch {
 	case err == nil:
+		result = "sent"
 		d.cfg.Log.InfoContext(ctx, "mail sent", "id", m.ID, "kind", m.Kind, "attempts", m.Attempts)
 		return d.cfg.Outbox.MarkMailSent(ctx, m.ID, m.Claim, now)
 	case errors.As(err, &perm):
@@ -170,6 +180,7 @@ func (d *Deliverer) deliver(ctx context.Context, m *store.OutboxMessage) error {
 		return d.cfg.Outbox.MarkMailFailed(ctx, m.ID, m.Claim, now,
 			"not delivered after "+d.cfg.GiveUpAfter.String()+": "+err.Error())
 	}
+	result = "retry"
 	next := now.Add(d.Backoff(m.Attempts))
 	d.cfg.Log.WarnContext(ctx, "mail will be retried", "id", m.ID, "kind", m.Kind, "attempts", m.Attempts,
 		"next_attempt_at", next, "error", err.Error())

@@ -353,4 +353,13 @@ func TestMailWithoutRelayGoesToTheLog(t *testing.T) {
 	if l, _, _ := srv.Store.ListMail(t.Context(), store.ListOptions{}); len(l) != 1 || l[0].State != store.MailSent {
 		t.Fatalf("outbox: %+v", l)
 	}
+	res, err := http.Get(issuer + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `multinexo_mail_attempts_total{result="sent"} 1`) {
+		t.Fatalf("metrics lack the delivery:\n%s", b)
+	}
 }

@@ -146,7 +146,8 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	composer, deliverer, err := buildMail(cfg, db, secret)
+	m := newMetrics()
+	composer, deliverer, err := buildMail(cfg, db, secret, m.mailAttempt)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +203,6 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	rs := httpx.NewRoutes(httpx.RoutesConfig{Issuer: cfg.Serve.Issuer})
 	rs.Ops("GET /healthz", http.HandlerFunc(s.healthz))
 	rs.Ops("GET /readyz", http.HandlerFunc(s.readyz))
-	m := newMetrics()
 	m.watchStore(db.WriteFailing)
 	rs.Ops("GET /metrics", m.handler())
 	prov.Mount(rs)
@@ -218,7 +218,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 
 // buildMail makes the composer of mailed links and the deliverer of the
 // outbox: through --smtp-url, or to the log without it.
-func buildMail(cfg Config, db *sqlstore.DB, secret string) (*mail.Composer, *mail.Deliverer, error) {
+func buildMail(cfg Config, db *sqlstore.DB, secret string, observe func(string)) (*mail.Composer, *mail.Deliverer, error) {
 	composer, err := mail.NewComposer(secret, cfg.Serve.Issuer)
 	if err != nil {
 		return nil, nil, err
@@ -233,7 +233,8 @@ func buildMail(cfg Config, db *sqlstore.DB, secret string) (*mail.Composer, *mai
 	if from == "" {
 		from = mail.DefaultFrom(composer.Host())
 	}
-	d := mail.NewDeliverer(mail.DelivererConfig{Outbox: db, Composer: composer, Sender: sender, From: from, Now: cfg.Now, Log: cfg.Log})
+	d := mail.NewDeliverer(mail.DelivererConfig{Outbox: db, Composer: composer, Sender: sender, From: from, Now: cfg.Now, Log: cfg.Log,
+		Observe: observe})
 	return composer, d, nil
 }
 
