@@ -338,6 +338,11 @@ func testTokenCascade(f *fixture) {
 	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(time.Hour), 100); err != nil {
 		f.t.Fatal(err)
 	}
+	_, err = f.redeem("v2", store.TokenVerify, t0.Add(time.Hour), "")
+	wantErr(f.t, "an expired link the day it expired", err, store.ErrExpired)
+	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(25*time.Hour), 100); err != nil {
+		f.t.Fatal(err)
+	}
 	_, err = f.redeem("v2", store.TokenVerify, t0, "")
 	wantErr(f.t, "an expired link after the janitor", err, store.ErrNotFound)
 }
