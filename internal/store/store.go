@@ -435,8 +435,9 @@ type Store interface {
 	MailStore
 	AccountTokenStore
 
-	// Janitor: delete expired codes, sessions, counters and revoked-grant
-	// tokens older than before, at most limit rows each call.
+	// Janitor: delete expired codes, sessions, counters, revoked-grant
+	// tokens, mailed links (a day after they end) and sent or failed
+	// messages (after 30 days), at most limit rows each call.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
