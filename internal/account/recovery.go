@@ -190,3 +190,17 @@ func (s *Service) CheckVerified(ctx context.Context, u *store.User, ip string) e
 	s.event(ctx, "login.refused", u.ID, ip, "email not verified")
 	return ErrEmailNotVerified
 }
+
+// CheckLink says whether a verification (store.TokenVerify) or
+// email-change (store.TokenEmailChange) link still works, without using
+// it, and the address it is about, so its page can name it.
+func (s *Service) CheckLink(ctx context.Context, purpose, secret string) (string, error) {
+	t, u, err := s.st.GetAccountToken(ctx, linkHash(secret), purpose, s.cfg.Now().UTC())
+	if err != nil {
+		return "", linkError(err)
+	}
+	if purpose == store.TokenEmailChange {
+		return t.NewEmail, nil
+	}
+	return u.Email, nil
+}

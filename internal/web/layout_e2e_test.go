@@ -151,7 +151,7 @@ func TestBrowserLayout(t *testing.T) {
 		{"admin-mail", web.PathAdmin + "/mail", `tr.mail`, b},
 		{"forgot-password", web.PathForgotPassword, `#forgot-submit`, anon},
 		{"reset-password-badlink", web.PathResetPassword + "?token=x", `#next`, anon},
-		{"verify-email", web.PathVerifyEmail + "?token=x", `#link-submit`, anon},
+		{"verify-email-badlink", web.PathVerifyEmail + "?token=x", `#next`, anon},
 		{"logout", web.PathLogout, `main`, b},
 	}
 	for _, width := range []int64{375, 1280} {

@@ -24,6 +24,9 @@ type Recovery interface {
 	VerifyEmail(ctx context.Context, secret, ip string) (*store.User, error)
 	ConfirmEmailChange(ctx context.Context, secret, ip string) (*store.User, error)
 	SendVerification(ctx context.Context, userID, ip string) error
+	// CheckLink: whether a verification or email-change link works, and
+	// the address it is about.
+	CheckLink(ctx context.Context, purpose, secret string) (string, error)
 	// RequireVerified: sign-ins need a verified address (serve
 	// --require-verified-email).
 	RequireVerified() bool
@@ -170,11 +173,22 @@ func (w *Web) resetSubmit(rw http.ResponseWriter, r *http.Request) error {
 // linkPage shows the button that follows a verification or email-change
 // link (kind "verify" or "confirmemail").
 func (w *Web) linkPage(kind string) HandlerFunc {
+	purpose := store.TokenVerify
+	if kind == "confirmemail" {
+		purpose = store.TokenEmailChange
+	}
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		lang := w.lang(r, "")
-		w.render(rw, r, http.StatusOK, "linkconfirm", &View{Lang: lang, Title: kind + ".title",
-			Message: translate(lang, kind+".intro"),
-			Data:    linkData{Action: r.URL.Path, Token: r.URL.Query().Get("token"), Button: kind + ".submit"}})
+		secret := r.URL.Query().Get("token")
+		// Only looked at, not used: a link that no longer works says so
+		// at once.
+		email, err := w.cfg.Recovery.CheckLink(r.Context(), purpose, secret)
+		if err != nil {
+			return w.linkFailed(rw, r, kind+".title", err)
+		}
+		w.render(rw, r, http.StatusOK, "linkconfirm", &View{Lang: lang, Title: kind + ".title", Email: email,
+			Message: strings.ReplaceAll(translate(lang, kind+".intro"), "{email}", email),
+			Data:    linkData{Action: r.URL.Path, Token: secret, Button: kind + ".submit"}})
 		return nil
 	}
 }
