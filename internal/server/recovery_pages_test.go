@@ -112,6 +112,11 @@ func TestResetPageSecondFactorAndBadLinks(t *testing.T) {
 	if p := e.get(c, "/reset-password?token=nope"); p.status != 400 || !strings.Contains(p.body, "no es válido") || !strings.Contains(p.body, `href="/forgot-password"`) {
 		t.Fatalf("bad link: %d\n%s", p.status, p.body)
 	}
+	for _, path := range []string{"/verify-email?token=nope", "/confirm-email?token=nope", "/confirm-email"} {
+		if p := e.get(c, path); p.status != 400 || !strings.Contains(p.body, "no es válido") || strings.Contains(p.body, `id="link-submit"`) {
+			t.Fatalf("%s: %d\n%s", path, p.status, p.body)
+		}
+	}
 	tok := lu.Query().Get("token")
 	if p := e.form(c, "/reset-password", url.Values{"token": {tok}, "new_password": {"una contraseña nueva"}}); p.status != 200 || !strings.Contains(p.body, "segundo factor") {
 		t.Fatalf("reset: %d\n%s", p.status, p.body)
