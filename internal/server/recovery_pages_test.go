@@ -149,6 +149,21 @@ func TestAccountResendAndAdminMail(t *testing.T) {
 	if p := e.form(c, "/account/verification", url.Values{}); p.status != 200 || !strings.Contains(p.body, "Te enviamos un enlace nuevo") {
 		t.Fatalf("resend: %d\n%s", p.status, p.body)
 	}
+	// Support sends a reset link from the user's page.
+	ana, err := e.srv.Accounts.Register(t.Context(), account.RegisterInput{Email: "ana@example.org", Password: "una contraseña larga", FirstName: "A", LastName: "P"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := e.get(c, "/admin/users/"+ana.ID); !strings.Contains(p.body, `id="send-reset"`) {
+		t.Fatalf("user page:\n%s", p.body)
+	}
+	if p := e.form(c, "/admin/users/"+ana.ID+"/send-reset", url.Values{}); p.status != 200 || !strings.Contains(p.body, "Se envió el enlace") {
+		t.Fatalf("send-reset: %d\n%s", p.status, p.body)
+	}
+	l, _, _ := e.srv.Store.ListMail(t.Context(), store.ListOptions{Filters: []store.Filter{{Field: "kind", Op: "eq", Value: "reset"}}})
+	if len(l) != 1 || l[0].Recipient != "ana@example.org" {
+		t.Fatalf("queued %+v", l)
+	}
 	e.relay.Stop()
 	e.deliver()
 	p = e.get(c, "/admin/mail")

@@ -33,6 +33,7 @@ func (w *Console) mountAdmin(page func(string, web.HandlerFunc)) {
 	page("POST "+web.PathAdmin+"/applications/{id}/third-party", w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party"))
 	page("GET "+web.PathAdmin+"/events", w.adminEvents)
 	page("GET "+web.PathAdmin+"/mail", w.adminMail)
+	page("POST "+web.PathAdmin+"/users/{id}/send-reset", w.adminUserSendReset)
 }
 
 // admin returns the signed-in admin, or nil after answering (login
@@ -145,6 +146,8 @@ func (w *Console) adminUser(rw http.ResponseWriter, r *http.Request) error {
 		v.Notice = web.T(v.Lang, "admin.user.disabled")
 	case "enabled":
 		v.Notice = web.T(v.Lang, "admin.user.enabled")
+	case "reset":
+		v.Notice = web.T(v.Lang, "admin.user.resetsent")
 	}
 	v.Data = adminUserData{Target: u, Self: u.ID == admin.ID, Connections: conns, Events: events}
 	w.Render(rw, r, http.StatusOK, "admin_user", v)

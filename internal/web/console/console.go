@@ -64,6 +64,8 @@ type Accounts interface {
 	UpdateProfileMail(ctx context.Context, userID string, upd account.ProfileUpdate) (u *store.User, pending string, err error)
 	// SendVerification mails a new verification link (/account).
 	SendVerification(ctx context.Context, userID, ip string) error
+	// SendReset mails a password-reset link (/admin, for support).
+	SendReset(ctx context.Context, email string) error
 	MFAAvailable() bool
 	BeginTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
 	PendingTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)

@@ -1,8 +1,10 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/web"
 )
@@ -38,5 +40,28 @@ func (w *Console) adminMail(rw http.ResponseWriter, r *http.Request) error {
 	v.Data = adminMailData{Messages: msgs, State: state, States: mailStates,
 		Pager: newPager(web.PathAdmin+"/mail", q, opt.Page.Number, total)}
 	w.Render(rw, r, http.StatusOK, "admin_mail", v)
+	return nil
+}
+
+// adminUserSendReset mails the user a password-reset link, for support
+// (as `multinexo users send-reset`).
+func (w *Console) adminUserSendReset(rw http.ResponseWriter, r *http.Request) error {
+	admin, err := w.admin(rw, r)
+	if err != nil || admin == nil {
+		return err
+	}
+	u, err := w.targetUser(r)
+	if err != nil {
+		return err
+	}
+	if err := w.cfg.Accounts.SendReset(r.Context(), u.Email); err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, account.ErrMailUnavailable) {
+			// Disabled accounts get no link; a server without mail has none.
+			return web.PageErr(http.StatusConflict, "admin.user.noreset")
+		}
+		return err
+	}
+	w.Event(r, "password_reset.requested", u.ID, "", "by admin "+admin.ID)
+	w.Redirect(rw, r, web.PathAdmin+"/users/"+u.ID+"?done=reset")
 	return nil
 }
