@@ -40,6 +40,7 @@ type CLI struct {
 	Migrate MigrateCmd `cmd:"" help:"Solo aplica las migraciones / Runs migrations only."`
 	Clients ClientsCmd `cmd:"" help:"Aplicaciones OAuth / OAuth applications."`
 	Users   UsersCmd   `cmd:"" help:"Usuarios / Users."`
+	Mail    MailCmd    `cmd:"" help:"Correo saliente / Outgoing mail."`
 	Keys    KeysCmd    `cmd:"" help:"Claves de firma / Signing keys."`
 	Bench   BenchCmd   `cmd:"" help:"Prueba de carga contra un servidor en marcha / Load-tests a running server."`
 	Version VersionCmd `cmd:"" help:"Muestra la versión / Prints the version."`

@@ -187,7 +187,7 @@ func newEnvWith(t *testing.T, o envOptions, mount func(e *env)) *env {
 		keys = e.passkeys
 	}
 	w, err := web.New(web.Config{
-		Issuer: e.issuer, Store: e.st, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Now: e.clock.Now,
+		Issuer: e.issuer, Store: e.st, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Recovery: e.accts, Now: e.clock.Now,
 		Log: slog.New(slog.DiscardHandler), Passkeys: keys,
 	})
 	if err != nil {

@@ -181,6 +181,11 @@ func (w *Web) passkeyLoginFinish(rw http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return PasskeyError(rw, lang, err)
 	}
+	if w.cfg.Recovery != nil && w.cfg.Recovery.RequireVerified() && !res.User.EmailVerified {
+		// serve --require-verified-email: a passkey does not prove the
+		// address either; a new link goes out, as after a password.
+		return jsonError(rw, http.StatusForbidden, lang, w.unverifiedLogin(r, res.User))
+	}
 	// A passkey sign-in is complete: no password, no second step.
 	http.SetCookie(rw, w.loginCookie("", time.Time{}))
 	if _, err := w.startSession(rw, r, res.User, res.AMR); err != nil {

@@ -88,6 +88,8 @@ type Config struct {
 	// Passkeys signs in with passkeys; nil (or a service that is not
 	// Available): the pages offer none.
 	Passkeys Passkeys
+	// Recovery serves the pages of mailed links (recover.go); nil: none.
+	Recovery Recovery
 	Now      func() time.Time // nil: time.Now
 	Log      *slog.Logger
 	// CodeTTL is the lifetime of authorization codes (default 60 s).
@@ -136,7 +138,7 @@ const (
 )
 
 var pageNames = []string{"login", "register", "consent", "logout", "loggedout", "error",
-	"activate", "activate_confirm", "activate_done", "login_verify"}
+	"activate", "activate_confirm", "activate_done", "login_verify", "forgot", "reset", "linkconfirm", "done"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -223,6 +225,7 @@ func (w *Web) Mount(rs *httpx.Routes) {
 	page("POST "+PathConsent, w.consentSubmit)
 	page("GET "+PathLogout, w.logoutPage)
 	page("POST "+PathLogout, w.logoutSubmit)
+	w.mountRecovery(page)
 	w.mountDevice(page)
 	w.mountMFA(page)
 	w.mountPasskeys(page)

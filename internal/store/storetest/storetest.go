@@ -196,6 +196,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, deviceTests...)
 	tests = append(tests, mfaTests...)
 	tests = append(tests, passkeyTests...)
+	tests = append(tests, mailTests...)
 	tests = append(tests, goneTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
