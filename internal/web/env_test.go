@@ -144,6 +144,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 // turns passkeys on.
 type envOptions struct {
 	localhost, passkeys bool
+	requireVerified     bool // serve --require-verified-email
 }
 
 func newEnvWith(t *testing.T, o envOptions, mount func(e *env)) *env {
@@ -168,7 +169,7 @@ func newEnvWith(t *testing.T, o envOptions, mount func(e *env)) *env {
 		t.Fatal(err)
 	}
 	e.accts = account.NewService(db, account.Config{Now: e.clock.Now, LockAfter: 4, SlowAfter: 100,
-		Secret: "test secret that is long enough for hkdf"})
+		Secret: "test secret that is long enough for hkdf", RequireVerifiedEmail: o.requireVerified})
 	e.user, err = e.accts.Register(ctx, account.RegisterInput{Email: testEmail, Password: testPassword, FirstName: "Ana", LastName: "Pérez"})
 	if err != nil {
 		t.Fatal(err)

@@ -431,3 +431,37 @@ func idTokenAMR(t *testing.T, raw string) []string {
 	}
 	return c.AMR
 }
+
+// TestBrowserPasskeyNeedsVerifiedAddress: under --require-verified-email
+// a passkey does not sign in an account whose address is not verified
+// (it proves the person, not the address), as a password does not.
+func TestBrowserPasskeyNeedsVerifiedAddress(t *testing.T) {
+	x := newE2EWith(t, envOptions{localhost: true, passkeys: true, requireVerified: true})
+	verified := func(v bool) {
+		t.Helper()
+		if _, err := x.st.UpdateUser(t.Context(), x.user.ID, store.UserUpdate{EmailVerified: &v}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verified(true)
+	ctx := newBrowser(t)
+	addAuthenticator(t, ctx)
+	x.passwordLogin(t, ctx)
+	if err := chromedp.Do(ctx, follow(chromedp.Click(chromedp.CSS(`#passkey-add`)), `.passkey-name`)); err != nil {
+		t.Fatalf("adding a passkey: %v", err)
+	}
+	noAutofill(t, ctx)
+	signOut(t, ctx, x.issuer)
+	verified(false)
+	if msg := passkeyFails(t, ctx, x.issuer); !strings.Contains(msg, "confirma tu correo") {
+		t.Errorf("unverified address: message %q", msg)
+	}
+	verified(true)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(x.issuer+"/login?continue=%2Faccount"),
+		chromedp.WaitVisible(chromedp.CSS(`#passkey-login`)),
+		follow(chromedp.Click(chromedp.CSS(`#passkey-login`)), `#passkeys`),
+	); err != nil {
+		t.Fatalf("verified again, the passkey signs in: %v", err)
+	}
+}
