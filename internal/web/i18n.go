@@ -364,7 +364,7 @@ var messages = map[string][2]string{
 	"passkey.off":           {"Las llaves de acceso no están disponibles en este servidor. Inicia sesión con tu correo y contraseña.", "Passkeys are not available on this server. Sign in with your email and password."},
 	"passkey.signedout":     {"Tu sesión terminó. Vuelve a iniciar sesión.", "Your session ended. Sign in again."},
 	"passkey.admin.none":    {"No tiene llaves de acceso.", "No passkeys."},
-	"passkey.admin.reset":   {"Si la persona perdió sus dispositivos, `multinexo users reset-mfa` quita sus llaves de acceso y su verificación en dos pasos.", "If the person lost their devices, `multinexo users reset-mfa` removes their passkeys and second factor."},
+	"passkey.admin.reset":   {"Si la persona perdió sus dispositivos, el comando «multinexo users reset-mfa» quita sus llaves de acceso y su verificación en dos pasos.", "If the person lost their devices, the command “multinexo users reset-mfa” removes their passkeys and second factor."},
 	"login.recent":          {"Por seguridad, vuelve a iniciar sesión para continuar.", "For your security, sign in again to continue."},
 
 	"error.title":             {"No se pudo completar la solicitud", "The request could not be completed"},

@@ -138,6 +138,21 @@ func TestBrowserPasskey(t *testing.T) {
 	if err != nil || len(stored) != 1 || stored[0].Name != "Mi portátil" {
 		t.Fatalf("stored passkeys %+v %v", stored, err)
 	}
+	// The operators' page of the user lists it.
+	admin := true
+	if _, err := x.st.UpdateUser(t.Context(), x.user.ID, store.UserUpdate{Admin: &admin}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(x.issuer+"/admin/users/"+x.user.ID),
+		chromedp.WaitVisible(chromedp.CSS(`#passkeys .passkey-name`)),
+	); err != nil {
+		t.Fatalf("admin user page: %v", err)
+	}
+	if body := text(ctx, t); !strings.Contains(body, "Mi portátil") || !strings.Contains(body, "reset-mfa") {
+		t.Errorf("admin user page: %q", body)
+	}
+	screenshot(t, ctx, "passkeys-admin.png")
 
 	// 2. Signed out, an application sends the browser here: the login page
 	// asks the browser for a passkey in the email field's autofill
