@@ -184,6 +184,10 @@ type Grant struct {
 	// Claims is the OIDC claims request (Core §5.5) the grant was
 	// authorized with, normalised JSON (oauth.ClaimsRequest); "" for none.
 	Claims string
+	// Resources are the RFC 8707 resource indicators granted (registered
+	// Resource URIs); nil: the server's own API. Each access token's aud is
+	// these, or the subset its token request named.
+	Resources []string
 }
 
 // Live reports whether the grant may still be used at now.
@@ -230,7 +234,8 @@ type AuthCode struct {
 	SessionID           string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
-	Claims              string // normalised OIDC claims request; "" for none; copied to the grant
+	Claims              string   // normalised OIDC claims request; "" for none; copied to the grant
+	Resources           []string // RFC 8707 resource indicators authorized; copied to the grant
 	// Set when redeemed: the grant the redemption created, so a replay can
 	// revoke it (RFC 6749 §4.1.2).
 	UsedAt  time.Time
@@ -260,6 +265,7 @@ type DeviceCode struct {
 	ExpiresAt    time.Time
 	Interval     time.Duration // minimum polling interval
 	LastPolledAt time.Time
+	Resources    []string // RFC 8707 resource indicators asked for; copied to the grant
 	// Set when the approved authorization was redeemed by the device.
 	UsedAt  time.Time
 	GrantID string
@@ -348,11 +354,38 @@ type Session struct {
 
 // Consent records that a user allowed a client a set of scopes.
 type Consent struct {
-	UserID    string
-	ClientID  string
-	Scopes    []string
+	UserID   string
+	ClientID string
+	Scopes   []string
+	// Resources are the resource indicators (RFC 8707) the user allowed the
+	// client tokens for; SaveConsent adds to them as to Scopes.
+	Resources []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Resource is a protected resource (an API) a client may ask tokens for
+// with the RFC 8707 resource parameter. URI is the resource indicator (an
+// absolute URI without fragment), the access tokens' aud; Name is what the
+// consent page shows; Scopes are the scopes it defines.
+type Resource struct {
+	URI       string
+	Name      string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// ResourceStore keeps the protected resources.
+type ResourceStore interface {
+	// CreateResource stores r; ErrConflict when its URI is taken.
+	CreateResource(ctx context.Context, r *Resource) error
+	// GetResource returns the resource with that URI, or ErrNotFound.
+	GetResource(ctx context.Context, uri string) (*Resource, error)
+	// ListResources lists every resource by URI.
+	ListResources(ctx context.Context) ([]*Resource, error)
+	// DeleteResource deletes it (grants naming it keep their tokens until
+	// they expire; no new token names it); ErrNotFound when absent.
+	DeleteResource(ctx context.Context, uri string) error
 }
 
 // SigningKey is a JOSE signing key. Private is the private JWK encrypted with
@@ -428,6 +461,7 @@ type Store interface {
 	EpochStore
 	DeviceStore
 	MFAStore
+	ResourceStore
 
 	// Janitor: delete expired codes, sessions, counters and revoked-grant
 	// tokens older than before, at most limit rows each call.

@@ -1,0 +1,27 @@
+-- Protected resources (RFC 8707 resource indicators): the APIs a client may
+-- ask a token for. uri is the resource indicator itself (an absolute URI
+-- without fragment); name is what the consent page shows; scopes are the
+-- scopes the resource defines, space-separated.
+--
+-- resources on grants, auth_codes, device_codes and consents: the resource
+-- indicators granted (space-separated; '' for none: tokens for the server's
+-- own API, aud = the issuer). A token request may narrow them, never widen.
+
+-- +goose Up
+CREATE TABLE resources (
+    uri        TEXT PRIMARY KEY,
+    name       TEXT NOT NULL DEFAULT '',
+    scopes     TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL DEFAULT 0
+);
+ALTER TABLE grants ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+ALTER TABLE device_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+ALTER TABLE consents ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+
+-- +goose Down
+ALTER TABLE consents DROP COLUMN resources;
+ALTER TABLE device_codes DROP COLUMN resources;
+ALTER TABLE auth_codes DROP COLUMN resources;
+ALTER TABLE grants DROP COLUMN resources;
+DROP TABLE resources;
