@@ -61,13 +61,20 @@ func (p *Provider) mountDevice(mux *http.ServeMux) {
 // given the device grant, and the scope policy is the token endpoint's.
 // Errors are RFC 6749 §5.2's (RFC 8628 §3.2).
 func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
-	var requested []string
+	var requested, resources []string
 	cr, ok := p.authenticate(w, &r, func(params oauth.Params) *oauth.Error {
 		var oerr *oauth.Error
-		requested, oerr = oauth.ParseScope(params.Get("scope"))
+		if requested, oerr = oauth.ParseScope(params.Get("scope")); oerr != nil {
+			return oerr
+		}
+		resources, oerr = oauth.ParseResources(params.Resources())
 		return oerr
 	})
 	if !ok {
+		return
+	}
+	if oerr := p.registeredResources(r.Context(), resources); oerr != nil {
+		p.fail(w, r, oerr, cr.basic)
 		return
 	}
 	if !grantAllowed(cr.client, store.GrantDeviceCode) {
@@ -79,7 +86,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oerr, cr.basic)
 		return
 	}
-	resp, err := p.newDeviceCode(r.Context(), cr.client, scopes, p.now())
+	resp, err := p.newDeviceCode(r.Context(), cr.client, scopes, resources, p.now())
 	if err != nil {
 		p.fail(w, r, oauth.ServerError(err), cr.basic)
 		return
@@ -91,7 +98,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 // newDeviceCode stores a new device authorization and returns the response
 // that hands out its codes. A user code already in use (a 1 in 2^34 draw per
 // live code) is drawn again.
-func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scopes []string, now time.Time) (*deviceResponse, error) {
+func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scopes, resources []string, now time.Time) (*deviceResponse, error) {
 	var err error
 	for range 4 {
 		dc := token.NewOpaque(token.PrefixDevice)
@@ -101,6 +108,7 @@ func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scop
 			UserCodeHash: store.HashToken(uc),
 			ClientID:     client.ID,
 			Scopes:       scopes,
+			Resources:    resources,
 			Status:       store.DevicePending,
 			CreatedAt:    now,
 			ExpiresAt:    now.Add(DeviceCodeTTL),

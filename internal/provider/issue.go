@@ -11,6 +11,30 @@ import (
 	"github.com/multinexo/auth/internal/token"
 )
 
+// tokenAudience is the aud of an access token of g: the resource
+// indicators granted (RFC 8707 §2: the token is "intended to be used at"
+// them), or, for a grant without any, this server's own API.
+func (p *Provider) tokenAudience(g *store.Grant) []string {
+	if len(g.Resources) > 0 {
+		return g.Resources
+	}
+	return p.audience
+}
+
+// registeredResources checks that every resource indicator sent names a
+// registered resource (RFC 8707 §2: invalid_target for one "unknown").
+func (p *Provider) registeredResources(ctx context.Context, uris []string) *oauth.Error {
+	for _, u := range uris {
+		if _, err := p.cfg.Store.GetResource(ctx, u); err != nil {
+			if isNotFound(err) {
+				return oauth.InvalidTarget("resource no registrado en este servidor: " + oauth.DescriptionSafe(u))
+			}
+			return oauth.ServerError(err)
+		}
+	}
+	return nil
+}
+
 // issued are the tokens minted for one response, before anything is stored.
 type issued struct {
 	access    string
@@ -40,7 +64,7 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 		GrantID:   g.ID,
 		GrantType: g.GrantType,
 		JTI:       token.NewID(),
-		Audience:  p.audience,
+		Audience:  p.tokenAudience(g),
 		IssuedAt:  now,
 		ExpiresAt: exp,
 		AuthTime:  g.AuthTime,

@@ -27,6 +27,7 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	GetUser(ctx context.Context, id string) (*store.User, error)
 	RecordEvent(ctx context.Context, e *store.Event) error
+	GetResource(ctx context.Context, uri string) (*store.Resource, error)
 	Hit(ctx context.Context, key string, windowStart time.Time, expires time.Time) (int, error)
 }
 
