@@ -36,6 +36,7 @@ type authzRequest struct {
 	redirectURI     string // where the answer goes (validated)
 	sentRedirectURI string // redirect_uri as sent, "" when omitted; bound to the code (RFC 6749 §4.1.3)
 	hintSubject     string // sub of a valid id_token_hint
+	resources       []*store.Resource
 }
 
 // fail sends e back to the client's validated redirect URI.
@@ -73,13 +74,20 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 	}
 	// From here on the client and its redirect URI are trusted: errors go back.
 	c := q.client
+	res, resScopes, unknown, err := w.authzResources(ctx, vals)
 	req, e := oauth.ParseAuthorizeRequest(vals, oauth.AuthorizeClient{
 		CodeFlow: slices.Contains(c.Grants, store.GrantAuthorizationCode), Legacy: c.Legacy,
 		Public: c.Type == store.ClientPublic, FirstParty: c.IsFirstParty(), Scopes: c.Scopes,
+		ResourceScopes: resScopes,
 	})
-	q.AuthorizeRequest = req
-	if e != nil {
+	q.AuthorizeRequest, q.resources = req, res
+	switch {
+	case err != nil:
+		return nil, q.fail(oauth.ServerError(err))
+	case e != nil:
 		return nil, q.fail(e)
+	case unknown:
+		return nil, q.fail(oauth.InvalidTarget("resource no registrado en este servidor"))
 	}
 	if h := req.IDTokenHint; h != "" {
 		// OIDC Core §3.1.2.1: an expired hint is fine; VerifyID checks the
@@ -217,7 +225,7 @@ func (w *Web) consented(ctx context.Context, userID string, q *authzRequest) (bo
 			return false, nil
 		}
 	}
-	return true, nil
+	return resourcesConsented(c, q.Resources), nil
 }
 
 // consentScopes are the scopes the person consents to: those requested and
@@ -240,6 +248,7 @@ func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzReq
 		User:         user,
 		ClientName:   q.client.Name,
 		RedirectHost: displayHost(q.redirectURI),
+		Resources:    resourceViews(q.resources),
 		Authz:        q.raw.Encode(),
 		Binding:      binding(sess),
 		Continue:     PathLogin + "?" + url.Values{"continue": {authorizeURL(withoutLoginPrompt(q.raw, true))}}.Encode(),
@@ -299,6 +308,7 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(w.cfg.CodeTTL),
 		Claims:              q.Claims.Encode(),
+		Resources:           q.Resources,
 	}
 	if err := w.cfg.Store.CreateAuthCode(ctx, ac); err != nil {
 		return q.fail(oauth.ServerError(err))
@@ -316,11 +326,12 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 // the fragment, with a grant row so it can be revoked like any other.
 func (w *Web) answerImplicit(rw http.ResponseWriter, r *http.Request, q *authzRequest, sess *store.Session, user *store.User, now time.Time) error {
 	g := &store.Grant{
-		UserID:   user.ID,
-		ClientID: q.client.ID,
-		Scopes:   q.Scopes,
-		Claims:   q.Claims.Encode(), // userinfo claims
-		AuthTime: sess.AuthTime,
+		UserID:    user.ID,
+		ClientID:  q.client.ID,
+		Scopes:    q.Scopes,
+		Claims:    q.Claims.Encode(), // userinfo claims
+		AuthTime:  sess.AuthTime,
+		Resources: q.Resources,
 	}
 	at, ttl, err := w.cfg.Tokens.IssueImplicit(r.Context(), q.client, g, now)
 	if err != nil {

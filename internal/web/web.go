@@ -36,6 +36,7 @@ type Store interface {
 	TouchSession(ctx context.Context, id string, now, expires time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error)
+	GetResource(ctx context.Context, uri string) (*store.Resource, error)
 	SaveConsent(ctx context.Context, c *store.Consent) error
 	CreateAuthCode(ctx context.Context, c *store.AuthCode) error
 	IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error
@@ -493,6 +494,7 @@ type view struct {
 	For          string // localized: what a login is for when no application asks
 	RedirectHost string
 	Scopes       []scopeView
+	Resources    []scopeView // the RFC 8707 resources asked for (Text: name, Name: URI)
 	Authz        string
 	Binding      string
 

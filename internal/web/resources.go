@@ -1,0 +1,58 @@
+package web
+
+import (
+	"context"
+	"net/url"
+	"slices"
+
+	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/store"
+)
+
+// authzResources looks up the RFC 8707 resources an authorization request
+// names: the registered ones, the scopes they define (the request may ask
+// for those), and whether any is not registered. Malformed values are left
+// to oauth.ParseAuthorizeRequest, which answers them with invalid_target.
+func (w *Web) authzResources(ctx context.Context, vals url.Values) (res []*store.Resource, scopes []string, unknown bool, err error) {
+	uris, e := oauth.ParseResources(vals[oauth.ParamResource])
+	if e != nil {
+		return nil, nil, false, nil
+	}
+	for _, u := range uris {
+		r, err := w.cfg.Store.GetResource(ctx, u)
+		if isNotFound(err) {
+			unknown = true
+			continue
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		res = append(res, r)
+		for _, s := range r.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	return res, scopes, unknown, nil
+}
+
+// resourcesConsented reports whether a consent covers every resource asked for.
+func resourcesConsented(c *store.Consent, asked []string) bool {
+	for _, r := range asked {
+		if !slices.Contains(c.Resources, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// resourceViews are the resources as the consent page lists them: the
+// name the operator gave, and the URI.
+func resourceViews(res []*store.Resource) []scopeView {
+	var out []scopeView
+	for _, r := range res {
+		out = append(out, scopeView{Name: r.URI, Text: r.Name})
+	}
+	return out
+}
