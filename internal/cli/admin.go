@@ -145,10 +145,17 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 		}
 		owner = u.ID
 	}
+	var known []string // nil: the built-in scopes, every one but account by default
+	if len(c.Scope) > 0 {
+		// Named scopes may also be those the protected resources define.
+		if known, err = knownScopes(env, db); err != nil {
+			return err
+		}
+	}
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
 		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty, OfflineAccessRequired: c.OfflineAccessRequired,
-		IDTokenAlg: c.IDTokenAlg,
+		IDTokenAlg: c.IDTokenAlg, KnownScopes: known,
 	}, time.Now())
 	var ie *clients.InputError
 	if errors.As(err, &ie) {
