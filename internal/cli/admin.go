@@ -155,7 +155,7 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
 		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty, OfflineAccessRequired: c.OfflineAccessRequired,
-		IDTokenAlg: c.IDTokenAlg, KnownScopes: known,
+		IDTokenAlg: c.IDTokenAlg, KnownScopes: known, Origin: store.OriginCLI,
 	}, time.Now())
 	var ie *clients.InputError
 	if errors.As(err, &ie) {

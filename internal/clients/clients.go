@@ -84,6 +84,8 @@ type CreateInput struct {
 	// Aplicaciones"): OwnerID is required, only DeveloperGrants may be given
 	// and Legacy (implicit) may not.
 	SelfService bool
+	// Origin records how the client came to be (store.Origin*).
+	Origin string
 }
 
 // Store is what this package needs of the store.
@@ -226,6 +228,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		FirstParty:             in.FirstParty,
 		OfflineAccessRequired:  in.OfflineAccessRequired,
 		IDTokenAlg:             idAlg,
+		Origin:                 in.Origin,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}, nil

@@ -139,9 +139,24 @@ type Client struct {
 	// IDTokenAlg signs this client's ID tokens (OIDC Dynamic Client
 	// Registration id_token_signed_response_alg); "": the server default.
 	IDTokenAlg string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Origin is how the client came to be: one of the Origin constants;
+	// "" for clients made before it was recorded.
+	Origin    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Client origins (Client.Origin).
+const (
+	OriginCLI       = "cli"       // multinexo clients create
+	OriginAdmin     = "admin"     // the admin panel
+	OriginDeveloper = "developer" // a developer's "Mis Aplicaciones" or the JSON:API
+	OriginDynamic   = "dynamic"   // RFC 7591 dynamic registration
+	// OriginMetadata: a client ID metadata document fetched from the URL
+	// that is its client_id (draft-ietf-oauth-client-id-metadata-document);
+	// the row is a cache of that document, refreshed when it expires.
+	OriginMetadata = "metadata"
+)
 
 // IsFirstParty reports whether c may be granted what only the operator's own
 // applications may have (the scope "account"): it was marked first-party,

@@ -346,6 +346,7 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 		KnownScopes:            w.knownScopes(),
 		IDTokenAlg:             form.IDAlg,
 		FirstParty:             form.FirstParty,
+		Origin:                 store.OriginAdmin,
 	}, w.now().UTC())
 	if err != nil {
 		if !inputError(v, err) {

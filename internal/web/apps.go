@@ -89,6 +89,7 @@ func (w *Web) applicationCreate(rw http.ResponseWriter, r *http.Request) error {
 		KnownScopes:  w.knownScopes(),
 		IDTokenAlg:   form.IDAlg,
 		SelfService:  true,
+		Origin:       store.OriginDeveloper,
 	}, w.now().UTC())
 	if err != nil {
 		v := &view{Lang: w.lang(r, "")}

@@ -19,6 +19,29 @@ var resourceTests = []struct {
 	{"ResourceCodeToGrant", testResourceCode},
 	{"ResourceDeviceToGrant", testResourceDevice},
 	{"ResourceConsentUnion", testResourceConsent},
+	{"ClientOrigin", testClientOrigin},
+}
+
+// testClientOrigin: a client's origin is stored and listed.
+func testClientOrigin(f *fixture) {
+	c := &store.Client{ID: "https://agent.example/client.json", Name: "Agente", Type: store.ClientPublic,
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, Grants: []string{store.GrantAuthorizationCode},
+		Origin: store.OriginMetadata, CreatedAt: t0, UpdatedAt: t0}
+	wantErr(f.t, "CreateClient", f.s.CreateClient(f.ctx, c), nil)
+	got, err := f.s.GetClient(f.ctx, c.ID)
+	wantErr(f.t, "GetClient", err, nil)
+	diff(f.t, "client", got, c)
+	l, _, err := f.s.ListClients(f.ctx, "", store.ListOptions{Page: store.Page{Number: 1, Size: 10}})
+	wantErr(f.t, "ListClients", err, nil)
+	if len(l) != 1 || l[0].Origin != store.OriginMetadata {
+		f.t.Errorf("listed %+v", l)
+	}
+	name := "Otro"
+	u, err := f.s.UpdateClient(f.ctx, c.ID, store.ClientUpdate{Name: &name}, t0)
+	wantErr(f.t, "UpdateClient", err, nil)
+	if u.Origin != store.OriginMetadata {
+		f.t.Errorf("origin after update %q", u.Origin)
+	}
 }
 
 func testResourceCRUD(f *fixture) {

@@ -7,6 +7,11 @@
 -- indicators granted (space-separated; '' for none: tokens for the server's
 -- own API, aud = the issuer). A token request may narrow them, never widen.
 
+--
+-- clients.origin: how the client came to be (cli, admin, developer, dynamic
+-- for RFC 7591 registration, metadata for a client ID metadata document
+-- fetched from its URL); '' for clients made before this column.
+
 -- +goose Up
 CREATE TABLE resources (
     uri        TEXT PRIMARY KEY,
@@ -18,8 +23,10 @@ ALTER TABLE grants ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 ALTER TABLE auth_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 ALTER TABLE device_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '';
 ALTER TABLE consents ADD COLUMN resources TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
+ALTER TABLE clients DROP COLUMN origin;
 ALTER TABLE consents DROP COLUMN resources;
 ALTER TABLE device_codes DROP COLUMN resources;
 ALTER TABLE auth_codes DROP COLUMN resources;
