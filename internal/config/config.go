@@ -30,6 +30,8 @@ type Serve struct {
 	IDAlg        string        `help:"Algoritmo de firma de los ID tokens / ID-token signing algorithm." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
 	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar / longest wait for in-flight requests at shutdown." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
 	DebugAddr    string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
+	CIMD         string        `name:"cimd" help:"Documentos de metadatos de cliente: un client_id que es una URL https se descarga de ella (on) o no (off) / client ID metadata documents: a client_id that is an https URL is fetched from it (on) or not (off)." default:"on" enum:"on,off" env:"MULTINEXO_CIMD"`
+	CIMDLoopback bool          `name:"cimd-allow-loopback" help:"Solo desarrollo y pruebas: acepta también client_id http(s)://127.0.0.1 y [::1] / development and tests only: also accept http(s)://127.0.0.1 and [::1] client_ids." env:"MULTINEXO_CIMD_ALLOW_LOOPBACK"`
 }
 
 // Backend is a parsed --db value.

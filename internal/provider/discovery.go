@@ -57,6 +57,7 @@ type metadata struct {
 	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
 	UILocalesSupported                         []string `json:"ui_locales_supported"`
+	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // handleDiscovery serves both discovery documents. Every URL is built from
@@ -92,6 +93,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		ClaimsParameterSupported:                   true,
 		AuthorizationResponseIssParameterSupported: true,
 		UILocalesSupported:                         []string{"es", "en"},
+		ClientIDMetadataDocumentSupported:          p.cfg.MetadataDocuments,
 	}
 	// The device flow is advertised once its grant is served, so that every
 	// advertised value is true.

@@ -21,6 +21,17 @@ func (p *Provider) tokenAudience(g *store.Grant) []string {
 	return p.audience
 }
 
+// identity is an identity claim of an access token for a registered
+// resource (RFC 9068 §2.2.1): the resource server (an MCP server showing
+// who calls) gets the person's name with profile and email with email. A
+// token for this server's own API carries none (its API reads the user).
+func identity(u *store.User, g *store.Grant, scope string, value func(*store.User) string) string {
+	if u == nil || len(g.Resources) == 0 || !slices.Contains(g.Scopes, scope) {
+		return ""
+	}
+	return value(u)
+}
+
 // registeredResources checks that every resource indicator sent names a
 // registered resource (RFC 8707 §2: invalid_target for one "unknown").
 func (p *Provider) registeredResources(ctx context.Context, uris []string) *oauth.Error {
@@ -68,6 +79,8 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 		IssuedAt:  now,
 		ExpiresAt: exp,
 		AuthTime:  g.AuthTime,
+		Name:      identity(u, g, oauth.ScopeProfile, fullName),
+		Email:     identity(u, g, oauth.ScopeEmail, func(u *store.User) string { return u.Email }),
 	})
 	if err != nil {
 		return nil, err

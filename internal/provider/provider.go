@@ -85,6 +85,9 @@ type Config struct {
 	// it implements Counters.
 	ClientFailureLimit  int
 	ClientFailureWindow time.Duration
+	// MetadataDocuments says client ID metadata documents are on (the
+	// pages resolve them; discovery advertises it).
+	MetadataDocuments bool
 }
 
 // Provider serves the protocol endpoints. Build it with New.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/api"
+	"github.com/multinexo/auth/internal/cimd"
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/provider"
@@ -32,6 +33,16 @@ type Config struct {
 	Serve  config.Serve
 	Log    *slog.Logger
 	Now    func() time.Time // nil: time.Now
+	// Resolver resolves the hosts of client ID metadata documents; nil:
+	// the system's (tests point names where they like).
+	Resolver cimd.IPResolver
+}
+
+func now(f func() time.Time) func() time.Time {
+	if f == nil {
+		return time.Now
+	}
+	return f
 }
 
 // Server is a built server. Store, Keys and Accounts are exposed for the
@@ -154,6 +165,8 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		AccessTTL:    cfg.Serve.AccessTTL,
 		RefreshGrace: cfg.Serve.RefreshGrace,
 		Log:          cfg.Log,
+
+		MetadataDocuments: cfg.Serve.CIMD != "off",
 	})
 	if err != nil {
 		return nil, err
@@ -162,7 +175,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	apiCfg := api.Config{Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()}
 	authClients := api.NewAuthClients(db, prov, apiCfg)
 	tokens := api.NewTokens(db, prov, apiCfg)
-	pages, err := web.New(web.Config{
+	wcfg := web.Config{
 		Issuer:   cfg.Serve.Issuer,
 		Store:    db,
 		Keys:     keys,
@@ -170,7 +183,15 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		Accounts: accounts,
 		Now:      cfg.Now,
 		Log:      cfg.Log,
-	})
+	}
+	if cfg.Serve.CIMD != "off" {
+		wcfg.MetadataClients = &cimd.Resolver{
+			F:   cimd.NewFetcher(cimd.FetchConfig{AllowLoopback: cfg.Serve.CIMDLoopback, Resolver: cfg.Resolver, Now: cfg.Now}),
+			St:  db,
+			Now: now(cfg.Now),
+		}
+	}
+	pages, err := web.New(wcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multinexo/auth/internal/cimd"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -22,8 +24,9 @@ const (
 )
 
 // maxClientID bounds the client_id looked up (the other parameters' limits
-// are oauth.ParseAuthorizeRequest's).
-const maxClientID = 200
+// are oauth.ParseAuthorizeRequest's): a client ID metadata document's URL
+// at most (cimd.MaxURLLength).
+const maxClientID = 1024
 
 // authzRequest is a validated authorization request. It lives for one HTTP
 // request only: the login and consent pages carry the original parameters
@@ -119,8 +122,11 @@ func (w *Web) authzClient(ctx context.Context, vals url.Values) (*authzRequest, 
 	if len(clientID) > maxClientID {
 		return nil, pageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 	}
-	client, err := w.cfg.Store.GetClient(ctx, clientID)
+	client, err := w.lookupClient(ctx, clientID)
 	if err != nil {
+		if errors.Is(err, cimd.ErrRefused) {
+			return nil, (&pageError{Status: http.StatusBadRequest, Msg: "error.cimd", cause: err}).presented(clientID, sent)
+		}
 		if isNotFound(err) {
 			return nil, pageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 		}
@@ -249,6 +255,7 @@ func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzReq
 		ClientName:   q.client.Name,
 		RedirectHost: displayHost(q.redirectURI),
 		Resources:    resourceViews(q.resources),
+		ClientHost:   metadataHost(q.client),
 		Authz:        q.raw.Encode(),
 		Binding:      binding(sess),
 		Continue:     PathLogin + "?" + url.Values{"continue": {authorizeURL(withoutLoginPrompt(q.raw, true))}}.Encode(),

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/multinexo/auth/internal/cimd"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 )
@@ -55,4 +56,27 @@ func resourceViews(res []*store.Resource) []scopeView {
 		out = append(out, scopeView{Name: r.URI, Text: r.Name})
 	}
 	return out
+}
+
+// lookupClient finds the client of an authorization request: through the
+// metadata-document resolver for a client_id that is a URL (when on), else
+// in the store.
+func (w *Web) lookupClient(ctx context.Context, clientID string) (*store.Client, error) {
+	if w.cfg.MetadataClients != nil && cimd.IsURL(clientID) {
+		return w.cfg.MetadataClients.Client(ctx, clientID)
+	}
+	return w.cfg.Store.GetClient(ctx, clientID)
+}
+
+// metadataHost is the host of a metadata-document client's URL, which the
+// consent page shows plainly ("" for a registered client).
+func metadataHost(c *store.Client) string {
+	if c.Origin != store.OriginMetadata {
+		return ""
+	}
+	u, err := url.Parse(c.ID)
+	if err != nil {
+		return c.ID
+	}
+	return u.Host
 }

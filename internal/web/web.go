@@ -113,6 +113,14 @@ type Config struct {
 	// built-in ones (openid, profile, email, voucher, offline_access) have
 	// texts already.
 	Scopes map[string]ScopeText
+	// MetadataClients, when set, resolves client_ids that are URLs of
+	// client ID metadata documents (*cimd.Resolver); nil: off.
+	MetadataClients MetadataClients
+}
+
+// MetadataClients resolves a client_id URL to its client row.
+type MetadataClients interface {
+	Client(ctx context.Context, clientID string) (*store.Client, error)
 }
 
 // Web serves the login, registration, consent, account and logout pages and
@@ -204,7 +212,7 @@ func New(cfg Config) (*Web, error) {
 	for k, v := range cfg.Scopes {
 		w.scopes[k] = v
 	}
-	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string],
+	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "pathseg": url.PathEscape, "has": slices.Contains[[]string],
 		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} }}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
@@ -495,6 +503,7 @@ type view struct {
 	RedirectHost string
 	Scopes       []scopeView
 	Resources    []scopeView // the RFC 8707 resources asked for (Text: name, Name: URI)
+	ClientHost   string      // a metadata-document client's host: not registered with the operator
 	Authz        string
 	Binding      string
 

@@ -35,6 +35,11 @@ type Claims struct {
 	ExpiresAt time.Time
 	NotBefore time.Time
 	AuthTime  time.Time
+	// Name and Email are identity claims (RFC 9068 §2.2.1), when the token
+	// carries them: Multinexo adds them to tokens for a registered resource
+	// granted the profile and email scopes.
+	Name  string
+	Email string
 	// Username is the introspection response's username (the account's
 	// email on Multinexo); "" without Config.Introspection.
 	Username string
@@ -61,6 +66,8 @@ type wire struct {
 	JTI      string          `json:"jti"`
 	ClientID string          `json:"client_id"`
 	Scope    string          `json:"scope"`
+	Name     string          `json:"name"`
+	Email    string          `json:"email"`
 }
 
 // Verify checks raw as an access token for this resource and returns its
@@ -123,7 +130,7 @@ func (s *Server) check(payload []byte) (*Claims, error) {
 	}
 	now := s.cfg.Now()
 	c := &Claims{Issuer: w.Iss, Subject: w.Sub, Audience: aud, JTI: w.JTI, ClientID: w.ClientID,
-		Scopes: strings.Fields(w.Scope), Raw: rawClaims,
+		Scopes: strings.Fields(w.Scope), Raw: rawClaims, Name: w.Name, Email: w.Email,
 		ExpiresAt: date(w.Exp), NotBefore: date(w.Nbf), IssuedAt: date(w.Iat), AuthTime: date(w.AuthTime)}
 	switch {
 	case c.Issuer != s.cfg.Issuer:
