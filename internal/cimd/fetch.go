@@ -2,6 +2,8 @@ package cimd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +57,9 @@ type FetchConfig struct {
 	MaxSize       int64
 	MaxConcurrent int
 	Now           func() time.Time
+	// RootCAs, if set, replaces the system's roots (tests; in production
+	// the system roots and SSL_CERT_FILE apply, as everywhere in Go).
+	RootCAs *x509.CertPool
 }
 
 // Fetcher fetches metadata documents with the defences of the package doc.
@@ -110,6 +115,9 @@ func NewFetcher(cfg FetchConfig) *Fetcher {
 		IdleConnTimeout:       30 * time.Second,
 		DisableCompression:    true, // the size limit is on what travels
 		ForceAttemptHTTP2:     true,
+	}
+	if cfg.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
 	}
 	f.client = &http.Client{
 		Transport: tr,

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,9 @@ type Config struct {
 	// Resolver resolves the hosts of client ID metadata documents; nil:
 	// the system's (tests point names where they like).
 	Resolver cimd.IPResolver
+	// CIMDRootCAs, if set, are the only roots trusted when fetching
+	// metadata documents (tests).
+	CIMDRootCAs *x509.CertPool
 }
 
 func now(f func() time.Time) func() time.Time {
@@ -186,7 +190,8 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	}
 	if cfg.Serve.CIMD != "off" {
 		wcfg.MetadataClients = &cimd.Resolver{
-			F:   cimd.NewFetcher(cimd.FetchConfig{AllowLoopback: cfg.Serve.CIMDLoopback, Resolver: cfg.Resolver, Now: cfg.Now}),
+			F: cimd.NewFetcher(cimd.FetchConfig{AllowLoopback: cfg.Serve.CIMDLoopback, Resolver: cfg.Resolver, Now: cfg.Now,
+				RootCAs: cfg.CIMDRootCAs}),
 			St:  db,
 			Now: now(cfg.Now),
 		}
