@@ -38,101 +38,99 @@ func TestClientIDMetadataDocument(t *testing.T) {
 }
 
 func testCIMD(t *testing.T, backend string) {
-	{
-		doc := httptest.NewTLSServer(nil)
-		defer doc.Close()
-		clientID := doc.URL + "/oauth/client.json"
-		const cb = "http://127.0.0.1:4567/callback"
-		doc.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "max-age=3600")
-			_ = json.NewEncoder(w).Encode(map[string]any{"client_id": clientID, "client_name": "Agente MCP",
-				"redirect_uris": []string{cb}, "grant_types": []string{"authorization_code", "refresh_token"},
-				"token_endpoint_auth_method": "none"})
-		})
-		ts := httptest.NewUnstartedServer(nil)
-		issuer := "http://" + ts.Listener.Addr().String()
-		srv := newServer(t, backend, issuer, func(c *server.Config) {
-			c.Serve.CIMD, c.Serve.CIMDLoopback = "on", true
-			c.CIMDRootCAs = certPool(doc)
-			c.Resolver = toLoopback{}
-		})
-		ts.Config.Handler = srv.Handler()
-		ts.Start()
-		defer ts.Close()
-		e := &env{srv: srv, issuer: issuer}
-		const resource = "https://notes.example/mcp"
-		if err := srv.Store.CreateResource(t.Context(), &store.Resource{URI: resource, Name: "Notas", Scopes: []string{"notes:read"}}); err != nil {
-			t.Fatal(err)
-		}
-		e.user(t, "ana@example.com", "una contraseña larga")
-		p := testenv.NewPerson(t, issuer, "ana@example.com", "una contraseña larga")
+	doc := httptest.NewTLSServer(nil)
+	defer doc.Close()
+	clientID := doc.URL + "/oauth/client.json"
+	const cb = "http://127.0.0.1:4567/callback"
+	doc.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=3600")
+		_ = json.NewEncoder(w).Encode(map[string]any{"client_id": clientID, "client_name": "Agente MCP",
+			"redirect_uris": []string{cb}, "grant_types": []string{"authorization_code", "refresh_token"},
+			"token_endpoint_auth_method": "none"})
+	})
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	srv := newServer(t, backend, issuer, func(c *server.Config) {
+		c.Serve.CIMD, c.Serve.CIMDLoopback = "on", true
+		c.CIMDRootCAs = certPool(doc)
+		c.Resolver = toLoopback{}
+	})
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	defer ts.Close()
+	e := &env{srv: srv, issuer: issuer}
+	const resource = "https://notes.example/mcp"
+	if err := srv.Store.CreateResource(t.Context(), &store.Resource{URI: resource, Name: "Notas", Scopes: []string{"notes:read"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.user(t, "ana@example.com", "una contraseña larga")
+	p := testenv.NewPerson(t, issuer, "ana@example.com", "una contraseña larga")
 
-		var meta map[string]any
-		getJSON(t, issuer+"/.well-known/oauth-authorization-server", &meta)
-		if meta["client_id_metadata_document_supported"] != true {
-			t.Errorf("discovery: %v", meta["client_id_metadata_document_supported"])
-		}
+	var meta map[string]any
+	getJSON(t, issuer+"/.well-known/oauth-authorization-server", &meta)
+	if meta["client_id_metadata_document_supported"] != true {
+		t.Errorf("discovery: %v", meta["client_id_metadata_document_supported"])
+	}
 
-		verifier := strings.Repeat("v", 50)
-		sum := sha256.Sum256([]byte(verifier))
-		q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {cb}, "state": {"st"},
-			"scope": {"openid profile notes:read"}, "resource": {resource},
-			"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
-		host := strings.TrimPrefix(doc.URL, "https://")
-		loc := p.Authorize(issuer+"/auth/v1/authorize?"+q.Encode(), func(page string) {
-			if !strings.Contains(page, "Agente MCP") || !strings.Contains(page, "<strong>"+host+"</strong>") ||
-				!strings.Contains(page, "No está registrada con el operador") || !strings.Contains(page, "Notas") {
-				t.Errorf("consent page does not show the host and that the client is not registered: %s", page)
-			}
-		})
-		code := loc.Query().Get("code")
-		if code == "" || loc.Query().Get("iss") != issuer {
-			t.Fatalf("redirect %s", loc)
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {cb}, "state": {"st"},
+		"scope": {"openid profile notes:read"}, "resource": {resource},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	host := strings.TrimPrefix(doc.URL, "https://")
+	loc := p.Authorize(issuer+"/auth/v1/authorize?"+q.Encode(), func(page string) {
+		if !strings.Contains(page, "Agente MCP") || !strings.Contains(page, "<strong>"+host+"</strong>") ||
+			!strings.Contains(page, "No está registrada con el operador") || !strings.Contains(page, "Notas") {
+			t.Errorf("consent page does not show the host and that the client is not registered: %s", page)
 		}
-		tok := tokenForm(t, issuer+"/auth/v1/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
-			"redirect_uri": {cb}, "client_id": {clientID}, "code_verifier": {verifier}, "resource": {resource}})
-		if tok["access_token"] == nil || tok["refresh_token"] == nil {
-			t.Fatalf("token: %v", tok)
-		}
-		claims := jwtClaims(t, tok["access_token"].(string))
-		if claims["aud"] != resource || claims["client_id"] != clientID || claims["name"] != "Ana Pérez" {
-			t.Errorf("access token claims %v", claims)
-		}
+	})
+	code := loc.Query().Get("code")
+	if code == "" || loc.Query().Get("iss") != issuer {
+		t.Fatalf("redirect %s", loc)
+	}
+	tok := tokenForm(t, issuer+"/auth/v1/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {cb}, "client_id": {clientID}, "code_verifier": {verifier}, "resource": {resource}})
+	if tok["access_token"] == nil || tok["refresh_token"] == nil {
+		t.Fatalf("token: %v", tok)
+	}
+	claims := jwtClaims(t, tok["access_token"].(string))
+	if claims["aud"] != resource || claims["client_id"] != clientID || claims["name"] != "Ana Pérez" {
+		t.Errorf("access token claims %v", claims)
+	}
 
-		// Connected applications lists it; revoking ends the grant.
-		res, body := p.Do(http.MethodGet, issuer+"/account/connections", nil)
-		if res.StatusCode != 200 || !strings.Contains(body, "Agente MCP") {
-			t.Fatalf("connections: %d %s", res.StatusCode, body)
-		}
-		revokeURL := issuer + "/account/connections/" + url.PathEscape(clientID) + "/revoke"
-		res, body = p.Do(http.MethodGet, revokeURL, nil)
-		if res.StatusCode != 200 {
-			t.Fatalf("revoke page: %d %s", res.StatusCode, body)
-		}
-		f := url.Values{}
-		for _, m := range regexpHidden.FindAllStringSubmatch(body, -1) {
-			f.Set(m[1], m[2])
-		}
-		if res, body = p.Do(http.MethodPost, revokeURL, f); res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("revoke: %d %s", res.StatusCode, body)
-		}
-		again := tokenForm(t, issuer+"/auth/v1/token", url.Values{"grant_type": {"refresh_token"},
-			"refresh_token": {tok["refresh_token"].(string)}, "client_id": {clientID}})
-		if again["error"] != "invalid_grant" {
-			t.Fatalf("refresh after revoking the connection: %v", again)
-		}
+	// Connected applications lists it; revoking ends the grant.
+	res, body := p.Do(http.MethodGet, issuer+"/account/connections", nil)
+	if res.StatusCode != 200 || !strings.Contains(body, "Agente MCP") {
+		t.Fatalf("connections: %d %s", res.StatusCode, body)
+	}
+	revokeURL := issuer + "/account/connections/" + url.PathEscape(clientID) + "/revoke"
+	res, body = p.Do(http.MethodGet, revokeURL, nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("revoke page: %d %s", res.StatusCode, body)
+	}
+	f := url.Values{}
+	for _, m := range regexpHidden.FindAllStringSubmatch(body, -1) {
+		f.Set(m[1], m[2])
+	}
+	if res, body = p.Do(http.MethodPost, revokeURL, f); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d %s", res.StatusCode, body)
+	}
+	again := tokenForm(t, issuer+"/auth/v1/token", url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {tok["refresh_token"].(string)}, "client_id": {clientID}})
+	if again["error"] != "invalid_grant" {
+		t.Fatalf("refresh after revoking the connection: %v", again)
+	}
 
-		// A name that resolves to 127.0.0.1 is refused (error page, no redirect).
-		evil := "https://metadata.evil.example/client.json"
-		q.Set("client_id", evil)
-		res, body = p.Do(http.MethodGet, issuer+"/auth/v1/authorize?"+q.Encode(), nil)
-		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" || !strings.Contains(body, "client_id es una URL") {
-			t.Fatalf("a name resolving to loopback: %d %s", res.StatusCode, body)
-		}
-		if _, err := srv.Store.GetClient(t.Context(), evil); err == nil {
-			t.Error("a refused document left a client row")
-		}
+	// A name that resolves to 127.0.0.1 is refused (error page, no redirect).
+	evil := "https://metadata.evil.example/client.json"
+	q.Set("client_id", evil)
+	res, body = p.Do(http.MethodGet, issuer+"/auth/v1/authorize?"+q.Encode(), nil)
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" || !strings.Contains(body, "client_id es una URL") {
+		t.Fatalf("a name resolving to loopback: %d %s", res.StatusCode, body)
+	}
+	if _, err := srv.Store.GetClient(t.Context(), evil); err == nil {
+		t.Error("a refused document left a client row")
 	}
 }
 
