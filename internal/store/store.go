@@ -141,9 +141,12 @@ type Client struct {
 	IDTokenAlg string
 	// Origin is how the client came to be: one of the Origin constants;
 	// "" for clients made before it was recorded.
-	Origin    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Origin string
+	// RegistrationHash is HashToken of the RFC 7592 registration access
+	// token of a dynamically registered client; nil for the others.
+	RegistrationHash []byte
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Client origins (Client.Origin).
@@ -178,6 +181,7 @@ type ClientUpdate struct {
 	IDTokenAlg             *string
 	FirstParty             *bool
 	OfflineAccessRequired  *bool
+	RegistrationHash       []byte // non-nil: replace the registration access token's hash
 }
 
 // Grant is one authorization of a client: by a user (password, authorization
@@ -403,6 +407,15 @@ type ResourceStore interface {
 	DeleteResource(ctx context.Context, uri string) error
 }
 
+// RegistrationStore keeps RFC 7591 initial access tokens, by hash.
+type RegistrationStore interface {
+	CreateRegistrationToken(ctx context.Context, hash []byte, created, expires time.Time) error
+	// UseRegistrationToken spends the token (single use, one conditional
+	// UPDATE): ErrNotFound when unknown, ErrExpired past its expiry,
+	// ErrAlreadyUsed when spent before.
+	UseRegistrationToken(ctx context.Context, hash []byte, now time.Time) error
+}
+
 // SigningKey is a JOSE signing key. Private is the private JWK encrypted with
 // the configured secret; Public is the public JWK as JSON.
 type SigningKey struct {
@@ -477,6 +490,7 @@ type Store interface {
 	DeviceStore
 	MFAStore
 	ResourceStore
+	RegistrationStore
 
 	// Janitor: delete expired codes, sessions, counters and revoked-grant
 	// tokens older than before, at most limit rows each call.

@@ -20,6 +20,36 @@ var resourceTests = []struct {
 	{"ResourceDeviceToGrant", testResourceDevice},
 	{"ResourceConsentUnion", testResourceConsent},
 	{"ClientOrigin", testClientOrigin},
+	{"RegistrationTokens", testRegistrationTokens},
+	{"ClientRegistrationHash", testRegistrationHash},
+}
+
+// testRegistrationTokens: initial access tokens are single use and expire.
+func testRegistrationTokens(f *fixture) {
+	h := store.HashToken("iat-1")
+	wantErr(f.t, "create", f.s.CreateRegistrationToken(f.ctx, h, t0, t0.Add(time.Hour)), nil)
+	wantErr(f.t, "create twice", f.s.CreateRegistrationToken(f.ctx, h, t0, t0.Add(time.Hour)), store.ErrConflict)
+	wantErr(f.t, "unknown", f.s.UseRegistrationToken(f.ctx, store.HashToken("nope"), t0), store.ErrNotFound)
+	wantErr(f.t, "use", f.s.UseRegistrationToken(f.ctx, h, t0.Add(time.Minute)), nil)
+	wantErr(f.t, "use again", f.s.UseRegistrationToken(f.ctx, h, t0.Add(2*time.Minute)), store.ErrAlreadyUsed)
+	h2 := store.HashToken("iat-2")
+	wantErr(f.t, "create 2", f.s.CreateRegistrationToken(f.ctx, h2, t0, t0.Add(time.Hour)), nil)
+	wantErr(f.t, "expired", f.s.UseRegistrationToken(f.ctx, h2, t0.Add(time.Hour)), store.ErrExpired)
+}
+
+// testRegistrationHash: the registration access token's hash is stored and
+// replaced.
+func testRegistrationHash(f *fixture) {
+	c := &store.Client{ID: "dyn1", Name: "Dinámica", Type: store.ClientPublic, RedirectURIs: []string{"http://127.0.0.1/cb"},
+		Grants: []string{store.GrantAuthorizationCode}, Origin: store.OriginDynamic,
+		RegistrationHash: store.HashToken("rat-1"), CreatedAt: t0, UpdatedAt: t0}
+	wantErr(f.t, "CreateClient", f.s.CreateClient(f.ctx, c), nil)
+	got, err := f.s.GetClient(f.ctx, "dyn1")
+	wantErr(f.t, "GetClient", err, nil)
+	diff(f.t, "client", got, c)
+	u, err := f.s.UpdateClient(f.ctx, "dyn1", store.ClientUpdate{RegistrationHash: store.HashToken("rat-2")}, t0)
+	wantErr(f.t, "UpdateClient", err, nil)
+	diff(f.t, "hash", u.RegistrationHash, store.HashToken("rat-2"))
 }
 
 // testClientOrigin: a client's origin is stored and listed.
