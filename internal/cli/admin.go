@@ -112,6 +112,7 @@ type clientJSON struct {
 	OfflineRequired        bool      `json:"offline_access_required"`
 	Disabled               bool      `json:"disabled,omitempty"`
 	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
+	Origin                 string    `json:"origin"`
 	CreatedAt              time.Time `json:"created_at"`
 }
 
@@ -120,8 +121,20 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: c.Type,
 		Grants: nonNil(c.Grants), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), OfflineRequired: c.OfflineAccessRequired, Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
-		CreatedAt: c.CreatedAt,
+		Origin: origin(c), CreatedAt: c.CreatedAt,
 	}
+}
+
+// origin names how a client came to be; for clients made before that was
+// recorded: developer when a user owns it, else operator.
+func origin(c *store.Client) string {
+	switch {
+	case c.Origin != "":
+		return c.Origin
+	case c.OwnerID != "":
+		return store.OriginDeveloper
+	}
+	return "operator"
 }
 
 func nonNil(s []string) []string {

@@ -11,6 +11,7 @@ import (
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlstore"
+	"github.com/multinexo/auth/internal/token"
 )
 
 // ResourcesCmd groups the protected-resource commands (RFC 8707).
@@ -133,4 +134,32 @@ func knownScopes(env *Env, db *sqlstore.DB) ([]string, error) {
 		}
 	}
 	return known, nil
+}
+
+// RegistrationTokensCmd groups the RFC 7591 initial access token commands.
+type RegistrationTokensCmd struct {
+	Create RegistrationTokensCreateCmd `cmd:"" help:"Crea un token de acceso inicial de un solo uso para POST /auth/v1/register (serve --registration token); se imprime una sola vez / creates a single-use initial access token for POST /auth/v1/register; printed once."`
+}
+
+// RegistrationTokensCreateCmd creates an initial access token.
+type RegistrationTokensCreateCmd struct {
+	TTL time.Duration `name:"ttl" default:"24h" help:"Validez del token / how long the token is valid."`
+}
+
+func (c *RegistrationTokensCreateCmd) Run(g *config.Global, env *Env) error {
+	if c.TTL <= 0 || c.TTL > 90*24*time.Hour {
+		return usage(errors.New("--ttl: entre 1s y 90 días / between 1s and 90 days"))
+	}
+	db, _, err := open(g, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tok := token.NewOpaque(token.PrefixInitialAccess)
+	now := time.Now().UTC()
+	if err := db.CreateRegistrationToken(env.Ctx, store.HashToken(tok), now, now.Add(c.TTL)); err != nil {
+		return err
+	}
+	event(env, db, "registration_token.created", "", "")
+	return printJSON(env.Stdout, map[string]any{"initial_access_token": tok, "expires_at": now.Add(c.TTL).Truncate(time.Second)})
 }

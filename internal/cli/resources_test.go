@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,33 @@ func TestResourcesCommands(t *testing.T) {
 	}
 	if r := run(t, "", "--db", db, "resources", "list"); r.status != 0 || strings.TrimSpace(r.stdout) != "[]" {
 		t.Fatalf("list after delete: %+v", r)
+	}
+}
+
+// TestRegistrationTokensAndOrigin: registration-tokens create prints a
+// token once (stored hashed); clients list says where each client came from.
+func TestRegistrationTokensAndOrigin(t *testing.T) {
+	path, db := newDB(t)
+	r := run(t, "", "--db", db, "registration-tokens", "create", "--ttl", "1h")
+	var out struct {
+		Token string `json:"initial_access_token"`
+	}
+	if r.status != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || !strings.HasPrefix(out.Token, "mnx_iat_") {
+		t.Fatalf("registration-tokens create: %+v", r)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		raw, _ := os.ReadFile(f)
+		if strings.Contains(string(raw), out.Token) {
+			t.Errorf("the initial access token is stored in clear in %s", f)
+		}
+	}
+	if r := run(t, "", "--db", db, "registration-tokens", "create", "--ttl", "0s"); r.status != 2 {
+		t.Errorf("--ttl 0: %+v", r)
+	}
+	if r := run(t, "", "--db", db, "clients", "create", "--name", "X", "--grant", "client_credentials"); r.status != 0 {
+		t.Fatal(r)
+	}
+	if r := run(t, "", "--db", db, "clients", "list"); !strings.Contains(r.stdout, `"origin": "cli"`) {
+		t.Errorf("clients list without origin: %s", r.stdout)
 	}
 }

@@ -86,6 +86,9 @@ type CreateInput struct {
 	SelfService bool
 	// Origin records how the client came to be (store.Origin*).
 	Origin string
+	// RegistrationHash is stored with the client (RFC 7592 registration
+	// access token, dynamic registration only).
+	RegistrationHash []byte
 }
 
 // Store is what this package needs of the store.
@@ -229,6 +232,7 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		OfflineAccessRequired:  in.OfflineAccessRequired,
 		IDTokenAlg:             idAlg,
 		Origin:                 in.Origin,
+		RegistrationHash:       in.RegistrationHash,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}, nil

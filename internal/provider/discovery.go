@@ -41,6 +41,7 @@ type metadata struct {
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
 	EndSessionEndpoint                         string   `json:"end_session_endpoint"`
 	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -94,6 +95,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		AuthorizationResponseIssParameterSupported: true,
 		UILocalesSupported:                         []string{"es", "en"},
 		ClientIDMetadataDocumentSupported:          p.cfg.MetadataDocuments,
+		RegistrationEndpoint:                       p.cfg.RegistrationEndpoint,
 	}
 	// The device flow is advertised once its grant is served, so that every
 	// advertised value is true.

@@ -88,6 +88,9 @@ type Config struct {
 	// MetadataDocuments says client ID metadata documents are on (the
 	// pages resolve them; discovery advertises it).
 	MetadataDocuments bool
+	// RegistrationEndpoint, when not empty, is advertised as the RFC 7591
+	// registration_endpoint (dynamic registration is on).
+	RegistrationEndpoint string
 }
 
 // Provider serves the protocol endpoints. Build it with New.

@@ -20,6 +20,7 @@ import (
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/provider"
+	"github.com/multinexo/auth/internal/registration"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlite"
@@ -160,7 +161,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if len(collisions) > 0 {
 		cfg.Log.Warn("accounts with look-alike email addresses need an operator: see the email.collision events", "count", len(collisions))
 	}
-	prov, err := provider.New(provider.Config{
+	pcfg := provider.Config{
 		Issuer:       cfg.Serve.Issuer,
 		Store:        db,
 		Keys:         keys,
@@ -171,7 +172,17 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		Log:          cfg.Log,
 
 		MetadataDocuments: cfg.Serve.CIMD != "off",
-	})
+	}
+	var reg *registration.Registrar
+	if cfg.Serve.Registration != "" && cfg.Serve.Registration != registration.ModeOff {
+		pcfg.RegistrationEndpoint = cfg.Serve.Issuer + registration.PathRegister
+		reg, err = registration.New(registration.Config{Issuer: cfg.Serve.Issuer, Mode: cfg.Serve.Registration,
+			Store: db, Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()})
+		if err != nil {
+			return nil, err
+		}
+	}
+	prov, err := provider.New(pcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +224,9 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	authClients.Mount(mux)
 	tokens.Mount(mux)
 	pages.Mount(mux)
+	if reg != nil {
+		reg.Mount(mux)
+	}
 	s.handler = httpx.Logging(cfg.Log, m.wrap(mux))
 	return s, nil
 }
