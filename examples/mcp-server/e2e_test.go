@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,25 +21,22 @@ import (
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/server"
 	"github.com/multinexo/auth/internal/store"
-	"github.com/multinexo/auth/internal/testenv"
 )
 
 // stack is Multinexo, this MCP server and (for the metadata-document
 // client) the client's document, all on loopback.
 type stack struct {
 	issuer, mcpURL string
-	person         *testenv.Person
 }
 
 const (
 	email    = "ana@example.com"
 	password = "una contraseña larga"
-	callback = "http://127.0.0.1:4567/callback"
 )
 
 // start runs Multinexo (metadata documents on loopback, open dynamic
-// registration) with the MCP server registered as a resource, and signs
-// Ana in at a browser. docCA is the metadata document server's certificate.
+// registration) with the MCP server registered as a resource, and Ana's
+// account. docCA is the metadata document server's certificate.
 func start(t *testing.T, docCA *x509.Certificate) *stack {
 	t.Helper()
 	ms := httptest.NewUnstartedServer(nil)
@@ -81,21 +77,7 @@ func start(t *testing.T, docCA *x509.Certificate) *stack {
 	mcpSrv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
 	mcpSrv.Start()
 	t.Cleanup(mcpSrv.Close)
-	return &stack{issuer: issuer, mcpURL: mcpURL, person: testenv.NewPerson(t, issuer, email, password)}
-}
-
-// fetcher is the browser step: the person opens the authorization URL,
-// allows on the consent page, and the redirect back is read.
-func (s *stack) fetcher(t *testing.T, check func(page string)) auth.AuthorizationCodeFetcher {
-	return func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
-		u, _ := url.Parse(args.URL)
-		if u.Query().Get("resource") != s.mcpURL || u.Query().Get("code_challenge_method") != "S256" {
-			t.Errorf("authorization request without resource or PKCE: %s", args.URL)
-		}
-		loc := s.person.Authorize(args.URL, check)
-		q := loc.Query()
-		return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
-	}
+	return &stack{issuer: issuer, mcpURL: mcpURL}
 }
 
 // callWhoami connects a real MCP client (the Go SDK's, with its OAuth
@@ -125,13 +107,14 @@ func callWhoami(t *testing.T, s *stack, h auth.OAuthHandler) string {
 // ID metadata document served over TLS on loopback, runs the code flow
 // with PKCE and resource, and calls the tool as Ana.
 func TestMCPClientWithMetadataDocument(t *testing.T) {
+	cb := newCallback(t)
 	doc := httptest.NewTLSServer(nil)
 	defer doc.Close()
 	clientID := doc.URL + "/client.json"
 	doc.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"client_id": clientID, "client_name": "Cliente MCP de prueba",
-			"redirect_uris": []string{callback}, "grant_types": []string{"authorization_code", "refresh_token"},
+			"redirect_uris": []string{cb.url()}, "grant_types": []string{"authorization_code", "refresh_token"},
 			"response_types": []string{"code"}, "token_endpoint_auth_method": "none"})
 	})
 	s := start(t, doc.Certificate())
@@ -149,12 +132,9 @@ func TestMCPClientWithMetadataDocument(t *testing.T) {
 	host := strings.TrimPrefix(doc.URL, "https://")
 	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
 		ClientIDMetadataDocumentConfig: &auth.ClientIDMetadataDocumentConfig{URL: clientID},
-		RedirectURL:                    callback,
-		AuthorizationCodeFetcher: s.fetcher(t, func(page string) {
-			if !strings.Contains(page, "<strong>"+host+"</strong>") || !strings.Contains(page, "Ejemplo MCP") {
-				t.Errorf("consent page lacks the client's host or the resource: %s", page)
-			}
-		}),
+		RedirectURL:                    cb.url(),
+		AuthorizationCodeFetcher: browserFetcher(t, s, cb, wantConsent(t, "Cliente MCP de prueba", host,
+			"No está registrada con el operador", "Ejemplo MCP", s.mcpURL)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,17 +147,14 @@ func TestMCPClientWithMetadataDocument(t *testing.T) {
 // TestMCPClientWithDynamicRegistration: the same with RFC 7591 dynamic
 // registration instead of a metadata document.
 func TestMCPClientWithDynamicRegistration(t *testing.T) {
+	cb := newCallback(t)
 	s := start(t, nil)
 	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
 		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			RedirectURIs: []string{callback}, TokenEndpointAuthMethod: "none", ClientName: "Cliente MCP registrado",
+			RedirectURIs: []string{cb.url()}, TokenEndpointAuthMethod: "none", ClientName: "Cliente MCP registrado",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 		}},
-		AuthorizationCodeFetcher: s.fetcher(t, func(page string) {
-			if !strings.Contains(page, "Cliente MCP registrado") {
-				t.Errorf("consent page lacks the client: %s", page)
-			}
-		}),
+		AuthorizationCodeFetcher: browserFetcher(t, s, cb, wantConsent(t, "Cliente MCP registrado", "Ejemplo MCP")),
 	})
 	if err != nil {
 		t.Fatal(err)
