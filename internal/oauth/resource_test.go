@@ -11,14 +11,14 @@ import (
 // else is invalid_target; repeats allowed, duplicates dropped.
 func TestParseResources(t *testing.T) {
 	bad := []string{
-		"api.example/mcp",               // relative
-		"/mcp",                          // relative
-		"https://api.example/mcp#frag",  // fragment
-		"https://api.example/mcp#",      // empty fragment is still a fragment
-		"urn:example:api",               // no host: not a resource this server can name
-		"https://api example/",          // white space
-		"https://user:pw@api.example/",  // credentials
-		"https://api.example/\u00e9",    // not ASCII
+		"api.example/mcp",              // relative
+		"/mcp",                         // relative
+		"https://api.example/mcp#frag", // fragment
+		"https://api.example/mcp#",     // empty fragment is still a fragment
+		"urn:example:api",              // no host: not a resource this server can name
+		"https://api example/",         // white space
+		"https://user:pw@api.example/", // credentials
+		"https://api.example/\u00e9",   // not ASCII
 		"https://" + strings.Repeat("a", MaxResourceLen) + "/",
 	}
 	for _, v := range bad {

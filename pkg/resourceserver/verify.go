@@ -74,7 +74,7 @@ type wire struct {
 // claims. Every refusal wraps ErrInvalidToken; other errors (the issuer
 // unreachable in introspection mode) do not.
 func (s *Server) Verify(ctx context.Context, raw string) (*Claims, error) {
-	jws, err := jose.ParseSigned(raw, algorithms)
+	jws, err := jose.ParseSignedCompact(raw, algorithms)
 	if err != nil {
 		return nil, invalid("not a signed JWT: %v", err)
 	}
