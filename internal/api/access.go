@@ -73,19 +73,19 @@ type guard struct {
 	log    *slog.Logger
 }
 
-// mount registers every route on mux behind its need. Every answer of the
-// API, errors included, is about a person or carries a secret: none may be
-// stored by a cache (RFC 6749 §5.1's Cache-Control: no-store, for all).
-func (g *guard) mount(mux *http.ServeMux, routes []route) {
+// mount registers every route as an httpx.API route behind its need. The
+// class makes every answer, errors included, not cacheable (each is about a
+// person or carries a secret) and decides CORS: routes that need a token
+// may be called from other origins, routes that need nothing may not.
+func (g *guard) mount(rs *httpx.Routes, routes []route) {
 	for _, rt := range routes {
-		mux.Handle(rt.pattern, handle(g.log, rt.plain, func(w http.ResponseWriter, r *http.Request) error {
-			httpx.NoStore(w)
+		rs.API(rt.pattern, handle(g.log, rt.plain, func(w http.ResponseWriter, r *http.Request) error {
 			c, err := g.check(r, rt.need)
 			if err != nil {
 				return err
 			}
 			return rt.h(w, r, c)
-		}))
+		}), rt.need != needNothing)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/api"
 	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/postgres"
@@ -32,7 +33,7 @@ type appEnv struct {
 	t        *testing.T
 	db       *sqlstore.DB
 	accounts *account.Service
-	mux      *http.ServeMux
+	mux      *httpx.Routes
 	routes   []api.RouteNeed
 }
 
@@ -97,7 +98,7 @@ func newAppEnvOn(t *testing.T, db *sqlstore.DB) *appEnv {
 			t.Fatal(err)
 		}
 	}
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
 	prov.Mount(mux)
 	users := api.NewUsers(accounts, db, prov, api.UsersConfig{Log: log})
 	authClients := api.NewAuthClients(db, prov, api.Config{Log: log})

@@ -63,7 +63,7 @@ func NewAuthClients(st store.Store, bearer oauth.BearerVerifier, cfg Config) *Au
 }
 
 // Mount registers the routes.
-func (a *AuthClients) Mount(mux *http.ServeMux) { a.guard.mount(mux, a.routes()) }
+func (a *AuthClients) Mount(rs *httpx.Routes) { a.guard.mount(rs, a.routes()) }
 
 // routes lists the routes with what each needs: all of them manage the
 // person's applications, which needs the scope account (see need).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/api"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
@@ -49,7 +50,7 @@ func TestWithRealTokens(t *testing.T) {
 		Grants: []string{store.GrantPassword, store.GrantRefreshToken}, Scopes: []string{"openid", "profile", "email"}}); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
 	prov.Mount(mux)
 	api.NewUsers(accounts, db, prov, api.UsersConfig{Log: log}).Mount(mux)
 	serve := func(r *http.Request) *httptest.ResponseRecorder {

@@ -24,7 +24,7 @@ import (
 const MediaType = "application/vnd.api+json"
 
 // MaxBody is the largest request body read (1 MiB).
-const MaxBody = 1 << 20
+const MaxBody = httpx.MaxAPIBody
 
 // Document is a JSON:API top-level document.
 type Document struct {
@@ -202,7 +202,6 @@ func handle(log *slog.Logger, plain bool, h httpx.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The edge check of the path, the filters and the body: bad text is
 		// a 400 JSON:API error before anything reaches the store.
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		err := httpx.CheckInput(r)
 		if err == nil {
 			err = h(w, r)

@@ -40,7 +40,7 @@ func NewTokens(st store.Store, bearer oauth.BearerVerifier, cfg Config) *Tokens 
 }
 
 // Mount registers the routes.
-func (t *Tokens) Mount(mux *http.ServeMux) { t.guard.mount(mux, t.routes()) }
+func (t *Tokens) Mount(rs *httpx.Routes) { t.guard.mount(rs, t.routes()) }
 
 // routes lists the routes with what each needs: the person's connections
 // are managed with the scope account (see need).

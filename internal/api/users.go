@@ -61,7 +61,7 @@ func NewUsers(svc *account.Service, st store.Store, bearer oauth.BearerVerifier,
 }
 
 // Mount registers the routes.
-func (u *Users) Mount(mux *http.ServeMux) { u.guard.mount(mux, u.routes()) }
+func (u *Users) Mount(rs *httpx.Routes) { u.guard.mount(rs, u.routes()) }
 
 // routes lists the routes with what each needs (see need).
 func (u *Users) routes() []route {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/api"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
@@ -45,7 +46,7 @@ func (f fakeBearer) VerifyBearer(r *http.Request) (*oauth.Access, error) {
 type env struct {
 	st     store.Store
 	svc    *account.Service
-	mux    *http.ServeMux
+	mux    *httpx.Routes
 	bearer fakeBearer
 }
 
@@ -59,7 +60,7 @@ func newEnv(t *testing.T, cfg api.UsersConfig) *env {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: db, bearer: fakeBearer{}, mux: http.NewServeMux()}
+	e := &env{st: db, bearer: fakeBearer{}, mux: httpx.NewRoutes(httpx.RoutesConfig{})}
 	e.svc = account.NewService(db, account.Config{})
 	// The clients the fake tokens name: "app" is first party (the
 	// operator's own), "third" is a developer's application.
@@ -397,7 +398,7 @@ func TestRegisterBusy(t *testing.T) {
 	// One hash at a time, none may wait: concurrent registrations beyond the
 	// first are refused with 503 and Retry-After, never queued without bound.
 	svc := account.NewService(db, account.Config{MaxConcurrentHashes: 1, MaxQueuedHashes: -1})
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
 	api.NewUsers(svc, db, fakeBearer{}, api.UsersConfig{RegisterLimit: -1, Log: slog.New(slog.DiscardHandler)}).Mount(mux)
 	const n = 8
 	codes := make(chan *httptest.ResponseRecorder, n)

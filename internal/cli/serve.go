@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/config"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/server"
 )
 
@@ -117,13 +118,13 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 // debugHandler serves the Go runtime profiles under /debug/pprof/ on the
 // operator's loopback debug listener, never on the public one.
 func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+	rs := httpx.NewRoutes(httpx.RoutesConfig{})
+	rs.Ops("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	rs.Ops("/debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
+	rs.Ops("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	rs.Ops("/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+	rs.Ops("/debug/pprof/trace", http.HandlerFunc(pprof.Trace))
+	return rs
 }
 
 // MigrateCmd runs migrations only.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 )
 
@@ -33,7 +34,7 @@ func BenchmarkClientAuth(b *testing.B) {
 // one grant row written.
 func BenchmarkTokenClientCredentials(b *testing.B) {
 	e := newEnv(b)
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
 	e.p.Mount(mux)
 	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
 	auth := basic(e.cc.id, e.cc.secret)
@@ -80,7 +81,7 @@ func BenchmarkTokenRefresh(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEnv(b)
-			mux := http.NewServeMux()
+			mux := httpx.NewRoutes(httpx.RoutesConfig{})
 			e.p.Mount(mux)
 			cl, secret, err := clients.Create(e.ctx, e.st, clients.CreateInput{Name: "bench",
 				Grants: []string{store.GrantPassword, store.GrantRefreshToken}, IDTokenAlg: c.idAlg}, e.clk.Now())

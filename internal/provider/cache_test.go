@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 )
@@ -170,7 +171,7 @@ func TestCachesSeeEveryChange(t *testing.T) {
 	// Revoked through the other instance's endpoint.
 	b := e.passwordLogin(e.pw, "openid")
 	warm(b.str("access_token"))
-	mux2 := http.NewServeMux()
+	mux2 := httpx.NewRoutes(httpx.RoutesConfig{})
 	p2.Mount(mux2)
 	form := url.Values{"token": {b.str("refresh_token")}}.Encode()
 	req := httptest.NewRequest(http.MethodPost, PathRevoke, strings.NewReader(form))

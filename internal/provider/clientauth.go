@@ -16,7 +16,7 @@ import (
 )
 
 // readParams reads the body of a protocol request: a form (RFC 6749) or a
-// JSON object (seed 004), at most maxBody bytes. Parameters in the query
+// JSON object (seed 004), at most httpx.MaxProtocolBody bytes (the Protocol route class). Parameters in the query
 // string are ignored: RFC 6749 §3.2 has the client send them in the body,
 // and a secret in a URL ends up in logs.
 func readParams(r *http.Request) (oauth.Params, *oauth.Error) {

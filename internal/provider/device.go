@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -46,12 +47,11 @@ func (p *Provider) registerDevice() {
 
 // mountDevice registers the device authorization endpoint. Like the token
 // endpoint it uses no cookies, so any origin may call it.
-func (p *Provider) mountDevice(mux *http.ServeMux) {
+func (p *Provider) mountDevice(rs *httpx.Routes) {
 	if _, ok := p.grants[store.GrantDeviceCode]; !ok {
 		return
 	}
-	mux.Handle("POST "+PathDevice, p.protocol(p.handleDevice))
-	mux.Handle("OPTIONS "+PathDevice, p.cors(http.HandlerFunc(noContent)))
+	rs.Protocol("POST "+PathDevice, p.protocol(p.handleDevice))
 }
 
 // handleDevice is the device authorization endpoint (RFC 8628 §3.1–3.2).

@@ -25,6 +25,7 @@ func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/jwk-set+json")
 	// The lifetime Rotate's publish-before-use delay counts on.
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(token.JWKSMaxAge/time.Second)))
+	h.Del("Pragma")
 	_, _ = w.Write(b)
 }
 
@@ -105,5 +106,6 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "public, max-age=300")
+	h.Del("Pragma")
 	writeBody(w, m)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/clients"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
@@ -125,7 +126,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
 	p.Mount(mux)
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()

@@ -128,10 +128,6 @@ const (
 	PathOAuthDiscovery = "/.well-known/oauth-authorization-server"
 )
 
-// maxBody bounds protocol request bodies: no legitimate token, revocation or
-// introspection request comes near 64 KiB.
-const maxBody = 64 << 10
-
 // New checks cfg and builds a Provider.
 func New(cfg Config) (*Provider, error) {
 	if cfg.Issuer == "" {
@@ -204,61 +200,37 @@ func (p *Provider) register(name string, h grantHandler) {
 	p.grantOrder = append(p.grantOrder, name)
 }
 
-// Mount registers the endpoints on mux.
-func (p *Provider) Mount(mux *http.ServeMux) {
+// Mount registers the endpoints as Protocol routes (httpx.Protocol: CORS
+// for browser applications, no-store unless discovery or the JWKS say
+// otherwise, the body limit).
+func (p *Provider) Mount(rs *httpx.Routes) {
 	token := p.protocol(p.handleToken)
-	mux.Handle("POST "+PathToken, token)
-	mux.Handle("POST "+PathTokenAlias, token)
-	mux.Handle("POST "+PathRevoke, p.protocol(p.handleRevoke))
-	mux.Handle("POST "+PathIntrospect, p.protocol(p.handleIntrospect))
+	rs.Protocol("POST "+PathToken, token)
+	rs.Protocol("POST "+PathTokenAlias, token)
+	rs.Protocol("POST "+PathRevoke, p.protocol(p.handleRevoke))
+	rs.Protocol("POST "+PathIntrospect, p.protocol(p.handleIntrospect))
 	userinfo := p.protocol(p.handleUserinfo)
-	mux.Handle("GET "+PathUserinfo, userinfo)
-	mux.Handle("POST "+PathUserinfo, userinfo)
-	mux.Handle("GET "+PathJWKS, p.cors(http.HandlerFunc(p.handleJWKS)))
-	mux.Handle("GET "+PathOIDCDiscovery, p.cors(http.HandlerFunc(p.handleDiscovery)))
-	mux.Handle("GET "+PathOAuthDiscovery, p.cors(http.HandlerFunc(p.handleDiscovery)))
-	for _, path := range []string{PathToken, PathTokenAlias, PathRevoke, PathIntrospect, PathUserinfo, PathJWKS, PathOIDCDiscovery, PathOAuthDiscovery} {
-		mux.Handle("OPTIONS "+path, p.cors(http.HandlerFunc(noContent)))
-	}
-	p.mountDevice(mux)
+	rs.Protocol("GET "+PathUserinfo, userinfo)
+	rs.Protocol("POST "+PathUserinfo, userinfo)
+	rs.Protocol("GET "+PathJWKS, http.HandlerFunc(p.handleJWKS))
+	rs.Protocol("GET "+PathOIDCDiscovery, http.HandlerFunc(p.handleDiscovery))
+	rs.Protocol("GET "+PathOAuthDiscovery, http.HandlerFunc(p.handleDiscovery))
+	p.mountDevice(rs)
 }
 
-// protocol wraps a protocol endpoint that reads parameters: CORS, the body
-// limit, and the edge check of every parameter (httpx.CheckInput), answered
-// as invalid_request before anything reaches the store.
+// protocol is the adapter of the protocol endpoints that read parameters:
+// the edge check of every parameter (httpx.CheckInput), answered as
+// invalid_request before anything reaches the store.
 func (p *Provider) protocol(h http.HandlerFunc) http.Handler {
-	return p.cors(httpx.MaxBody(maxBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = withRefusal(r)
 		if err := httpx.CheckInput(r); err != nil {
 			p.fail(w, r, oauth.InvalidRequest("la solicitud contiene texto que no es UTF-8 valido o un byte NUL"), false)
 			return
 		}
 		h(w, r)
-	})))
-}
-
-// cors lets browser applications (single-page apps with PKCE, seed
-// "Aplicaciones del lado del cliente") call the protocol endpoints. These
-// endpoints use no cookies, so any origin may call them and credentials are
-// never allowed: a page can do nothing here it could not do from a server.
-func (p *Provider) cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Add("Vary", "Origin")
-		if r.Header.Get("Origin") != "" {
-			h.Set("Access-Control-Allow-Origin", "*")
-			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After, X-Request-Id")
-			if r.Method == http.MethodOptions {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Accept-Language")
-				h.Set("Access-Control-Max-Age", "600")
-			}
-		}
-		next.ServeHTTP(w, r)
 	})
 }
-
-func noContent(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }
 
 // url makes an absolute URL of path on the configured issuer.
 func (p *Provider) url(path string) string { return p.issuer + path }

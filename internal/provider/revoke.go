@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -50,7 +49,6 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oauth.ServerError(err), false)
 		return
 	}
-	httpx.NoStore(w)
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 )
@@ -144,7 +143,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	httpx.NoStore(w)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

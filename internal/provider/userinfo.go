@@ -107,7 +107,6 @@ func (p *Provider) bearerFail(w http.ResponseWriter, r *http.Request, err error)
 	}
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	httpx.NoStore(w)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

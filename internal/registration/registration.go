@@ -100,21 +100,18 @@ func New(cfg Config) (*Registrar, error) {
 	return &Registrar{cfg: cfg}, nil
 }
 
-// Mount registers the endpoints on mux.
-func (g *Registrar) Mount(mux *http.ServeMux) {
-	mux.Handle("POST "+PathRegister, g.wrap(g.register))
-	mux.Handle("GET "+PathClient, g.wrap(g.read))
-	mux.Handle("PUT "+PathClient, g.wrap(g.update))
-	mux.Handle("DELETE "+PathClient, g.wrap(g.remove))
+// Mount registers the endpoints as Protocol routes (CORS for browser
+// clients, no cookies; not cacheable; nosniff).
+func (g *Registrar) Mount(rs *httpx.Routes) {
+	rs.Protocol("POST "+PathRegister, g.wrap(g.register))
+	rs.Protocol("GET "+PathClient, g.wrap(g.read))
+	rs.Protocol("PUT "+PathClient, g.wrap(g.update))
+	rs.Protocol("DELETE "+PathClient, g.wrap(g.remove))
 }
 
-// wrap applies the body limit and the edge check, and CORS for browser
-// clients (no cookies are used here).
+// wrap applies this endpoint's body limit and the edge check.
 func (g *Registrar) wrap(h http.HandlerFunc) http.Handler {
 	return httpx.MaxBody(maxBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Origin") != "" {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-		}
 		if err := httpx.CheckInput(r); err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request", "la solicitud contiene texto que no es UTF-8 valido o un byte NUL")
 			return

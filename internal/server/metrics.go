@@ -55,7 +55,7 @@ func (w *codeWriter) Write(b []byte) (int, error) {
 func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // wrap instruments the mux; the route is the pattern the mux matched.
-func (m *metrics) wrap(mux *http.ServeMux) http.Handler {
+func (m *metrics) wrap(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		cw := &codeWriter{ResponseWriter: w}

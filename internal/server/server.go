@@ -27,6 +27,7 @@ import (
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
+	"github.com/multinexo/auth/internal/web/console"
 )
 
 // Config is everything New needs.
@@ -53,13 +54,15 @@ func now(f func() time.Time) func() time.Time {
 // Server is a built server. Store, Keys and Accounts are exposed for the
 // command line and for tests.
 type Server struct {
-	Store    *sqlstore.DB
+	Store    store.Store
 	Keys     *token.KeyManager
 	Accounts *account.Service
 	Provider *provider.Provider
 	Backend  config.Backend
 
 	cfg     Config
+	db      *sqlstore.DB // readiness (Ready) beyond the store contract
+	routes  *httpx.Routes
 	handler http.Handler
 }
 
@@ -211,23 +214,31 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err != nil {
 		return nil, err
 	}
+	consoles, err := console.New(console.Config{Pages: pages, Store: db, Accounts: accounts, Log: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
 
-	s := &Server{Store: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, cfg: cfg}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
+	s := &Server{Store: db, db: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, cfg: cfg}
+	// Every route is mounted under its class (httpx.Class), which installs
+	// that kind of route's defences.
+	rs := httpx.NewRoutes(httpx.RoutesConfig{Issuer: cfg.Serve.Issuer})
+	rs.Ops("GET /healthz", http.HandlerFunc(s.healthz))
+	rs.Ops("GET /readyz", http.HandlerFunc(s.readyz))
 	m := newMetrics()
 	m.watchStore(db.WriteFailing)
-	mux.Handle("GET /metrics", m.handler())
-	prov.Mount(mux)
-	users.Mount(mux)
-	authClients.Mount(mux)
-	tokens.Mount(mux)
-	pages.Mount(mux)
+	rs.Ops("GET /metrics", m.handler())
+	prov.Mount(rs)
+	users.Mount(rs)
+	authClients.Mount(rs)
+	tokens.Mount(rs)
+	pages.Mount(rs)
+	consoles.Mount(rs)
 	if reg != nil {
-		reg.Mount(mux)
+		reg.Mount(rs)
 	}
-	s.handler = httpx.Logging(cfg.Log, m.wrap(mux))
+	s.routes = rs
+	s.handler = httpx.Logging(cfg.Log, m.wrap(rs))
 	return s, nil
 }
 
@@ -239,6 +250,13 @@ const MaxTokenTTL = 24*time.Hour + 5*time.Minute
 
 // Handler is the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// SQL is the SQL database under Store, for what lies beyond the store
+// contract: readiness and the fault-injection tests' write connection.
+func (s *Server) SQL() *sqlstore.DB { return s.db }
+
+// Routes lists every mounted route and its class.
+func (s *Server) Routes() []httpx.Route { return s.routes.List() }
 
 // Close closes the store.
 func (s *Server) Close() error { return s.Store.Close() }
@@ -262,7 +280,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.Ping(ctx); err != nil {
 		state = "unreachable"
 		s.cfg.Log.Error("readiness check failed", "database", state, "error", err.Error())
-	} else if err := s.Store.Ready(ctx); err != nil {
+	} else if err := s.db.Ready(ctx); err != nil {
 		state = "not_writable"
 		s.cfg.Log.Error("readiness check failed", "database", state, "error", err.Error())
 	}

@@ -211,7 +211,7 @@ func TestPostgresDown(t *testing.T) {
 // fails with SQLITE_FULL "database or disk is full", as on a full disk.
 func setMaxPages(t *testing.T, e *env, pages string) {
 	t.Helper()
-	err := e.srv.Store.WriteConn(t.Context(), func(c *sql.Conn) error {
+	err := e.srv.SQL().WriteConn(t.Context(), func(c *sql.Conn) error {
 		q := "PRAGMA max_page_count = " + pages
 		if pages == "" {
 			var n int

@@ -23,10 +23,10 @@ const (
 	codeConsentRequired = "consent_required"
 )
 
-// maxClientID bounds the client_id looked up (the other parameters' limits
+// MaxClientID bounds the client_id looked up (the other parameters' limits
 // are oauth.ParseAuthorizeRequest's): a client ID metadata document's URL
 // at most (cimd.MaxURLLength).
-const maxClientID = 1024
+const MaxClientID = 1024
 
 // authzRequest is a validated authorization request. It lives for one HTTP
 // request only: the login and consent pages carry the original parameters
@@ -56,7 +56,7 @@ func authzError(code, desc string) *oauth.Error {
 func authzParams(r *http.Request) (url.Values, error) {
 	if r.Method == http.MethodPost {
 		if err := r.ParseForm(); err != nil {
-			return nil, &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+			return nil, &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 		}
 		return r.Form, nil
 	}
@@ -64,7 +64,7 @@ func authzParams(r *http.Request) (url.Values, error) {
 }
 
 // parseAuthz validates an authorization request. Until the client and its
-// redirect URI are known good, every error is a *pageError: RFC 6749
+// redirect URI are known good, every error is a *PageError: RFC 6749
 // §4.1.2.1 "If the request fails due to a missing, invalid, or mismatching
 // redirection URI, or if the client identifier is missing or invalid, the
 // authorization server SHOULD inform the resource owner of the error and MUST
@@ -105,7 +105,7 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 }
 
 // authzClient identifies the client of an authorization request and where
-// its answer goes. Every error is a *pageError: RFC 6749 §4.1.2.1 "If the
+// its answer goes. Every error is a *PageError: RFC 6749 §4.1.2.1 "If the
 // request fails due to a missing, invalid, or mismatching redirection URI,
 // or if the client identifier is missing or invalid, the authorization
 // server SHOULD inform the resource owner of the error and MUST NOT
@@ -114,26 +114,26 @@ func (w *Web) authzClient(ctx context.Context, vals url.Values) (*authzRequest, 
 	clientID, ok1 := oauth.Single(vals, "client_id")
 	sent, ok2 := oauth.Single(vals, "redirect_uri")
 	if !ok1 || !ok2 {
-		return nil, pageErr(http.StatusBadRequest, "error.repeated")
+		return nil, PageErr(http.StatusBadRequest, "error.repeated")
 	}
 	if clientID == "" {
-		return nil, pageErr(http.StatusBadRequest, "error.noclient")
+		return nil, PageErr(http.StatusBadRequest, "error.noclient")
 	}
-	if len(clientID) > maxClientID {
-		return nil, pageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
+	if len(clientID) > MaxClientID {
+		return nil, PageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 	}
 	client, err := w.lookupClient(ctx, clientID)
 	if err != nil {
 		if errors.Is(err, cimd.ErrRefused) {
-			return nil, (&pageError{Status: http.StatusBadRequest, Msg: "error.cimd", cause: err}).presented(clientID, sent)
+			return nil, (&PageError{Status: http.StatusBadRequest, Msg: "error.cimd", Cause: err}).presented(clientID, sent)
 		}
 		if isNotFound(err) {
-			return nil, pageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
+			return nil, PageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 		}
 		return nil, err
 	}
 	if client.Disabled {
-		return nil, pageErr(http.StatusBadRequest, "error.disabledclient").presented(clientID, sent)
+		return nil, PageErr(http.StatusBadRequest, "error.disabledclient").presented(clientID, sent)
 	}
 	q := &authzRequest{raw: vals, client: client, sentRedirectURI: sent}
 	switch {
@@ -141,14 +141,14 @@ func (w *Web) authzClient(ctx context.Context, vals url.Values) (*authzRequest, 
 		// RFC 9700 §4.1.3: exact string matching (RFC 8252 §7.3 for loopback IPs).
 		u, ok := oauth.MatchRedirectURI(client.RedirectURIs, sent)
 		if !ok {
-			return nil, pageErr(http.StatusBadRequest, "error.badredirect").presented(clientID, sent)
+			return nil, PageErr(http.StatusBadRequest, "error.badredirect").presented(clientID, sent)
 		}
 		q.redirectURI = u
 	case len(client.RedirectURIs) == 1:
 		// RFC 6749 §3.1.2.3: with one registered URI the parameter is optional.
 		q.redirectURI = client.RedirectURIs[0]
 	default:
-		return nil, pageErr(http.StatusBadRequest, "error.noredirect").presented(clientID, "")
+		return nil, PageErr(http.StatusBadRequest, "error.noredirect").presented(clientID, "")
 	}
 	return q, nil
 }
@@ -248,7 +248,7 @@ func (q *authzRequest) consentScopes() []string {
 // to the client, so the CSP's form-action names the client's origin.
 func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzRequest, sess *store.Session, user *store.User) {
 	lang := w.lang(r, q.UILocales)
-	v := &view{
+	v := &View{
 		Lang:         lang,
 		Title:        "consent.title",
 		User:         user,
@@ -259,7 +259,7 @@ func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzReq
 		Authz:        q.raw.Encode(),
 		Binding:      binding(sess),
 		Continue:     PathLogin + "?" + url.Values{"continue": {authorizeURL(withoutLoginPrompt(q.raw, true))}}.Encode(),
-		formAction:   []string{formActionSource(q.redirectURI)},
+		FormAction:   []string{formActionSource(q.redirectURI)},
 	}
 	for _, s := range q.consentScopes() {
 		v.Scopes = append(v.Scopes, scopeView{Name: s, Text: w.scopeText(lang, s)})

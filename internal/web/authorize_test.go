@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
@@ -883,8 +884,8 @@ func TestHTTPSIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	w.Mount(mux)
+	mux := httpx.NewRoutes(httpx.RoutesConfig{Issuer: "https://auth.example.com"})
+	mountPages(t, mux, w, e.st, e.accts)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

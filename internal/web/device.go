@@ -48,10 +48,10 @@ type deviceStore interface {
 	DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve bool, userID string, authTime, now time.Time) error
 }
 
-func (w *Web) mountDevice(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathActivate, page(w.activatePage))
-	mux.Handle("POST "+PathActivate, page(w.activateSubmit))
-	mux.Handle("POST "+PathActivateDecide, page(w.activateDecide))
+func (w *Web) mountDevice(page func(string, HandlerFunc)) {
+	page("GET "+PathActivate, w.activatePage)
+	page("POST "+PathActivate, w.activateSubmit)
+	page("POST "+PathActivateDecide, w.activateDecide)
 }
 
 // activateData is what the activate pages show: Code as typed (entry form)
@@ -75,8 +75,8 @@ func (w *Web) toLogin(rw http.ResponseWriter, r *http.Request, code string) {
 	w.redirect(rw, r, PathLogin+"?"+url.Values{"continue": {activateURL(code)}}.Encode())
 }
 
-func (w *Web) activateView(r *http.Request, user *store.User, code string) *view {
-	return &view{Lang: w.lang(r, ""), Title: "activate.title", User: user, Data: activateData{Code: code}}
+func (w *Web) activateView(r *http.Request, user *store.User, code string) *View {
+	return &View{Lang: w.lang(r, ""), Title: "activate.title", User: user, Data: activateData{Code: code}}
 }
 
 // activatePage is the entry form. A code in the link (RFC 8628 §3.3.1
@@ -136,7 +136,7 @@ func (w *Web) deviceMiss(r *http.Request, sess *store.Session, now time.Time) er
 // activateSubmit looks up the typed code and shows the confirmation page.
 func (w *Web) activateSubmit(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	typed := r.PostForm.Get("user_code")
 	if len(typed) > 4*oauth.UserCodeLen {
@@ -155,7 +155,7 @@ func (w *Web) activateSubmit(rw http.ResponseWriter, r *http.Request) error {
 	if wait, err := w.deviceLimited(r, sess, now); err != nil {
 		return err
 	} else if wait > 0 {
-		setRetryAfter(rw, wait)
+		SetRetryAfter(rw, wait)
 		v.Error = translate(v.Lang, "activate.limited")
 		w.render(rw, r, http.StatusTooManyRequests, "activate", v)
 		return nil
@@ -181,12 +181,12 @@ func (w *Web) activateSubmit(rw http.ResponseWriter, r *http.Request) error {
 	}
 	client, err := w.cfg.Store.GetClient(r.Context(), d.ClientID)
 	if isNotFound(err) || (err == nil && (client.Disabled || !slices.Contains(client.Grants, store.GrantDeviceCode))) {
-		return pageErr(http.StatusBadRequest, "error.disabledclient")
+		return PageErr(http.StatusBadRequest, "error.disabledclient")
 	}
 	if err != nil {
 		return err
 	}
-	cv := &view{
+	cv := &View{
 		Lang: v.Lang, Title: "activate.confirm.title", User: user, ClientName: client.Name,
 		Binding:  binding(sess),
 		Continue: PathLogin + "?" + url.Values{"continue": {activateURL(oauth.FormatUserCode(code))}}.Encode(),
@@ -205,12 +205,12 @@ func (w *Web) activateSubmit(rw http.ResponseWriter, r *http.Request) error {
 // around the limit.
 func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	f := r.PostForm
 	code, ok := oauth.NormalizeUserCode(f.Get("user_code"))
 	if !ok {
-		return pageErr(http.StatusBadRequest, "error.badrequest")
+		return PageErr(http.StatusBadRequest, "error.badrequest")
 	}
 	sess, user, err := w.session(r)
 	if err != nil {
@@ -221,7 +221,7 @@ func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if subtle.ConstantTimeCompare([]byte(f.Get("binding")), []byte(binding(sess))) != 1 {
-		return pageErr(http.StatusBadRequest, "error.sessionchanged")
+		return PageErr(http.StatusBadRequest, "error.sessionchanged")
 	}
 	var approve bool
 	switch f.Get("decision") {
@@ -229,14 +229,14 @@ func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 		approve = true
 	case "deny":
 	default:
-		return pageErr(http.StatusBadRequest, "error.badrequest")
+		return PageErr(http.StatusBadRequest, "error.badrequest")
 	}
 	v := w.activateView(r, user, "")
 	now := w.now()
 	if wait, err := w.deviceLimited(r, sess, now); err != nil {
 		return err
 	} else if wait > 0 {
-		setRetryAfter(rw, wait)
+		SetRetryAfter(rw, wait)
 		v.Error = translate(v.Lang, "activate.limited")
 		w.render(rw, r, http.StatusTooManyRequests, "activate", v)
 		return nil
@@ -266,7 +266,7 @@ func (w *Web) activateDecide(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	done := &view{Lang: v.Lang, User: user}
+	done := &View{Lang: v.Lang, User: user}
 	if approve {
 		w.event(r, "device.approved", user.ID, d.ClientID, oauth.FormatScope(d.Scopes))
 		done.Title, done.Notice = "activate.done.title", translate(v.Lang, "activate.done")

@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/sqlite"
 	"github.com/multinexo/auth/internal/store/sqlstore"
 	"github.com/multinexo/auth/internal/token"
 	"github.com/multinexo/auth/internal/web"
+	"github.com/multinexo/auth/internal/web/console"
 )
 
 // clock is a settable clock shared by the store users in a test.
@@ -110,7 +112,7 @@ type env struct {
 	srv    *httptest.Server
 	issuer string
 	user   *store.User
-	mux    *http.ServeMux
+	mux    *httpx.Routes
 }
 
 // tokens is the provider that mints the tokens the pages hand out (the
@@ -140,7 +142,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: &recStore{DB: db}, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, mux: http.NewServeMux()}
+	e := &env{t: t, st: &recStore{DB: db}, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, mux: httpx.NewRoutes(httpx.RoutesConfig{})}
 	e.keys, err = token.NewKeyManager(db, token.KeyConfig{
 		Secret: "test secret that is long enough for hkdf", MaxTokenTTL: 25 * time.Hour, Now: e.clock.Now,
 	})
@@ -165,7 +167,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Mount(e.mux)
+	mountPages(t, e.mux, w, e.st, e.accts)
 	if mount != nil {
 		mount(e)
 	}
@@ -353,4 +355,15 @@ func (b *browser) authorized(q url.Values) *resp {
 		r = b.consent(r, "allow")
 	}
 	return r
+}
+
+// mountPages mounts the sign-in pages and the consoles, as server does.
+func mountPages(t *testing.T, rs *httpx.Routes, w *web.Web, st console.Store, accts console.Accounts) {
+	t.Helper()
+	w.Mount(rs)
+	c, err := console.New(console.Config{Pages: w, Store: st, Accounts: accts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Mount(rs)
 }

@@ -3,12 +3,12 @@ package web_test
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/web"
 )
@@ -43,8 +43,8 @@ func TestLogoutCompletesWhenClientGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	w.Mount(mux)
+	mux := httpx.NewRoutes(httpx.RoutesConfig{})
+	mountPages(t, mux, w, e.st, e.accts)
 	req := httptest.NewRequestWithContext(ctx, "POST", e.issuer+web.PathLogout, strings.NewReader(""))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(cookie)

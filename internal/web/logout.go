@@ -25,22 +25,22 @@ func (w *Web) logoutRedirect(r *http.Request, clientID, uri, state string) (*log
 	if uri == "" {
 		return t, nil
 	}
-	if clientID == "" || len(clientID) > maxClientID {
-		return nil, pageErr(http.StatusBadRequest, "error.badlogoutredirect")
+	if clientID == "" || len(clientID) > MaxClientID {
+		return nil, PageErr(http.StatusBadRequest, "error.badlogoutredirect")
 	}
 	c, err := w.cfg.Store.GetClient(r.Context(), clientID)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, pageErr(http.StatusBadRequest, "error.unknownclient")
+			return nil, PageErr(http.StatusBadRequest, "error.unknownclient")
 		}
 		return nil, err
 	}
 	if c.Disabled {
-		return nil, pageErr(http.StatusBadRequest, "error.disabledclient")
+		return nil, PageErr(http.StatusBadRequest, "error.disabledclient")
 	}
 	u, ok := oauth.MatchRedirectURI(c.PostLogoutRedirectURIs, uri)
 	if !ok {
-		return nil, pageErr(http.StatusBadRequest, "error.badlogoutredirect")
+		return nil, PageErr(http.StatusBadRequest, "error.badlogoutredirect")
 	}
 	t.uri = u
 	return t, nil
@@ -52,7 +52,7 @@ func (w *Web) finishLogout(rw http.ResponseWriter, r *http.Request, t *logoutTar
 		w.redirect(rw, r, oauth.AppendParams(t.uri, url.Values{"state": {t.state}}, false))
 		return
 	}
-	v := &view{Lang: lang, Title: "logout.done", Message: translate(lang, "logout.donetext")}
+	v := &View{Lang: lang, Title: "logout.done", Message: translate(lang, "logout.donetext")}
 	if !hadSession {
 		v.Message = translate(lang, "logout.nosession")
 	}
@@ -73,19 +73,19 @@ func (w *Web) endSessionEndpoint(rw http.ResponseWriter, r *http.Request) error 
 	if h := q.Get("id_token_hint"); h != "" {
 		claims, err := w.cfg.Keys.VerifyID(r.Context(), h, w.issuer)
 		if err != nil {
-			return &pageError{Status: http.StatusBadRequest, Msg: "error.badhint", Lang: lang, cause: err}
+			return &PageError{Status: http.StatusBadRequest, Msg: "error.badhint", Lang: lang, Cause: err}
 		}
 		// §2: "If both client_id and id_token_hint are present, the OP MUST
 		// verify that the Client Identifier matches the one used when
 		// issuing the ID Token."
 		if clientID != "" && clientID != claims.Audience {
-			return &pageError{Status: http.StatusBadRequest, Msg: "error.badhint", Lang: lang}
+			return &PageError{Status: http.StatusBadRequest, Msg: "error.badhint", Lang: lang}
 		}
 		clientID, subject = claims.Audience, claims.Subject
 	}
 	t, err := w.logoutRedirect(r, clientID, q.Get("post_logout_redirect_uri"), q.Get("state"))
 	if err != nil {
-		if pe, ok := err.(*pageError); ok {
+		if pe, ok := err.(*PageError); ok {
 			pe.Lang = lang
 		}
 		return err
@@ -107,11 +107,11 @@ func (w *Web) endSessionEndpoint(rw http.ResponseWriter, r *http.Request) error 
 }
 
 func (w *Web) renderLogoutConfirm(rw http.ResponseWriter, r *http.Request, lang string, user *store.User, t *logoutTarget) {
-	v := &view{Lang: lang, Title: "logout.title", User: user}
+	v := &View{Lang: lang, Title: "logout.title", User: user}
 	if t != nil {
 		v.ClientID, v.PostLogoutRedirectURI, v.State = t.clientID, t.uri, t.state
 		if t.uri != "" {
-			v.formAction = []string{formActionSource(t.uri)}
+			v.FormAction = []string{formActionSource(t.uri)}
 		}
 	}
 	w.render(rw, r, http.StatusOK, "logout", v)
@@ -136,7 +136,7 @@ func (w *Web) logoutPage(rw http.ResponseWriter, r *http.Request) error {
 // follows a post_logout_redirect_uri validated again.
 func (w *Web) logoutSubmit(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	lang := w.lang(r, "")
 	f := r.PostForm

@@ -100,24 +100,24 @@ func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "login", &view{
+	w.render(rw, r, http.StatusOK, "login", &View{
 		Lang: p.lang, Title: "login.title", User: user, Continue: cont,
-		Email: p.loginHint, ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
+		Email: p.loginHint, ClientName: p.clientName, For: p.purposeText(), FormAction: p.formAction,
 	})
 	return nil
 }
 
 func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	cont := safeContinue(r.PostForm.Get("continue"))
 	p := w.pendingFor(r, cont)
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
 	again := func(status int, msg string) error {
-		w.render(rw, r, status, "login", &view{
+		w.render(rw, r, status, "login", &View{
 			Lang: p.lang, Title: "login.title", Continue: cont, Email: email,
-			ClientName: p.clientName, For: p.purposeText(), Error: translate(p.lang, msg), formAction: p.formAction,
+			ClientName: p.clientName, For: p.purposeText(), Error: translate(p.lang, msg), FormAction: p.formAction,
 		})
 		return nil
 	}
@@ -132,10 +132,10 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 		// One message whatever was wrong: no account enumeration.
 		return again(http.StatusUnauthorized, "login.invalid")
 	case errors.As(err, &te):
-		setRetryAfter(rw, te.RetryAfter)
+		SetRetryAfter(rw, te.RetryAfter)
 		return again(http.StatusTooManyRequests, "login.throttled")
 	case errors.Is(err, account.ErrBusy):
-		setRetryAfter(rw, time.Second)
+		SetRetryAfter(rw, time.Second)
 		return again(http.StatusServiceUnavailable, "login.busy")
 	case errors.Is(err, account.ErrSecondFactorRequired):
 		// No session yet: the second step (mfa.go) creates it.
@@ -150,16 +150,17 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func setRetryAfter(rw http.ResponseWriter, d time.Duration) {
+// SetRetryAfter says when to try again, in whole seconds rounded up.
+func SetRetryAfter(rw http.ResponseWriter, d time.Duration) {
 	rw.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 }
 
 func (w *Web) registerPage(rw http.ResponseWriter, r *http.Request) error {
 	cont := safeContinue(r.URL.Query().Get("continue"))
 	p := w.pendingFor(r, cont)
-	w.render(rw, r, http.StatusOK, "register", &view{
+	w.render(rw, r, http.StatusOK, "register", &View{
 		Lang: p.lang, Title: "register.title", Continue: cont, Email: p.loginHint,
-		ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
+		ClientName: p.clientName, For: p.purposeText(), FormAction: p.formAction,
 	})
 	return nil
 }
@@ -168,13 +169,13 @@ func registerKey(ip string) string { return "register:ip:" + ip } // shared with
 
 func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	f := r.PostForm
 	cont := safeContinue(f.Get("continue"))
 	p := w.pendingFor(r, cont)
-	v := &view{
-		Lang: p.lang, Title: "register.title", Continue: cont, ClientName: p.clientName, For: p.purposeText(), formAction: p.formAction,
+	v := &View{
+		Lang: p.lang, Title: "register.title", Continue: cont, ClientName: p.clientName, For: p.purposeText(), FormAction: p.formAction,
 		Email: strings.TrimSpace(f.Get("email")), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 	}
 	ctx := r.Context()
@@ -189,7 +190,7 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if n >= w.cfg.RegisterLimit {
-			setRetryAfter(rw, end.Sub(now))
+			SetRetryAfter(rw, end.Sub(now))
 			v.Error = translate(p.lang, "register.limited")
 			w.render(rw, r, http.StatusTooManyRequests, "register", v)
 			return nil
@@ -224,7 +225,7 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 // accountErrors puts the account service's refusals on v, in v.Lang, and
 // returns the status to answer with; handled is false for errors that are
 // not the person's to fix (store failures), which become the 500 page.
-func (w *Web) accountErrors(rw http.ResponseWriter, v *view, err error) (status int, handled bool) {
+func (w *Web) accountErrors(rw http.ResponseWriter, v *View, err error) (status int, handled bool) {
 	var te *account.ThrottledError
 	switch {
 	case errors.Is(err, account.ErrEmailTaken):
@@ -234,11 +235,11 @@ func (w *Web) accountErrors(rw http.ResponseWriter, v *view, err error) (status 
 		v.Error = translate(v.Lang, "account.wrongcurrent")
 		return http.StatusBadRequest, true
 	case errors.As(err, &te):
-		setRetryAfter(rw, te.RetryAfter)
+		SetRetryAfter(rw, te.RetryAfter)
 		v.Error = translate(v.Lang, "login.throttled")
 		return http.StatusTooManyRequests, true
 	case errors.Is(err, account.ErrBusy):
-		setRetryAfter(rw, time.Second)
+		SetRetryAfter(rw, time.Second)
 		v.Error = translate(v.Lang, "login.busy")
 		return http.StatusServiceUnavailable, true
 	}
@@ -264,11 +265,11 @@ func (w *Web) accountErrors(rw http.ResponseWriter, v *view, err error) (status 
 // binding must name the browser's current session.
 func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	vals, err := url.ParseQuery(r.PostForm.Get("authz"))
 	if err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 	}
 	q, err := w.parseAuthz(r.Context(), vals)
 	if err != nil {
@@ -284,7 +285,7 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("binding")), []byte(binding(sess))) != 1 {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.sessionchanged", Lang: w.lang(r, q.UILocales)}
+		return &PageError{Status: http.StatusBadRequest, Msg: "error.sessionchanged", Lang: w.lang(r, q.UILocales)}
 	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
@@ -303,7 +304,7 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 		// authorization server denied the request."
 		return q.fail(authzError(oauth.CodeAccessDenied, "el usuario denego el acceso"))
 	}
-	return pageErr(http.StatusBadRequest, "error.badrequest")
+	return PageErr(http.StatusBadRequest, "error.badrequest")
 }
 
 // signedIn returns the session's user, or redirects to the login page and
@@ -320,89 +321,4 @@ func (w *Web) signedIn(rw http.ResponseWriter, r *http.Request) (*store.Session,
 	}
 	w.redirect(rw, r, PathLogin+"?"+url.Values{"continue": {cont}}.Encode())
 	return nil, nil, nil
-}
-
-func (w *Web) accountView(r *http.Request, user *store.User) *view {
-	return &view{
-		Lang: w.lang(r, ""), Title: "account.title", User: user,
-		Email: user.Email, FirstName: user.FirstName, LastName: user.LastName,
-		Data: w.mfaStatus(r, user),
-	}
-}
-
-func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	v := w.accountView(r, user)
-	switch r.URL.Query().Get("saved") {
-	case "profile":
-		v.Notice = translate(v.Lang, "account.saved")
-	case "password":
-		v.Notice = translate(v.Lang, "account.pwchanged")
-	case "mfaoff":
-		v.Notice = translate(v.Lang, "mfa.disabled")
-	case "mfaon":
-		v.Notice = translate(v.Lang, "mfa.enabled")
-	}
-	w.render(rw, r, http.StatusOK, "account", v)
-	return nil
-}
-
-func (w *Web) profileSubmit(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
-	}
-	f := r.PostForm
-	first, last, email := f.Get("first_name"), f.Get("last_name"), f.Get("email")
-	upd := account.ProfileUpdate{FirstName: &first, LastName: &last, Email: &email}
-	if cur := f.Get("current_password"); cur != "" {
-		// Needed only for a new address (account.UpdateProfile).
-		upd.CurrentPassword = &cur
-	}
-	_, err = w.cfg.Accounts.UpdateProfile(r.Context(), user.ID, upd)
-	if err != nil {
-		v := w.accountView(r, user)
-		v.FirstName, v.LastName, v.Email = first, last, email
-		status, handled := w.accountErrors(rw, v, err)
-		if !handled {
-			return err
-		}
-		w.render(rw, r, status, "account", v)
-		return nil
-	}
-	w.redirect(rw, r, PathAccount+"?saved=profile")
-	return nil
-}
-
-func (w *Web) passwordSubmit(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
-	if err != nil || user == nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
-	}
-	cur, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
-	_, err = w.cfg.Accounts.UpdateProfile(r.Context(), user.ID, account.ProfileUpdate{CurrentPassword: &cur, Password: &next})
-	if err != nil {
-		v := w.accountView(r, user)
-		status, handled := w.accountErrors(rw, v, err)
-		if !handled {
-			return err
-		}
-		w.render(rw, r, status, "account", v)
-		return nil
-	}
-	// A new secret for this browser after a password change.
-	if _, err := w.startSession(rw, r, user); err != nil {
-		return err
-	}
-	w.redirect(rw, r, PathAccount+"?saved=password")
-	return nil
 }

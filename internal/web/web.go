@@ -17,6 +17,7 @@ import (
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/oauth"
+	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
@@ -27,7 +28,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Store is the part of store.Store the pages use.
+// Store is the part of store.Store the sign-in pages use (the consoles
+// name their own, console.Store).
 type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	GetUser(ctx context.Context, id string) (*store.User, error)
@@ -39,23 +41,9 @@ type Store interface {
 	GetResource(ctx context.Context, uri string) (*store.Resource, error)
 	SaveConsent(ctx context.Context, c *store.Consent) error
 	CreateAuthCode(ctx context.Context, c *store.AuthCode) error
-	IssueGrant(ctx context.Context, g *store.Grant, rt *store.RefreshToken) error
 	RecordEvent(ctx context.Context, e *store.Event) error
 	Hit(ctx context.Context, key string, windowStart, expires time.Time) (int, error)
 	Count(ctx context.Context, key string, windowStart time.Time) (int, error)
-
-	// "Mis Aplicaciones", connections and the admin panel.
-	CreateClient(ctx context.Context, c *store.Client) error
-	UpdateClient(ctx context.Context, id string, upd store.ClientUpdate, now time.Time) (*store.Client, error)
-	DeleteClient(ctx context.Context, id string) error
-	ListClients(ctx context.Context, ownerID string, opt store.ListOptions) ([]*store.Client, int, error)
-	ListGrants(ctx context.Context, userID string, opt store.ListOptions) ([]*store.Grant, int, error)
-	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
-	DeleteConsent(ctx context.Context, userID, clientID string) error
-	ListUsers(ctx context.Context, opt store.ListOptions) ([]*store.User, int, error)
-	UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error)
-	DisableUser(ctx context.Context, id string, now time.Time) error
-	ListEvents(ctx context.Context, opt store.ListOptions) ([]*store.Event, int, error)
 
 	// The device verification page (/activate).
 	deviceStore
@@ -73,14 +61,15 @@ type Tokens interface {
 	IssueImplicit(ctx context.Context, c *store.Client, g *store.Grant, now time.Time) (string, time.Duration, error)
 }
 
-// Accounts checks passwords and changes accounts; *account.Service
+// Accounts checks passwords and registers accounts; *account.Service
 // implements it.
 type Accounts interface {
 	Authenticate(ctx context.Context, email, password, ip string) (*store.User, error)
 	Register(ctx context.Context, in account.RegisterInput) (*store.User, error)
-	UpdateProfile(ctx context.Context, userID string, upd account.ProfileUpdate) (*store.User, error)
-	// The second factor (mfa.go).
-	SecondFactors
+	// The second step of a login (mfa.go).
+	VerifySecondFactor(ctx context.Context, userID, code, ip string) (*store.User, error)
+	PendingLogin(u *store.User) (string, time.Time, error)
+	ResumeLogin(ctx context.Context, ticket string) (*store.User, error)
 }
 
 // ScopeText describes a scope on the consent page, in each language, as a
@@ -132,15 +121,15 @@ type Web struct {
 	now    func() time.Time
 	log    *slog.Logger
 	pages  map[string]*template.Template
-	cop    *http.CrossOriginProtection
+	funcs  template.FuncMap
 	scopes map[string]ScopeText
 }
 
 // Paths served.
 const (
-	PathAuthorize      = "/auth/v1/authorize"
+	PathAuthorize      = provider.PathAuthorize   // what discovery advertises
 	PathAuthorization  = "/auth/v1/authorization" // seed 002
-	PathLogoutEndpoint = "/auth/v1/logout"        // RP-initiated logout
+	PathLogoutEndpoint = provider.PathLogout      // RP-initiated logout, as advertised
 	PathLogin          = "/login"
 	PathRegister       = "/register"
 	PathConsent        = "/consent"
@@ -152,14 +141,8 @@ const (
 	PathAdmin          = "/admin"
 )
 
-// maxBody bounds page form bodies and authorization requests.
-const maxBody = 64 << 10
-
-var pageNames = []string{"login", "register", "consent", "account", "logout", "loggedout", "error",
-	"applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events",
-	"activate", "activate_confirm", "activate_done",
-	"login_verify", "mfa", "mfa_codes"}
+var pageNames = []string{"login", "register", "consent", "logout", "loggedout", "error",
+	"activate", "activate_confirm", "activate_done", "login_verify"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -212,62 +195,47 @@ func New(cfg Config) (*Web, error) {
 	for k, v := range cfg.Scopes {
 		w.scopes[k] = v
 	}
-	funcs := template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "pathseg": url.PathEscape, "has": slices.Contains[[]string],
+	w.funcs = template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "pathseg": url.PathEscape, "has": slices.Contains[[]string],
 		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} }}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, err
-		}
-		w.pages[name] = t
+	if err := w.AddPages(templateFS, pageNames...); err != nil {
+		return nil, err
 	}
-	// Browser form posts must come from our own pages: Sec-Fetch-Site or
-	// Origin must be same-origin (Go's CSRF defence, no token needed).
-	w.cop = http.NewCrossOriginProtection()
-	w.cop.SetDenyHandler(http.HandlerFunc(w.crossOriginDenied))
 	return w, nil
 }
 
-// Mount registers the pages and the authorization and logout endpoints.
-//
-// Three route classes, three defences: the authorization endpoint may be
-// reached by a cross-site navigation or form post (that is how clients send
-// users here, OIDC Core §3.1.2.1 allows POST), so it is not behind
-// CrossOriginProtection; it never acts on a cookie without showing a page
-// unless consent was given before. The pages' forms are behind it.
-func (w *Web) Mount(mux *http.ServeMux) {
-	authz := httpx.MaxBody(maxBody, w.handle(w.authorize))
+// Mount registers the pages and the authorization and logout endpoints,
+// each under its route class: the authorization and end-session endpoints
+// are httpx.BrowserEntry (clients send people there with a cross-site
+// navigation or form post, OIDC Core §3.1.2.1; they never act on a cookie
+// without showing a page unless consent was given before), every other page
+// httpx.Browser (forms only from our own pages).
+func (w *Web) Mount(rs *httpx.Routes) {
+	rs.OnCrossOriginDenied(http.HandlerFunc(w.crossOriginDenied))
+	authz := w.handle(w.authorize)
 	for _, p := range []string{PathAuthorize, PathAuthorization} {
-		mux.Handle("GET "+p, authz)
-		mux.Handle("POST "+p, authz)
+		rs.BrowserEntry("GET "+p, authz)
+		rs.BrowserEntry("POST "+p, authz)
 	}
-	mux.Handle("GET "+PathLogoutEndpoint, w.handle(w.endSessionEndpoint))
+	rs.BrowserEntry("GET "+PathLogoutEndpoint, w.handle(w.endSessionEndpoint))
 
-	page := func(h handlerFunc) http.Handler { return w.cop.Handler(httpx.MaxBody(maxBody, w.handle(h))) }
-	mux.Handle("GET "+PathLogin, page(w.loginPage))
-	mux.Handle("POST "+PathLogin, page(w.loginSubmit))
-	mux.Handle("GET "+PathRegister, page(w.registerPage))
-	mux.Handle("POST "+PathRegister, page(w.registerSubmit))
-	mux.Handle("POST "+PathConsent, page(w.consentSubmit))
-	mux.Handle("GET "+PathAccount, page(w.accountPage))
-	mux.Handle("POST "+PathAccount+"/profile", page(w.profileSubmit))
-	mux.Handle("POST "+PathAccount+"/password", page(w.passwordSubmit))
-	mux.Handle("GET "+PathLogout, page(w.logoutPage))
-	mux.Handle("POST "+PathLogout, page(w.logoutSubmit))
-	w.mountApplications(mux, page)
-	w.mountConnections(mux, page)
-	w.mountAdmin(mux, page)
-	w.mountDevice(mux, page)
-	w.mountMFA(mux, page)
+	page := func(pattern string, h HandlerFunc) { rs.Browser(pattern, w.handle(h)) }
+	page("GET "+PathLogin, w.loginPage)
+	page("POST "+PathLogin, w.loginSubmit)
+	page("GET "+PathRegister, w.registerPage)
+	page("POST "+PathRegister, w.registerSubmit)
+	page("POST "+PathConsent, w.consentSubmit)
+	page("GET "+PathLogout, w.logoutPage)
+	page("POST "+PathLogout, w.logoutSubmit)
+	w.mountDevice(page)
+	w.mountMFA(page)
 
 	// Any other address: a page that says it does not exist, with the
 	// header and a way back (Go's plain "404 page not found" had neither).
-	mux.Handle("/", w.notFound(mux, page(func(http.ResponseWriter, *http.Request) error { return notFound() })))
+	rs.NotFound(w.notFound(rs, w.handle(func(http.ResponseWriter, *http.Request) error { return NotFound() })))
 
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(PathStatic, http.FileServerFS(static))
-	mux.Handle("GET "+PathStatic, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rs.Browser("GET "+PathStatic, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(rw, r)
 	}))
@@ -278,7 +246,7 @@ func (w *Web) Mount(mux *http.ServeMux) {
 // before this catch-all was mounted; the protocol and JSON:API addresses
 // keep their plain 404 (their clients are programs, not people); any other
 // is the page.
-func (w *Web) notFound(mux *http.ServeMux, page http.Handler) http.Handler {
+func (w *Web) notFound(rs *httpx.Routes, page http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -287,7 +255,7 @@ func (w *Web) notFound(mux *http.ServeMux, page http.Handler) http.Handler {
 			}
 			other := *r
 			other.Method = m
-			if _, pattern := mux.Handler(&other); pattern != "" && pattern != "/" {
+			if pattern := rs.Pattern(&other); pattern != "" && pattern != "/" {
 				allow = append(allow, m)
 			}
 		}
@@ -306,20 +274,16 @@ func (w *Web) notFound(mux *http.ServeMux, page http.Handler) http.Handler {
 	})
 }
 
-// handlerFunc is a page handler that may fail; fail writes its error.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+// HandlerFunc is a page handler that may fail; fail writes its error.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (w *Web) handle(h handlerFunc) http.Handler {
+func (w *Web) handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		// Every answer of a browser route carries the page defences, a
-		// redirect or an error included; render replaces the CSP with the
-		// page's own (its form-action sources).
-		httpx.PageHeaders(rw, w.https, httpx.PageCSP(nil, false))
 		// The edge check of every parameter, query and form alike: bad text
 		// is an error page, never a redirect (the client_id or redirect_uri
 		// may be the bad part) and never a store error.
 		if err := httpx.CheckInput(r); err != nil {
-			w.fail(rw, r, &pageError{Status: http.StatusBadRequest, Msg: "error.badtext", cause: err})
+			w.fail(rw, r, &PageError{Status: http.StatusBadRequest, Msg: "error.badtext", Cause: err})
 			return
 		}
 		if err := h(rw, r); err != nil {
@@ -328,14 +292,14 @@ func (w *Web) handle(h handlerFunc) http.Handler {
 	})
 }
 
-// pageError is an error shown as a page, never as a redirect: an unknown
+// PageError is an error shown as a page, never as a redirect: an unknown
 // client, a redirect URI that is not registered, a session that ended. Msg is
 // a message key; the cause goes only to the log.
-type pageError struct {
+type PageError struct {
 	Status int
 	Msg    string
 	Lang   string // "" : from the request
-	cause  error
+	Cause  error
 	// clientID and redirectURI, when known, are what the request presented:
 	// logged with the refusal, and a rejected redirectURI is shown on the
 	// page so that the developer sees which one to register.
@@ -343,21 +307,21 @@ type pageError struct {
 }
 
 // presented records the client id and redirect URI the request sent.
-func (e *pageError) presented(clientID, redirectURI string) *pageError {
+func (e *PageError) presented(clientID, redirectURI string) *PageError {
 	e.clientID, e.redirectURI = clientID, redirectURI
 	return e
 }
 
-func (e *pageError) Error() string {
-	if e.cause != nil {
-		return "web: " + e.Msg + ": " + e.cause.Error()
+func (e *PageError) Error() string {
+	if e.Cause != nil {
+		return "web: " + e.Msg + ": " + e.Cause.Error()
 	}
 	return "web: " + e.Msg
 }
 
-func (e *pageError) Unwrap() error { return e.cause }
+func (e *PageError) Unwrap() error { return e.Cause }
 
-func pageErr(status int, msg string) *pageError { return &pageError{Status: status, Msg: msg} }
+func PageErr(status int, msg string) *PageError { return &PageError{Status: status, Msg: msg} }
 
 // redirectError is an authorization error sent back to the client's
 // (already validated) redirect URI, RFC 6749 §4.1.2.1 / §4.2.2.1.
@@ -388,25 +352,25 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 		w.redirect(rw, r, oauth.AppendParams(re.uri, q, re.fragment))
 		return
 	}
-	var pe *pageError
+	var pe *PageError
 	if !errors.As(err, &pe) {
-		pe = &pageError{Status: http.StatusInternalServerError, Msg: "error.internal", cause: err}
+		pe = &PageError{Status: http.StatusInternalServerError, Msg: "error.internal", Cause: err}
 		if store.Unavailable(err) {
 			// The database is down, restarting or out of disk: 503, and
 			// when to try again.
-			pe = &pageError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable", cause: err}
-			setRetryAfter(rw, store.UnavailableRetry)
+			pe = &PageError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable", Cause: err}
+			SetRetryAfter(rw, store.UnavailableRetry)
 		}
 	}
 	httpx.LogError(w.log, r, pe.Status, err)
 	if pe.Status < 500 {
-		w.logRefused(r, "", pe.Msg, pe.clientID, pe.redirectURI, pe.cause)
+		w.logRefused(r, "", pe.Msg, pe.clientID, pe.redirectURI, pe.Cause)
 	}
 	lang := pe.Lang
 	if lang == "" {
 		lang = w.lang(r, "")
 	}
-	v := &view{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
+	v := &View{Lang: lang, Title: "error.title", Message: translate(lang, pe.Msg), RequestID: httpx.RequestID(r.Context())}
 	// The header's links for a signed-in person; a failure to read the
 	// session (maybe the very error shown) leaves them out.
 	if _, user, err := w.session(r); err == nil {
@@ -429,10 +393,6 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, err error) {
 func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string) {
 	h := rw.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	if w.https {
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-	}
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther
@@ -442,7 +402,7 @@ func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string) {
 }
 
 func (w *Web) crossOriginDenied(rw http.ResponseWriter, r *http.Request) {
-	w.fail(rw, r, pageErr(http.StatusForbidden, "error.crossorigin"))
+	w.fail(rw, r, PageErr(http.StatusForbidden, "error.crossorigin"))
 }
 
 // logRefused logs at INFO why a request was refused, for the developer
@@ -480,8 +440,8 @@ func clip(s string) string {
 	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
-// view is what the templates see. Every field is optional.
-type view struct {
+// View is what the templates see. Every field is optional.
+type View struct {
 	Lang      string
 	Title     string // message key
 	User      *store.User
@@ -516,12 +476,12 @@ type view struct {
 	// Wide pages (tables) use a wider card.
 	Wide bool
 
-	// scripts allows the page's own static scripts (script-src 'self');
+	// Scripts allows the page's own static scripts (script-src 'self');
 	// pages without them keep script-src at 'none'.
-	scripts bool
-	// formAction lists extra CSP form-action sources (the client's redirect
+	Scripts bool
+	// FormAction lists extra CSP form-action sources (the client's redirect
 	// origin) for pages whose form submission ends in a redirect to it.
-	formAction []string
+	FormAction []string
 }
 
 type scopeView struct{ Name, Text string }
@@ -532,7 +492,7 @@ type navLink struct{ Lang, Href, Key string }
 // render writes a page with the browser defences: CSP (no framing, no
 // scripts, forms only to us and to the origin the form's redirect ends at),
 // nosniff, no referrer, HSTS on https, never cached.
-func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *View) {
 	var buf bytes.Buffer
 	if err := w.pages[name].ExecuteTemplate(&buf, "base", v); err != nil {
 		httpx.LogError(w.log, r, http.StatusInternalServerError, err)
@@ -540,7 +500,7 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name s
 		return
 	}
 	h := rw.Header()
-	httpx.PageHeaders(rw, w.https, httpx.PageCSP(v.formAction, v.scripts))
+	httpx.PageHeaders(rw, w.https, httpx.PageCSP(v.FormAction, v.Scripts))
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", v.Lang)
 	h.Set("Cache-Control", "no-store")

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // "Mis Aplicaciones" (seeds 002 and 003): a developer registers their own
@@ -29,18 +30,18 @@ type applicationData struct {
 	Endpoints endpoints
 }
 
-func (w *Web) mountApplications(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathApplications, page(w.applicationsPage))
-	mux.Handle("POST "+PathApplications, page(w.applicationCreate))
-	mux.Handle("GET "+PathApplications+"/{id}", page(w.applicationPage))
-	mux.Handle("POST "+PathApplications+"/{id}", page(w.applicationUpdate))
-	mux.Handle("GET "+PathApplications+"/{id}/rotate", page(w.applicationRotateConfirm))
-	mux.Handle("POST "+PathApplications+"/{id}/rotate", page(w.applicationRotate))
-	mux.Handle("GET "+PathApplications+"/{id}/delete", page(w.applicationDeleteConfirm))
-	mux.Handle("POST "+PathApplications+"/{id}/delete", page(w.applicationDelete))
+func (w *Console) mountApplications(page func(string, web.HandlerFunc)) {
+	page("GET "+web.PathApplications, w.applicationsPage)
+	page("POST "+web.PathApplications, w.applicationCreate)
+	page("GET "+web.PathApplications+"/{id}", w.applicationPage)
+	page("POST "+web.PathApplications+"/{id}", w.applicationUpdate)
+	page("GET "+web.PathApplications+"/{id}/rotate", w.applicationRotateConfirm)
+	page("POST "+web.PathApplications+"/{id}/rotate", w.applicationRotate)
+	page("GET "+web.PathApplications+"/{id}/delete", w.applicationDeleteConfirm)
+	page("POST "+web.PathApplications+"/{id}/delete", w.applicationDelete)
 }
 
-func (w *Web) renderApplications(rw http.ResponseWriter, r *http.Request, status int, user *store.User, v *view, form appForm, open bool) error {
+func (w *Console) renderApplications(rw http.ResponseWriter, r *http.Request, status int, user *store.User, v *web.View, form appForm, open bool) error {
 	number := pageNumber(r)
 	apps, total, err := w.cfg.Store.ListClients(r.Context(), user.ID, store.ListOptions{
 		Page: store.Page{Number: number, Size: pageSize}, Sort: "created_at",
@@ -52,26 +53,26 @@ func (w *Web) renderApplications(rw http.ResponseWriter, r *http.Request, status
 		form.Type = store.ClientConfidential
 	}
 	v.Title, v.User, v.Wide = "apps.title", user, true
-	v.Data = applicationsData{Apps: apps, Pager: newPager(PathApplications, r.URL.Query(), number, total), Form: form, Open: open}
-	w.render(rw, r, status, "applications", v)
+	v.Data = applicationsData{Apps: apps, Pager: newPager(web.PathApplications, r.URL.Query(), number, total), Form: form, Open: open}
+	w.Render(rw, r, status, "applications", v)
 	return nil
 }
 
-func (w *Web) applicationsPage(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
+func (w *Console) applicationsPage(rw http.ResponseWriter, r *http.Request) error {
+	_, user, err := w.SignedIn(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
-	v := &view{Lang: w.lang(r, "")}
+	v := &web.View{Lang: w.Lang(r, "")}
 	switch r.URL.Query().Get("done") {
 	case "deleted":
-		v.Notice = translate(v.Lang, "apps.deleted")
+		v.Notice = web.T(v.Lang, "apps.deleted")
 	}
 	return w.renderApplications(rw, r, http.StatusOK, user, v, appForm{}, false)
 }
 
-func (w *Web) applicationCreate(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
+func (w *Console) applicationCreate(rw http.ResponseWriter, r *http.Request) error {
+	_, user, err := w.SignedIn(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
@@ -90,69 +91,69 @@ func (w *Web) applicationCreate(rw http.ResponseWriter, r *http.Request) error {
 		IDTokenAlg:   form.IDAlg,
 		SelfService:  true,
 		Origin:       store.OriginDeveloper,
-	}, w.now().UTC())
+	}, w.Now().UTC())
 	if err != nil {
-		v := &view{Lang: w.lang(r, "")}
+		v := &web.View{Lang: w.Lang(r, "")}
 		if !inputError(v, err) {
 			return err
 		}
 		return w.renderApplications(rw, r, http.StatusUnprocessableEntity, user, v, form, true)
 	}
-	w.event(r, "client.created", user.ID, c.ID, c.Type)
+	w.Event(r, "client.created", user.ID, c.ID, c.Type)
 	w.renderSecret(rw, r, user, secretData{
 		Name: c.Name, ClientID: c.ID, Secret: secret, Public: c.Type == store.ClientPublic,
-		Back: PathApplications + "/" + c.ID,
+		Back: web.PathApplications + "/" + c.ID,
 	})
 	return nil
 }
 
 // ownApplication returns the signed-in user's application {id}; anyone
 // else's, or one that does not exist, is the same 404.
-func (w *Web) ownApplication(rw http.ResponseWriter, r *http.Request) (*store.User, *store.Client, error) {
-	_, user, err := w.signedIn(rw, r)
+func (w *Console) ownApplication(rw http.ResponseWriter, r *http.Request) (*store.User, *store.Client, error) {
+	_, user, err := w.SignedIn(rw, r)
 	if err != nil || user == nil {
 		return nil, nil, err
 	}
 	id := r.PathValue("id")
-	if id == "" || len(id) > maxClientID {
-		return nil, nil, notFound()
+	if id == "" || len(id) > web.MaxClientID {
+		return nil, nil, web.NotFound()
 	}
 	c, err := w.cfg.Store.GetClient(r.Context(), id)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, nil, notFound()
+			return nil, nil, web.NotFound()
 		}
 		return nil, nil, err
 	}
 	if c.OwnerID == "" || c.OwnerID != user.ID {
-		return nil, nil, notFound()
+		return nil, nil, web.NotFound()
 	}
 	return user, c, nil
 }
 
-func (w *Web) renderApplication(rw http.ResponseWriter, r *http.Request, status int, user *store.User, c *store.Client, v *view, form *appForm) {
+func (w *Console) renderApplication(rw http.ResponseWriter, r *http.Request, status int, user *store.User, c *store.Client, v *web.View, form *appForm) {
 	if form == nil {
 		form = &appForm{Name: c.Name, Redirects: strings.Join(c.RedirectURIs, "\n"), IDAlg: c.IDTokenAlg}
 	}
 	v.Title, v.User, v.Wide = "apps.edit", user, true
 	v.Data = applicationData{App: c, Form: *form, Endpoints: w.endpoints()}
-	w.render(rw, r, status, "application", v)
+	w.Render(rw, r, status, "application", v)
 }
 
-func (w *Web) applicationPage(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) applicationPage(rw http.ResponseWriter, r *http.Request) error {
 	user, c, err := w.ownApplication(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
-	v := &view{Lang: w.lang(r, "")}
+	v := &web.View{Lang: w.Lang(r, "")}
 	if r.URL.Query().Get("done") == "saved" {
-		v.Notice = translate(v.Lang, "apps.saved")
+		v.Notice = web.T(v.Lang, "apps.saved")
 	}
 	w.renderApplication(rw, r, http.StatusOK, user, c, v, nil)
 	return nil
 }
 
-func (w *Web) applicationUpdate(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) applicationUpdate(rw http.ResponseWriter, r *http.Request) error {
 	user, c, err := w.ownApplication(rw, r)
 	if err != nil || user == nil {
 		return err
@@ -162,75 +163,75 @@ func (w *Web) applicationUpdate(rw http.ResponseWriter, r *http.Request) error {
 	}
 	form := appForm{Name: r.PostForm.Get("name"), Redirects: r.PostForm.Get("redirect_uris"), IDAlg: r.PostForm.Get("id_token_alg")}
 	redirects := clients.SplitRedirectURIs(form.Redirects)
-	if _, err := clients.Update(r.Context(), w.cfg.Store, c, clients.UpdateInput{Name: &form.Name, RedirectURIs: &redirects, IDTokenAlg: &form.IDAlg}, w.now().UTC()); err != nil {
-		v := &view{Lang: w.lang(r, "")}
+	if _, err := clients.Update(r.Context(), w.cfg.Store, c, clients.UpdateInput{Name: &form.Name, RedirectURIs: &redirects, IDTokenAlg: &form.IDAlg}, w.Now().UTC()); err != nil {
+		v := &web.View{Lang: w.Lang(r, "")}
 		if !inputError(v, err) {
 			if isNotFound(err) {
-				return notFound()
+				return web.NotFound()
 			}
 			return err
 		}
 		w.renderApplication(rw, r, http.StatusUnprocessableEntity, user, c, v, &form)
 		return nil
 	}
-	w.event(r, "client.updated", user.ID, c.ID, "")
-	w.redirect(rw, r, PathApplications+"/"+c.ID+"?done=saved")
+	w.Event(r, "client.updated", user.ID, c.ID, "")
+	w.Redirect(rw, r, web.PathApplications+"/"+c.ID+"?done=saved")
 	return nil
 }
 
-func (w *Web) applicationRotateConfirm(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) applicationRotateConfirm(rw http.ResponseWriter, r *http.Request) error {
 	user, c, err := w.ownApplication(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
 	if c.Type != store.ClientConfidential {
-		return pageErr(http.StatusBadRequest, "apps.nosecret")
+		return web.PageErr(http.StatusBadRequest, "apps.nosecret")
 	}
-	lang := w.lang(r, "")
+	lang := w.Lang(r, "")
 	w.renderConfirm(rw, r, user, "apps.rotate", confirmData{
-		Heading: translate(lang, "apps.rotate") + ": " + c.Name,
-		Text:    translate(lang, "apps.rotate.confirm"),
-		Button:  translate(lang, "apps.rotate"),
-		Action:  PathApplications + "/" + c.ID + "/rotate",
-		Back:    PathApplications + "/" + c.ID,
+		Heading: web.T(lang, "apps.rotate") + ": " + c.Name,
+		Text:    web.T(lang, "apps.rotate.confirm"),
+		Button:  web.T(lang, "apps.rotate"),
+		Action:  web.PathApplications + "/" + c.ID + "/rotate",
+		Back:    web.PathApplications + "/" + c.ID,
 	})
 	return nil
 }
 
-func (w *Web) applicationRotate(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) applicationRotate(rw http.ResponseWriter, r *http.Request) error {
 	user, c, err := w.ownApplication(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
 	if c.Type != store.ClientConfidential {
-		return pageErr(http.StatusBadRequest, "apps.nosecret")
+		return web.PageErr(http.StatusBadRequest, "apps.nosecret")
 	}
-	secret, err := clients.RotateSecret(r.Context(), w.cfg.Store, c, w.now().UTC())
+	secret, err := clients.RotateSecret(r.Context(), w.cfg.Store, c, w.Now().UTC())
 	if err != nil {
 		if isNotFound(err) {
-			return notFound()
+			return web.NotFound()
 		}
 		return err
 	}
-	w.event(r, "client.secret_rotated", user.ID, c.ID, "")
+	w.Event(r, "client.secret_rotated", user.ID, c.ID, "")
 	w.renderSecret(rw, r, user, secretData{
-		Name: c.Name, ClientID: c.ID, Secret: secret, Rotated: true, Back: PathApplications + "/" + c.ID,
+		Name: c.Name, ClientID: c.ID, Secret: secret, Rotated: true, Back: web.PathApplications + "/" + c.ID,
 	})
 	return nil
 }
 
-func (w *Web) applicationDeleteConfirm(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) applicationDeleteConfirm(rw http.ResponseWriter, r *http.Request) error {
 	user, c, err := w.ownApplication(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
-	lang := w.lang(r, "")
+	lang := w.Lang(r, "")
 	w.renderConfirm(rw, r, user, "apps.delete", confirmData{
-		Heading: translate(lang, "apps.delete") + ": " + c.Name,
-		Text:    translate(lang, "apps.delete.confirm"),
-		Button:  translate(lang, "apps.delete"),
-		Action:  PathApplications + "/" + c.ID + "/delete",
-		Back:    PathApplications + "/" + c.ID,
+		Heading: web.T(lang, "apps.delete") + ": " + c.Name,
+		Text:    web.T(lang, "apps.delete.confirm"),
+		Button:  web.T(lang, "apps.delete"),
+		Action:  web.PathApplications + "/" + c.ID + "/delete",
+		Back:    web.PathApplications + "/" + c.ID,
 	})
 	return nil
 }
@@ -238,18 +239,18 @@ func (w *Web) applicationDeleteConfirm(rw http.ResponseWriter, r *http.Request) 
 // applicationDelete deletes the application and, in the same store
 // operation, every grant, refresh token, code and consent it holds; its
 // access tokens name a grant that no longer exists, so they fail at once.
-func (w *Web) applicationDelete(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) applicationDelete(rw http.ResponseWriter, r *http.Request) error {
 	user, c, err := w.ownApplication(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
 	if err := w.cfg.Store.DeleteClient(r.Context(), c.ID); err != nil {
 		if isNotFound(err) {
-			return notFound()
+			return web.NotFound()
 		}
 		return err
 	}
-	w.event(r, "client.deleted", user.ID, c.ID, c.Name)
-	w.redirect(rw, r, PathApplications+"?done=deleted")
+	w.Event(r, "client.deleted", user.ID, c.ID, c.Name)
+	w.Redirect(rw, r, web.PathApplications+"?done=deleted")
 	return nil
 }

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // The applications a person authorized (their live grants, one line per
@@ -31,16 +32,16 @@ type connectionsData struct{ Connections []connection }
 // (100 each): a person has one grant per sign-in of each application.
 const maxGrantPages = 50
 
-func (w *Web) mountConnections(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathConnections, page(w.connectionsPage))
-	mux.Handle("GET "+PathConnections+"/{client}/revoke", page(w.connectionRevokeConfirm))
-	mux.Handle("POST "+PathConnections+"/{client}/revoke", page(w.connectionRevoke))
+func (w *Console) mountConnections(page func(string, web.HandlerFunc)) {
+	page("GET "+web.PathConnections, w.connectionsPage)
+	page("GET "+web.PathConnections+"/{client}/revoke", w.connectionRevokeConfirm)
+	page("POST "+web.PathConnections+"/{client}/revoke", w.connectionRevoke)
 }
 
 // connections groups the user's live grants by client, most recently used
 // first.
-func (w *Web) connections(r *http.Request, lang, userID string) ([]connection, error) {
-	now := w.now()
+func (w *Console) connections(r *http.Request, lang, userID string) ([]connection, error) {
+	now := w.Now()
 	byClient := map[string]*connection{}
 	scopes := map[string][]string{}
 	var order []string
@@ -83,7 +84,7 @@ func (w *Web) connections(r *http.Request, lang, userID string) ([]connection, e
 	for _, id := range order {
 		c := byClient[id]
 		for _, s := range scopes[id] {
-			c.Scopes = append(c.Scopes, scopeView{Name: s, Text: w.scopeText(lang, s)})
+			c.Scopes = append(c.Scopes, scopeView{Name: s, Text: w.ScopeText(lang, s)})
 		}
 		out = append(out, *c)
 	}
@@ -91,26 +92,26 @@ func (w *Web) connections(r *http.Request, lang, userID string) ([]connection, e
 	return out, nil
 }
 
-func (w *Web) connectionsPage(rw http.ResponseWriter, r *http.Request) error {
-	_, user, err := w.signedIn(rw, r)
+func (w *Console) connectionsPage(rw http.ResponseWriter, r *http.Request) error {
+	_, user, err := w.SignedIn(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
-	v := &view{Lang: w.lang(r, ""), Title: "conn.title", User: user, Wide: true}
+	v := &web.View{Lang: w.Lang(r, ""), Title: "conn.title", User: user, Wide: true}
 	list, err := w.connections(r, v.Lang, user.ID)
 	if err != nil {
 		return err
 	}
 	if q := r.URL.Query(); q.Get("done") == "revoked" {
-		v.Notice = translate(v.Lang, "conn.revoked")
+		v.Notice = web.T(v.Lang, "conn.revoked")
 		if name, err := w.revokedName(r, user.ID, q.Get("client"), list); err != nil {
 			return err
 		} else if name != "" {
-			v.Notice = strings.Replace(translate(v.Lang, "conn.revoked.app"), "{app}", name, 1)
+			v.Notice = strings.Replace(web.T(v.Lang, "conn.revoked.app"), "{app}", name, 1)
 		}
 	}
 	v.Data = connectionsData{Connections: list}
-	w.render(rw, r, http.StatusOK, "connections", v)
+	w.Render(rw, r, http.StatusOK, "connections", v)
 	return nil
 }
 
@@ -119,8 +120,8 @@ func (w *Web) connectionsPage(rw http.ResponseWriter, r *http.Request) error {
 // person revoked it and it is no longer connected. The id comes from the
 // address, so anything else would let a link show any text, or reveal the
 // names of applications the person never used.
-func (w *Web) revokedName(r *http.Request, userID, clientID string, list []connection) (string, error) {
-	if clientID == "" || len(clientID) > maxClientID || slices.ContainsFunc(list, func(c connection) bool { return c.ClientID == clientID }) {
+func (w *Console) revokedName(r *http.Request, userID, clientID string, list []connection) (string, error) {
+	if clientID == "" || len(clientID) > web.MaxClientID || slices.ContainsFunc(list, func(c connection) bool { return c.ClientID == clientID }) {
 		return "", nil
 	}
 	evs, _, err := w.cfg.Store.ListEvents(r.Context(), store.ListOptions{Page: store.Page{Number: 1, Size: 1}, Filters: []store.Filter{
@@ -141,41 +142,41 @@ func (w *Web) revokedName(r *http.Request, userID, clientID string, list []conne
 
 // connectionTarget is the signed-in user (nil when sent to log in) and the
 // {client} of a connection's address.
-func (w *Web) connectionTarget(rw http.ResponseWriter, r *http.Request) (*store.User, string, error) {
-	_, user, err := w.signedIn(rw, r)
+func (w *Console) connectionTarget(rw http.ResponseWriter, r *http.Request) (*store.User, string, error) {
+	_, user, err := w.SignedIn(rw, r)
 	if err != nil || user == nil {
 		return nil, "", err
 	}
 	clientID := r.PathValue("client")
-	if clientID == "" || len(clientID) > maxClientID {
-		return nil, "", notFound()
+	if clientID == "" || len(clientID) > web.MaxClientID {
+		return nil, "", web.NotFound()
 	}
 	return user, clientID, nil
 }
 
 // connectionRevokeConfirm asks before revoking, naming the application and
 // what revoking does; only an application the person is connected to.
-func (w *Web) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) error {
 	user, clientID, err := w.connectionTarget(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
-	lang := w.lang(r, "")
+	lang := w.Lang(r, "")
 	list, err := w.connections(r, lang, user.ID)
 	if err != nil {
 		return err
 	}
 	i := slices.IndexFunc(list, func(c connection) bool { return c.ClientID == clientID })
 	if i < 0 {
-		return notFound()
+		return web.NotFound()
 	}
 	name := list[i].Name
 	w.renderConfirm(rw, r, user, "conn.revoke", confirmData{
-		Heading: translate(lang, "conn.revoke") + ": " + name,
-		Text:    strings.Replace(translate(lang, "conn.revoke.confirm"), "{app}", name, 1),
-		Button:  translate(lang, "conn.revoke"),
-		Action:  PathConnections + "/" + clientID + "/revoke",
-		Back:    PathConnections,
+		Heading: web.T(lang, "conn.revoke") + ": " + name,
+		Text:    strings.Replace(web.T(lang, "conn.revoke.confirm"), "{app}", name, 1),
+		Button:  web.T(lang, "conn.revoke"),
+		Action:  web.PathConnections + "/" + clientID + "/revoke",
+		Back:    web.PathConnections,
 	})
 	return nil
 }
@@ -183,12 +184,12 @@ func (w *Web) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Request) e
 // connectionRevoke ends every grant of the signed-in user for {client} and
 // forgets the consent. Revoking what was never granted changes nothing and
 // says so the same way (the client's existence is not revealed).
-func (w *Web) connectionRevoke(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) connectionRevoke(rw http.ResponseWriter, r *http.Request) error {
 	user, clientID, err := w.connectionTarget(rw, r)
 	if err != nil || user == nil {
 		return err
 	}
-	n, err := w.cfg.Store.RevokeGrants(r.Context(), user.ID, clientID, w.now().UTC())
+	n, err := w.cfg.Store.RevokeGrants(r.Context(), user.ID, clientID, w.Now().UTC())
 	if err != nil {
 		return err
 	}
@@ -196,8 +197,8 @@ func (w *Web) connectionRevoke(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if n > 0 {
-		w.event(r, "consent.revoked", user.ID, clientID, strconv.Itoa(n)+" grants")
+		w.Event(r, "consent.revoked", user.ID, clientID, strconv.Itoa(n)+" grants")
 	}
-	w.redirect(rw, r, PathConnections+"?done=revoked&client="+url.QueryEscape(clientID))
+	w.Redirect(rw, r, web.PathConnections+"?done=revoked&client="+url.QueryEscape(clientID))
 	return nil
 }

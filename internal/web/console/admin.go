@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // The operators' panel (seed 004's "panel de administración"), for users
@@ -17,31 +18,31 @@ import (
 // comes back. Every action is recorded as a security event naming the
 // target, with the acting admin in the detail.
 
-func (w *Web) mountAdmin(mux *http.ServeMux, page func(handlerFunc) http.Handler) {
-	mux.Handle("GET "+PathAdmin, page(w.adminUsers))
-	mux.Handle("GET "+PathAdmin+"/users/{id}", page(w.adminUser))
-	mux.Handle("GET "+PathAdmin+"/users/{id}/disable", page(w.adminUserDisableConfirm))
-	mux.Handle("POST "+PathAdmin+"/users/{id}/disable", page(w.adminUserDisable))
-	mux.Handle("POST "+PathAdmin+"/users/{id}/enable", page(w.adminUserEnable))
-	mux.Handle("GET "+PathAdmin+"/applications", page(w.adminClients))
-	mux.Handle("POST "+PathAdmin+"/applications", page(w.adminClientCreate))
+func (w *Console) mountAdmin(page func(string, web.HandlerFunc)) {
+	page("GET "+web.PathAdmin, w.adminUsers)
+	page("GET "+web.PathAdmin+"/users/{id}", w.adminUser)
+	page("GET "+web.PathAdmin+"/users/{id}/disable", w.adminUserDisableConfirm)
+	page("POST "+web.PathAdmin+"/users/{id}/disable", w.adminUserDisable)
+	page("POST "+web.PathAdmin+"/users/{id}/enable", w.adminUserEnable)
+	page("GET "+web.PathAdmin+"/applications", w.adminClients)
+	page("POST "+web.PathAdmin+"/applications", w.adminClientCreate)
 	yes, no := true, false
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/disable", page(w.adminClientChange(store.ClientUpdate{Disabled: &yes}, "client.disabled", "disabled")))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/enable", page(w.adminClientChange(store.ClientUpdate{Disabled: &no}, "client.enabled", "enabled")))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/first-party", page(w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party")))
-	mux.Handle("POST "+PathAdmin+"/applications/{id}/third-party", page(w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party")))
-	mux.Handle("GET "+PathAdmin+"/events", page(w.adminEvents))
+	page("POST "+web.PathAdmin+"/applications/{id}/disable", w.adminClientChange(store.ClientUpdate{Disabled: &yes}, "client.disabled", "disabled"))
+	page("POST "+web.PathAdmin+"/applications/{id}/enable", w.adminClientChange(store.ClientUpdate{Disabled: &no}, "client.enabled", "enabled"))
+	page("POST "+web.PathAdmin+"/applications/{id}/first-party", w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party"))
+	page("POST "+web.PathAdmin+"/applications/{id}/third-party", w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party"))
+	page("GET "+web.PathAdmin+"/events", w.adminEvents)
 }
 
 // admin returns the signed-in admin, or nil after answering (login
 // redirect, or the 404 page for everyone else).
-func (w *Web) admin(rw http.ResponseWriter, r *http.Request) (*store.User, error) {
-	_, user, err := w.signedIn(rw, r)
+func (w *Console) admin(rw http.ResponseWriter, r *http.Request) (*store.User, error) {
+	_, user, err := w.SignedIn(rw, r)
 	if err != nil || user == nil {
 		return nil, err
 	}
 	if !user.Admin {
-		return nil, notFound()
+		return nil, web.NotFound()
 	}
 	return user, nil
 }
@@ -67,7 +68,7 @@ type adminUsersData struct {
 	Fields   []string
 }
 
-func (w *Web) adminUsers(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminUsers(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -85,12 +86,12 @@ func (w *Web) adminUsers(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := &view{Lang: w.lang(r, ""), Title: "admin.users", User: admin, Wide: true}
+	v := &web.View{Lang: w.Lang(r, ""), Title: "admin.users", User: admin, Wide: true}
 	v.Data = adminUsersData{
 		Users: users, Q: search, Field: field, Fields: userSearchFields,
-		Pager: newPager(PathAdmin, q, opt.Page.Number, total),
+		Pager: newPager(web.PathAdmin, q, opt.Page.Number, total),
 	}
-	w.render(rw, r, http.StatusOK, "admin_users", v)
+	w.Render(rw, r, http.StatusOK, "admin_users", v)
 	return nil
 }
 
@@ -102,22 +103,22 @@ type adminUserData struct {
 }
 
 // targetUser reads the user {id} an admin page is about.
-func (w *Web) targetUser(r *http.Request) (*store.User, error) {
+func (w *Console) targetUser(r *http.Request) (*store.User, error) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 64 {
-		return nil, notFound()
+		return nil, web.NotFound()
 	}
 	u, err := w.cfg.Store.GetUser(r.Context(), id)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, notFound()
+			return nil, web.NotFound()
 		}
 		return nil, err
 	}
 	return u, nil
 }
 
-func (w *Web) adminUser(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminUser(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -126,7 +127,7 @@ func (w *Web) adminUser(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := &view{Lang: w.lang(r, ""), Title: "admin.user", User: admin, Wide: true}
+	v := &web.View{Lang: w.Lang(r, ""), Title: "admin.user", User: admin, Wide: true}
 	conns, err := w.connections(r, v.Lang, u.ID)
 	if err != nil {
 		return err
@@ -140,16 +141,16 @@ func (w *Web) adminUser(rw http.ResponseWriter, r *http.Request) error {
 	}
 	switch r.URL.Query().Get("done") {
 	case "disabled":
-		v.Notice = translate(v.Lang, "admin.user.disabled")
+		v.Notice = web.T(v.Lang, "admin.user.disabled")
 	case "enabled":
-		v.Notice = translate(v.Lang, "admin.user.enabled")
+		v.Notice = web.T(v.Lang, "admin.user.enabled")
 	}
 	v.Data = adminUserData{Target: u, Self: u.ID == admin.ID, Connections: conns, Events: events}
-	w.render(rw, r, http.StatusOK, "admin_user", v)
+	w.Render(rw, r, http.StatusOK, "admin_user", v)
 	return nil
 }
 
-func (w *Web) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -159,15 +160,15 @@ func (w *Web) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if u.ID == admin.ID {
-		return pageErr(http.StatusBadRequest, "admin.disableself")
+		return web.PageErr(http.StatusBadRequest, "admin.disableself")
 	}
-	lang := w.lang(r, "")
+	lang := w.Lang(r, "")
 	w.renderConfirm(rw, r, admin, "admin.disable", confirmData{
-		Heading: translate(lang, "admin.disable") + ": " + u.Email,
-		Text:    translate(lang, "admin.disable.confirm"),
-		Button:  translate(lang, "admin.disable"),
-		Action:  PathAdmin + "/users/" + u.ID + "/disable",
-		Back:    PathAdmin + "/users/" + u.ID,
+		Heading: web.T(lang, "admin.disable") + ": " + u.Email,
+		Text:    web.T(lang, "admin.disable.confirm"),
+		Button:  web.T(lang, "admin.disable"),
+		Action:  web.PathAdmin + "/users/" + u.ID + "/disable",
+		Back:    web.PathAdmin + "/users/" + u.ID,
 	})
 	return nil
 }
@@ -175,7 +176,7 @@ func (w *Web) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Request) e
 // adminUserDisable disables the account; the store revokes every grant
 // and session of it in the same transaction, so its tokens fail at once.
 // An admin cannot disable themself (the panel would lock them out).
-func (w *Web) adminUserDisable(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminUserDisable(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -185,22 +186,22 @@ func (w *Web) adminUserDisable(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if u.ID == admin.ID {
-		return pageErr(http.StatusBadRequest, "admin.disableself")
+		return web.PageErr(http.StatusBadRequest, "admin.disableself")
 	}
-	if err := w.cfg.Store.DisableUser(r.Context(), u.ID, w.now().UTC()); err != nil {
+	if err := w.cfg.Store.DisableUser(r.Context(), u.ID, w.Now().UTC()); err != nil {
 		if isNotFound(err) {
-			return notFound()
+			return web.NotFound()
 		}
 		return err
 	}
-	w.event(r, "user.disabled", u.ID, "", "by admin "+admin.ID)
-	w.redirect(rw, r, PathAdmin+"/users/"+u.ID+"?done=disabled")
+	w.Event(r, "user.disabled", u.ID, "", "by admin "+admin.ID)
+	w.Redirect(rw, r, web.PathAdmin+"/users/"+u.ID+"?done=disabled")
 	return nil
 }
 
 // adminUserEnable lets a disabled account log in again. What disabling
 // revoked stays revoked.
-func (w *Web) adminUserEnable(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminUserEnable(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -210,14 +211,14 @@ func (w *Web) adminUserEnable(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	off := false
-	if _, err := w.cfg.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Disabled: &off}, w.now().UTC()); err != nil {
+	if _, err := w.cfg.Store.UpdateUser(r.Context(), u.ID, store.UserUpdate{Disabled: &off}, w.Now().UTC()); err != nil {
 		if isNotFound(err) {
-			return notFound()
+			return web.NotFound()
 		}
 		return err
 	}
-	w.event(r, "user.enabled", u.ID, "", "by admin "+admin.ID)
-	w.redirect(rw, r, PathAdmin+"/users/"+u.ID+"?done=enabled")
+	w.Event(r, "user.enabled", u.ID, "", "by admin "+admin.ID)
+	w.Redirect(rw, r, web.PathAdmin+"/users/"+u.ID+"?done=enabled")
 	return nil
 }
 
@@ -243,7 +244,7 @@ type adminClientsData struct {
 	Scopes  []string
 }
 
-func (w *Web) renderAdminClients(rw http.ResponseWriter, r *http.Request, status int, admin *store.User, v *view, form *adminClientForm) error {
+func (w *Console) renderAdminClients(rw http.ResponseWriter, r *http.Request, status int, admin *store.User, v *web.View, form *adminClientForm) error {
 	q := r.URL.Query()
 	search := cleanSearch(q.Get("q"))
 	opt := store.ListOptions{Page: store.Page{Number: pageNumber(r), Size: pageSize}, Sort: "created_at"}
@@ -273,7 +274,7 @@ func (w *Web) renderAdminClients(rw http.ResponseWriter, r *http.Request, status
 		rows = append(rows, row)
 	}
 	d := adminClientsData{
-		Clients: rows, Q: search, Pager: newPager(PathAdmin+"/applications", q, opt.Page.Number, total),
+		Clients: rows, Q: search, Pager: newPager(web.PathAdmin+"/applications", q, opt.Page.Number, total),
 		Grants: clients.KnownGrants, Scopes: w.knownScopes(),
 	}
 	if form != nil {
@@ -287,32 +288,32 @@ func (w *Web) renderAdminClients(rw http.ResponseWriter, r *http.Request, status
 	if v.Notice == "" {
 		switch q.Get("done") {
 		case "disabled":
-			v.Notice = translate(v.Lang, "admin.client.disabled")
+			v.Notice = web.T(v.Lang, "admin.client.disabled")
 		case "enabled":
-			v.Notice = translate(v.Lang, "admin.client.enabled")
+			v.Notice = web.T(v.Lang, "admin.client.enabled")
 		case "first-party":
-			v.Notice = translate(v.Lang, "admin.client.firstparty")
+			v.Notice = web.T(v.Lang, "admin.client.firstparty")
 		case "third-party":
-			v.Notice = translate(v.Lang, "admin.client.thirdparty")
+			v.Notice = web.T(v.Lang, "admin.client.thirdparty")
 		}
 	}
 	v.Title, v.User, v.Wide, v.Data = "admin.clients", admin, true, d
-	w.render(rw, r, status, "admin_clients", v)
+	w.Render(rw, r, status, "admin_clients", v)
 	return nil
 }
 
-func (w *Web) adminClients(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminClients(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
 	}
-	return w.renderAdminClients(rw, r, http.StatusOK, admin, &view{Lang: w.lang(r, "")}, nil)
+	return w.renderAdminClients(rw, r, http.StatusOK, admin, &web.View{Lang: w.Lang(r, "")}, nil)
 }
 
 // adminClientCreate registers an application with any grant, including
 // seed 004's "Resource owner password-based" (password) and
 // client_credentials; the operator owns it (no owner).
-func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -325,15 +326,15 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 		Name: f.Get("name"), Type: f.Get("type"), Redirects: f.Get("redirect_uris"), PostLogout: f.Get("post_logout_redirect_uris"),
 		Grants: f["grant"], Scopes: f["scope"], IDAlg: f.Get("id_token_alg"), FirstParty: f.Get("first_party") == "on",
 	}
-	v := &view{Lang: w.lang(r, "")}
+	v := &web.View{Lang: w.Lang(r, "")}
 	if len(form.Grants) == 0 {
 		// clients.Create would give an empty list the developer default;
 		// here an operator ticks what they mean.
-		v.Error = translate(v.Lang, "admin.client.nogrant")
+		v.Error = web.T(v.Lang, "admin.client.nogrant")
 		return w.renderAdminClients(rw, r, http.StatusUnprocessableEntity, admin, v, &form)
 	}
 	if len(form.Scopes) == 0 {
-		v.Error = translate(v.Lang, "admin.client.noscope")
+		v.Error = web.T(v.Lang, "admin.client.noscope")
 		return w.renderAdminClients(rw, r, http.StatusUnprocessableEntity, admin, v, &form)
 	}
 	c, secret, err := clients.Create(r.Context(), w.cfg.Store, clients.CreateInput{
@@ -347,16 +348,16 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 		IDTokenAlg:             form.IDAlg,
 		FirstParty:             form.FirstParty,
 		Origin:                 store.OriginAdmin,
-	}, w.now().UTC())
+	}, w.Now().UTC())
 	if err != nil {
 		if !inputError(v, err) {
 			return err
 		}
 		return w.renderAdminClients(rw, r, http.StatusUnprocessableEntity, admin, v, &form)
 	}
-	w.event(r, "client.created", admin.ID, c.ID, "admin: "+strings.Join(c.Grants, " "))
+	w.Event(r, "client.created", admin.ID, c.ID, "admin: "+strings.Join(c.Grants, " "))
 	w.renderSecret(rw, r, admin, secretData{
-		Name: c.Name, ClientID: c.ID, Secret: secret, Public: c.Type == store.ClientPublic, Back: PathAdmin + "/applications",
+		Name: c.Name, ClientID: c.ID, Secret: secret, Public: c.Type == store.ClientPublic, Back: web.PathAdmin + "/applications",
 	})
 	return nil
 }
@@ -370,24 +371,24 @@ func (w *Web) adminClientCreate(rw http.ResponseWriter, r *http.Request) error {
 //     (it may then be granted the scope account) or unmarks it: its tokens
 //     that carry account are refused by the API at once, and its next
 //     refresh drops it.
-func (w *Web) adminClientChange(upd store.ClientUpdate, typ, done string) handlerFunc {
+func (w *Console) adminClientChange(upd store.ClientUpdate, typ, done string) web.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		admin, err := w.admin(rw, r)
 		if err != nil || admin == nil {
 			return err
 		}
 		id := r.PathValue("id")
-		if id == "" || len(id) > maxClientID {
-			return notFound()
+		if id == "" || len(id) > web.MaxClientID {
+			return web.NotFound()
 		}
-		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, upd, w.now().UTC()); err != nil {
+		if _, err := w.cfg.Store.UpdateClient(r.Context(), id, upd, w.Now().UTC()); err != nil {
 			if isNotFound(err) {
-				return notFound()
+				return web.NotFound()
 			}
 			return err
 		}
-		w.event(r, typ, admin.ID, id, "admin")
-		w.redirect(rw, r, PathAdmin+"/applications?done="+done)
+		w.Event(r, typ, admin.ID, id, "admin")
+		w.Redirect(rw, r, web.PathAdmin+"/applications?done="+done)
 		return nil
 	}
 }
@@ -414,7 +415,7 @@ type adminEventsData struct {
 	Types      []string
 }
 
-func (w *Web) adminEvents(rw http.ResponseWriter, r *http.Request) error {
+func (w *Console) adminEvents(rw http.ResponseWriter, r *http.Request) error {
 	admin, err := w.admin(rw, r)
 	if err != nil || admin == nil {
 		return err
@@ -463,11 +464,11 @@ func (w *Web) adminEvents(rw http.ResponseWriter, r *http.Request) error {
 		}
 		rows = append(rows, row)
 	}
-	v := &view{Lang: w.lang(r, ""), Title: "admin.events", User: admin, Wide: true}
+	v := &web.View{Lang: w.Lang(r, ""), Title: "admin.events", User: admin, Wide: true}
 	v.Data = adminEventsData{
 		Events: rows, Type: typ, User: userID, Types: eventTypes,
-		Pager: newPager(PathAdmin+"/events", q, opt.Page.Number, total),
+		Pager: newPager(web.PathAdmin+"/events", q, opt.Page.Number, total),
 	}
-	w.render(rw, r, http.StatusOK, "admin_events", v)
+	w.Render(rw, r, http.StatusOK, "admin_events", v)
 	return nil
 }

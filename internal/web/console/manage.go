@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"errors"
@@ -6,11 +6,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/multinexo/auth/internal/clients"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
+	"github.com/multinexo/auth/internal/web"
 )
 
 // Helpers shared by the management pages: "Mis Aplicaciones", connections
@@ -22,23 +22,10 @@ import (
 // notFound is the one answer for anything the person may not see: another
 // user's application, the admin panel for a non-admin. It says nothing
 // about whether the thing exists.
-func notFound() error { return pageErr(http.StatusNotFound, "error.notfound") }
 
 // badForm is a form that cannot be parsed.
 func badForm(err error) error {
-	return &pageError{Status: http.StatusBadRequest, Msg: "error.badrequest", cause: err}
-}
-
-// formatDate shows a time in the page's language, in UTC; "—" for none.
-func formatDate(lang string, t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	t = t.UTC()
-	if lang == "en" {
-		return t.Format("2006-01-02 15:04") + " UTC"
-	}
-	return t.Format("02/01/2006 15:04") + " UTC"
+	return &web.PageError{Status: http.StatusBadRequest, Msg: "error.badrequest", Cause: err}
 }
 
 // pageSize is the length of every paginated list on these pages.
@@ -93,10 +80,10 @@ func newPager(path string, q url.Values, number, total int) pager {
 
 // knownScopes are the scopes a new application may be given: the built-in
 // ones in their usual order, then the operator's.
-func (w *Web) knownScopes() []string {
+func (w *Console) knownScopes() []string {
 	out := slices.Clone(clients.BuiltinScopes)
 	var extra []string
-	for s := range w.scopes {
+	for _, s := range w.Scopes() {
 		if !slices.Contains(out, s) {
 			extra = append(extra, s)
 		}
@@ -107,7 +94,7 @@ func (w *Web) knownScopes() []string {
 
 // inputError puts a clients.InputError on v in v.Lang; false for any other
 // error (a store failure: the 500 page).
-func inputError(v *view, err error) bool {
+func inputError(v *web.View, err error) bool {
 	var ie *clients.InputError
 	if !errors.As(err, &ie) {
 		return false
@@ -126,8 +113,8 @@ type confirmData struct {
 	Action, Back          string
 }
 
-func (w *Web) renderConfirm(rw http.ResponseWriter, r *http.Request, user *store.User, title string, d confirmData) {
-	w.render(rw, r, http.StatusOK, "confirm", &view{Lang: w.lang(r, ""), Title: title, User: user, Data: d})
+func (w *Console) renderConfirm(rw http.ResponseWriter, r *http.Request, user *store.User, title string, d confirmData) {
+	w.Render(rw, r, http.StatusOK, "confirm", &web.View{Lang: w.Lang(r, ""), Title: title, User: user, Data: d})
 }
 
 // endpoints are what a developer configures next to the client ID: the
@@ -135,9 +122,9 @@ func (w *Web) renderConfirm(rw http.ResponseWriter, r *http.Request, user *store
 // discovery, and the two endpoints a plain OAuth 2.0 library asks for.
 type endpoints struct{ Issuer, Discovery, Authorize, Token string }
 
-func (w *Web) endpoints() endpoints {
-	return endpoints{Issuer: w.issuer, Discovery: w.issuer + provider.PathOIDCDiscovery,
-		Authorize: w.issuer + PathAuthorize, Token: w.issuer + provider.PathToken}
+func (w *Console) endpoints() endpoints {
+	return endpoints{Issuer: w.Issuer(), Discovery: w.Issuer() + provider.PathOIDCDiscovery,
+		Authorize: w.Issuer() + web.PathAuthorize, Token: w.Issuer() + provider.PathToken}
 }
 
 // secretData is the page that shows a client's credentials right after
@@ -150,10 +137,10 @@ type secretData struct {
 	Endpoints              endpoints
 }
 
-func (w *Web) renderSecret(rw http.ResponseWriter, r *http.Request, user *store.User, d secretData) {
+func (w *Console) renderSecret(rw http.ResponseWriter, r *http.Request, user *store.User, d secretData) {
 	d.Endpoints = w.endpoints()
-	v := &view{Lang: w.lang(r, ""), Title: "secret.title", User: user, Data: d, scripts: true}
+	v := &web.View{Lang: w.Lang(r, ""), Title: "secret.title", User: user, Data: d, Scripts: true}
 	// The page holds a credential: nothing may cache it, not even the
 	// back/forward cache (no-store keeps it out of both).
-	w.render(rw, r, http.StatusOK, "secret", v)
+	w.Render(rw, r, http.StatusOK, "secret", v)
 }
