@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/store"
 )
 
@@ -59,4 +62,38 @@ func TestAuthorizeResources(t *testing.T) {
 	}
 	// A resource's scope without its resource is still unknown here.
 	e.wantRedirectError(b.authorize(authzQuery("scope", "openid notes:read")), webRedirect, "invalid_scope")
+}
+
+// TestActivateNamesResources: the device confirmation page names the
+// resources the device asked for, and the token's aud is them.
+func TestActivateNamesResources(t *testing.T) {
+	e := newDeviceEnv(t)
+	if err := e.st.CreateResource(t.Context(), &store.Resource{URI: "https://notes.example/mcp", Name: "Notas del equipo"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.PostForm(e.srv.URL+provider.PathDevice, url.Values{"client_id": {deviceApp}, "scope": {"openid"},
+		"resource": {"https://notes.example/mcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var da deviceAuth
+	if err := json.NewDecoder(res.Body).Decode(&da); err != nil || da.UserCode == "" {
+		t.Fatalf("device authorization: %d %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+	b := e.browser()
+	b.login()
+	r := b.enterCode(da.UserCode)
+	if !strings.Contains(r.body, "Notas del equipo") || !strings.Contains(r.body, "https://notes.example/mcp") {
+		t.Fatalf("confirmation page does not name the resource: %s", r.body)
+	}
+	b.decideDevice(r, "allow")
+	status, tok := e.poll(da.DeviceCode)
+	if status != 200 {
+		t.Fatalf("poll: %d %v", status, tok)
+	}
+	c, err := e.keys.VerifyAccess(t.Context(), tok["access_token"].(string), e.issuer, []string{"https://notes.example/mcp"})
+	if err != nil || len(c.Audience) != 1 {
+		t.Fatalf("access token for the resource: %+v %v", c, err)
+	}
 }

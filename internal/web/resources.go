@@ -80,3 +80,21 @@ func metadataHost(c *store.Client) string {
 	}
 	return u.Host
 }
+
+// namedResources are the views of resource indicators a device
+// authorization holds (a resource deleted since shows its URI alone).
+func (w *Web) namedResources(ctx context.Context, uris []string) ([]scopeView, error) {
+	var out []scopeView
+	for _, u := range uris {
+		r, err := w.cfg.Store.GetResource(ctx, u)
+		switch {
+		case err == nil:
+			out = append(out, scopeView{Name: r.URI, Text: r.Name})
+		case isNotFound(err):
+			out = append(out, scopeView{Name: u, Text: u})
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
