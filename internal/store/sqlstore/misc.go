@@ -161,7 +161,8 @@ func (db *DB) SetMetaIfAbsent(ctx context.Context, key, value string) (string, e
 const defaultJanitorLimit = 1000
 
 // DeleteExpired deletes, at most limit rows from each table per call:
-// authorization codes and device authorizations with ExpiresAt ≤ now,
+// authorization codes, device authorizations and RFC 7591 initial access
+// tokens with ExpiresAt ≤ now,
 // sessions and rate counters whose
 // non-zero ExpiresAt ≤ now, and the refresh tokens of grants that are revoked
 // or whose non-zero ExpiresAt ≤ now (such tokens can never be used again;
@@ -179,6 +180,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 			WHERE expires_at <> 0 AND expires_at <= $1 LIMIT $2)`,
 		`DELETE FROM refresh_tokens WHERE hash IN (SELECT t.hash FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id
 			WHERE g.revoked_at <> 0 OR (g.expires_at <> 0 AND g.expires_at <= $1) LIMIT $2)`,
+		`DELETE FROM registration_tokens WHERE hash IN (SELECT hash FROM registration_tokens WHERE expires_at <= $1 LIMIT $2)`,
 	}
 	total := 0
 	for _, q := range stmts {

@@ -35,6 +35,11 @@ func testRegistrationTokens(f *fixture) {
 	h2 := store.HashToken("iat-2")
 	wantErr(f.t, "create 2", f.s.CreateRegistrationToken(f.ctx, h2, t0, t0.Add(time.Hour)), nil)
 	wantErr(f.t, "expired", f.s.UseRegistrationToken(f.ctx, h2, t0.Add(time.Hour)), store.ErrExpired)
+	// The janitor deletes expired ones.
+	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(time.Hour), 100); err != nil {
+		f.t.Fatal(err)
+	}
+	wantErr(f.t, "after the janitor", f.s.UseRegistrationToken(f.ctx, h2, t0), store.ErrNotFound)
 }
 
 // testRegistrationHash: the registration access token's hash is stored and
