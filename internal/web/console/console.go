@@ -43,7 +43,7 @@ import (
 var templateFS embed.FS
 
 var pageNames = []string{"account", "applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events", "mfa", "mfa_codes"}
+	"admin_users", "admin_user", "admin_clients", "admin_events", "admin_resources", "mfa", "mfa_codes"}
 
 // Store is what the consoles read and change.
 type Store interface {
@@ -53,6 +53,7 @@ type Store interface {
 	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
 	store.ConsentStore
 	store.EventStore
+	store.ResourceStore
 }
 
 // Accounts changes accounts; *account.Service implements it.
@@ -110,6 +111,7 @@ func (w *Console) Mount(rs *httpx.Routes) {
 	w.mountApplications(page)
 	w.mountConnections(page)
 	w.mountAdmin(page)
+	w.mountResources(page)
 }
 
 // isNotFound reports a missing record.
