@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -113,7 +115,13 @@ func testCIMD(t *testing.T, backend string) {
 	for _, m := range regexpHidden.FindAllStringSubmatch(body, -1) {
 		f.Set(m[1], m[2])
 	}
-	if res, body = p.Do(http.MethodPost, revokeURL, f); res.StatusCode != http.StatusSeeOther {
+	// Post where the confirmation page's form posts (the URL client_id
+	// escaped into one path segment).
+	action := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(body)
+	if action == nil || html.UnescapeString(action[1]) != "/account/connections/"+url.PathEscape(clientID)+"/revoke" {
+		t.Fatalf("revoke form action %v", action)
+	}
+	if res, body = p.Do(http.MethodPost, issuer+html.UnescapeString(action[1]), f); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke: %d %s", res.StatusCode, body)
 	}
 	again := tokenForm(t, issuer+"/auth/v1/token", url.Values{"grant_type": {"refresh_token"},
