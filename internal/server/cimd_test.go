@@ -140,6 +140,22 @@ func testCIMD(t *testing.T, backend string) {
 	if _, err := srv.Store.GetClient(t.Context(), evil); err == nil {
 		t.Error("a refused document left a client row")
 	}
+
+	// With documents turned off, the row the document left is not
+	// authorized again (same database, a server with --cimd off).
+	off := newServer(t, backend, issuer, func(c *server.Config) {
+		c.Global.DB = srv.Backend.URL
+		if backend == "sqlite" {
+			c.Global.DB = "sqlite:" + srv.Backend.Path
+		}
+		c.Serve.CIMD = "off"
+	})
+	q.Set("client_id", clientID)
+	rec := httptest.NewRecorder()
+	off.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, issuer+"/auth/v1/authorize?"+q.Encode(), nil))
+	if rec.Code != http.StatusBadRequest || rec.Header().Get("Location") != "" {
+		t.Fatalf("a metadata-document client with documents off: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
 }
 
 // TestCIMDOff: with --cimd off a URL client_id is an unknown client and

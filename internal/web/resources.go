@@ -60,12 +60,19 @@ func resourceViews(res []*store.Resource) []scopeView {
 
 // lookupClient finds the client of an authorization request: through the
 // metadata-document resolver for a client_id that is a URL (when on), else
-// in the store.
+// in the store (where a metadata-document client is unknown while they are
+// off).
 func (w *Web) lookupClient(ctx context.Context, clientID string) (*store.Client, error) {
 	if w.cfg.MetadataClients != nil && cimd.IsURL(clientID) {
 		return w.cfg.MetadataClients.Client(ctx, clientID)
 	}
-	return w.cfg.Store.GetClient(ctx, clientID)
+	c, err := w.cfg.Store.GetClient(ctx, clientID)
+	if err == nil && c.Origin == store.OriginMetadata {
+		// Documents are off (serve --cimd off): the rows they left are not
+		// authorized again (their grants live on until revoked).
+		return nil, store.ErrNotFound
+	}
+	return c, err
 }
 
 // metadataHost is the host of a metadata-document client's URL, which the
