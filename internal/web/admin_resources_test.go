@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/multinexo/auth/internal/store"
 )
 
 // TestAdminResources: an operator lists, registers and deletes protected
@@ -57,5 +59,30 @@ func TestAdminResources(t *testing.T) {
 	wantPage(t, b.post("/admin/resources", url.Values{"uri": {"https://x.example/"}, "name": {"X"}}), http.StatusNotFound, "no existe")
 	if _, err := e.st.GetResource(t.Context(), "https://x.example/"); err == nil {
 		t.Fatal("a non-admin registered a resource")
+	}
+}
+
+// TestAdminApplicationsShowOrigin: the operators' list of applications
+// marks where each came from (dynamic registration, a metadata document).
+func TestAdminApplicationsShowOrigin(t *testing.T) {
+	e := withProvider(t)
+	e.newUser("jefa@example.com", true)
+	now := e.clock.Now()
+	for _, c := range []*store.Client{
+		{ID: "dyn-1", Name: "Registrada sola", Type: store.ClientPublic, Grants: []string{store.GrantAuthorizationCode},
+			RedirectURIs: []string{"http://127.0.0.1/cb"}, Origin: store.OriginDynamic, CreatedAt: now, UpdatedAt: now},
+		{ID: "https://agent.example/client.json", Name: "Agente", Type: store.ClientPublic, Grants: []string{store.GrantAuthorizationCode},
+			RedirectURIs: []string{"http://127.0.0.1/cb"}, Origin: store.OriginMetadata, CreatedAt: now, UpdatedAt: now},
+	} {
+		if err := e.st.CreateClient(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.as("jefa@example.com").get("/admin/applications")
+	for _, want := range []string{"registro dinámico", "documento de metadatos (no registrada)",
+		`action="/admin/applications/https:%2F%2Fagent.example%2Fclient.json/disable"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("admin applications lack %q", want)
+		}
 	}
 }
