@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/multinexo/auth/internal/lockcache"
+	"github.com/multinexo/auth/internal/mail"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
 )
@@ -75,6 +76,23 @@ type Config struct {
 	// TOTPIssuer names the service in authenticator apps (default
 	// "Multinexo").
 	TOTPIssuer string
+
+	// Mail composes the mailed links (recovery.go); nil: no mail — no
+	// verification on registration, an email change applies at once, and
+	// the recovery methods return ErrMailUnavailable.
+	Mail *mail.Composer
+	// Notify is called after a message was queued (wakes this instance's
+	// deliverer); nil: none.
+	Notify func()
+	// RequireVerifiedEmail: sign-ins of accounts whose address is not
+	// verified are refused with ErrEmailNotVerified (serve
+	// --require-verified-email).
+	RequireVerifiedEmail bool
+	// MailLimit: links mailed per account (or asked-for address) per hour
+	// (default 5); ResetIPLimit: reset requests per client address per
+	// hour (default 30).
+	MailLimit    int
+	ResetIPLimit int
 }
 
 // Service manages accounts. It keeps no state of its own beyond the hash
@@ -126,6 +144,12 @@ func NewService(st store.Store, cfg Config) *Service {
 	if cfg.IPLockAfter <= 0 {
 		cfg.IPLockAfter = 100
 	}
+	if cfg.MailLimit <= 0 {
+		cfg.MailLimit = 5
+	}
+	if cfg.ResetIPLimit <= 0 {
+		cfg.ResetIPLimit = 30
+	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "Multinexo"
 	}
@@ -171,6 +195,9 @@ type RegisterInput struct {
 	// EmailVerified: an operator vouches for the address (users create
 	// --email-verified). Self-registration never sets it.
 	EmailVerified bool
+	// Lang is the language of the person registering ("es", "en"): the
+	// language of what is mailed to the account.
+	Lang string
 }
 
 // Register validates the input (every field, joined with errors.Join when
@@ -225,8 +252,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*store.User, 
 		EmailVerified: in.EmailVerified,
 		CreatedAt:     now,
 		UpdatedAt:     now,
+		Lang:          mailLang(in.Lang),
 	}
-	if err := s.st.CreateUser(ctx, u); err != nil {
+	create := s.st.CreateUser
+	if s.cfg.Mail != nil && !u.EmailVerified {
+		// The verification link and its message are written with the
+		// account; they leave from the outbox, never in this request.
+		create = s.registerWithLink
+	}
+	if err := create(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, ErrEmailTaken
 		}
@@ -234,6 +268,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*store.User, 
 	}
 	s.event(ctx, "user.registered", u.ID, "", "")
 	return u, nil
+}
+
+// mailLang is the language stored for an account: "en" or "es".
+func mailLang(lang string) string {
+	if lang == "en" {
+		return "en"
+	}
+	return "es"
 }
 
 // counterKey names a failure counter without putting the address itself in
@@ -388,6 +430,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 			}
 		}
 	}
+	if s.cfg.RequireVerifiedEmail && !u.EmailVerified {
+		// The password was right (so this says nothing to a guesser),
+		// but the address must be proven first.
+		s.event(ctx, "login.refused", u.ID, ip, "email not verified")
+		return u, ErrEmailNotVerified
+	}
 	if u.HasTOTP() {
 		// Not logged in yet, and the failure counter stays: resetting it on
 		// a right password would let whoever knows the password guess
@@ -436,14 +484,100 @@ func (s *Service) SetPassword(ctx context.Context, userID, password string) erro
 // address is unverified from that moment: store.UserUpdate). A taken email is
 // ErrEmailTaken; a wrong current password ErrInvalidCredentials.
 func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileUpdate) (*store.User, error) {
-	u, err := s.st.GetUser(ctx, userID)
+	u, _, err := s.UpdateProfileMail(ctx, userID, upd)
+	return u, err
+}
+
+// UpdateProfileMail is UpdateProfile that also says which new address
+// awaits confirmation: with mail, a new address (another mailbox, not
+// just another case) is not applied but mailed a confirmation link, and
+// the old one a notice (requestEmailChange); pending is that address.
+func (s *Service) UpdateProfileMail(ctx context.Context, userID string, upd ProfileUpdate) (u *store.User, pending string, err error) {
+	u, err = s.st.GetUser(ctx, userID)
 	if err != nil {
+		return nil, "", err
+	}
+	su, newEmail, err := profileChanges(u, upd)
+	if err != nil {
+		return nil, "", err
+	}
+	if (upd.Password != nil || newEmail) && !upd.byOperator {
+		failType := "password.change_failed"
+		if upd.Password == nil {
+			failType = "email.change_failed"
+		}
+		if err := s.checkCurrentPassword(ctx, u, *upd.CurrentPassword, failType); err != nil {
+			return nil, "", err
+		}
+	}
+	if upd.Password != nil {
+		phc, err := s.hashPassword(ctx, *upd.Password, s.params)
+		if err != nil {
+			return nil, "", err
+		}
+		su.PasswordHash = &phc
+	}
+	if newEmail && s.cfg.Mail != nil {
+		if err := s.requestEmailChange(ctx, u, *su.Email, *su.EmailKey); err != nil {
+			return nil, "", err
+		}
+		pending = *su.Email
+		su.Email, su.EmailKey = nil, nil
+	}
+	if su == (store.UserUpdate{}) {
+		return u, pending, nil
+	}
+	nu, err := s.applyProfile(ctx, u.ID, su)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, "", ErrEmailTaken
+		}
+		return nil, "", err
+	}
+	if su.PasswordHash != nil {
+		// A new password ends every browser session of the account: whoever
+		// knew the old one is logged out everywhere (the caller starts a
+		// new session for the person who changed it).
+		if _, err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
+			return nil, "", err
+		}
+		detail := ""
+		if upd.byOperator {
+			detail = "set by the operator"
+		}
+		s.event(ctx, "password.changed", u.ID, "", detail)
+	}
+	if su.Email != nil && *su.Email != u.Email {
+		s.event(ctx, "email.changed", u.ID, "", "")
+	}
+	return nu, pending, nil
+}
+
+// applyProfile stores su; with mail, a new password comes with a notice
+// to the account's address, queued in the same transaction.
+func (s *Service) applyProfile(ctx context.Context, userID string, su store.UserUpdate) (*store.User, error) {
+	now := s.cfg.Now().UTC()
+	if su.PasswordHash == nil || s.cfg.Mail == nil {
+		return s.st.UpdateUser(ctx, userID, su, now)
+	}
+	var berr error
+	nu, err := s.st.UpdateUserNotify(ctx, userID, su, now, func(cu *store.User) []*store.OutboxMessage {
+		m, err := s.compose(mail.KindPasswordUpdated, cu, cu.Email, cu.Email, "", "", 0)
+		berr = err
+		return []*store.OutboxMessage{m}
+	})
+	if err = errors.Join(err, berr); err != nil {
 		return nil, err
 	}
-	var (
-		errs []error
-		su   store.UserUpdate
-	)
+	s.queued()
+	return nu, nil
+}
+
+// profileChanges validates upd against u: the store update it makes and
+// whether it asks for another mailbox. Every problem is a *ValidationError,
+// joined when several.
+func profileChanges(u *store.User, upd ProfileUpdate) (su store.UserUpdate, newEmail bool, err error) {
+	var errs []error
 	email := u.Email
 	if upd.Email != nil {
 		display, key, err := NormalizeEmail(*upd.Email)
@@ -471,7 +605,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 	// A new address needs the current password too: a stolen access token
 	// or an unattended browser must not be enough to take the account's
 	// login (and so its password reset) away from its owner.
-	newEmail := su.EmailKey != nil && *su.EmailKey != u.EmailKey
+	newEmail = su.EmailKey != nil && *su.EmailKey != u.EmailKey
 	if upd.Password != nil {
 		if err := checkPasswordForEmail(*upd.Password, email); err != nil {
 			errs = append(errs, err)
@@ -481,53 +615,11 @@ func (s *Service) UpdateProfile(ctx context.Context, userID string, upd ProfileU
 		errs = append(errs, invalid("current_password", "required"))
 	}
 	if len(errs) == 1 {
-		return nil, errs[0]
+		return su, false, errs[0]
 	} else if len(errs) > 1 {
-		return nil, errors.Join(errs...)
+		return su, false, errors.Join(errs...)
 	}
-	if (upd.Password != nil || newEmail) && !upd.byOperator {
-		failType := "password.change_failed"
-		if upd.Password == nil {
-			failType = "email.change_failed"
-		}
-		if err := s.checkCurrentPassword(ctx, u, *upd.CurrentPassword, failType); err != nil {
-			return nil, err
-		}
-	}
-	if upd.Password != nil {
-		phc, err := s.hashPassword(ctx, *upd.Password, s.params)
-		if err != nil {
-			return nil, err
-		}
-		su.PasswordHash = &phc
-	}
-	if su == (store.UserUpdate{}) {
-		return u, nil
-	}
-	nu, err := s.st.UpdateUser(ctx, u.ID, su, s.cfg.Now().UTC())
-	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, ErrEmailTaken
-		}
-		return nil, err
-	}
-	if su.PasswordHash != nil {
-		// A new password ends every browser session of the account: whoever
-		// knew the old one is logged out everywhere (the caller starts a
-		// new session for the person who changed it).
-		if _, err := s.st.DeleteUserSessions(ctx, u.ID); err != nil {
-			return nil, err
-		}
-		detail := ""
-		if upd.byOperator {
-			detail = "set by the operator"
-		}
-		s.event(ctx, "password.changed", u.ID, "", detail)
-	}
-	if su.Email != nil && *su.Email != u.Email {
-		s.event(ctx, "email.changed", u.ID, "", "")
-	}
-	return nu, nil
+	return su, newEmail, nil
 }
 
 // Delete deletes the account of userID and, with it, every grant, token,

@@ -71,6 +71,8 @@ func (u *Users) routes() []route {
 		{"PATCH /v1/users/me", needAccount, false, u.patchMe},
 		{"DELETE /v1/users/me", needAccount, false, u.deleteMe},
 		{"GET /v1/users/{id}", needUser, false, u.getByID},
+		{"POST /v1/users/me/verification", needUser, false, u.sendVerification},
+		{"POST /v1/password_resets", needNothing, false, u.createPasswordReset},
 		// Seed 004 (django-oauth-toolkit style): the caller as plain JSON.
 		{"GET /api/v1/users/me/{$}", needUser, true, u.getMePlain},
 		{"GET /api/v1/users/me", needUser, true, u.getMePlain},
@@ -303,7 +305,7 @@ func (u *Users) create(w http.ResponseWriter, r *http.Request, _ *caller) error 
 	}
 	user, err := u.svc.Register(r.Context(), account.RegisterInput{
 		Email: attrs["email"], Password: attrs["password"],
-		FirstName: attrs["first_name"], LastName: attrs["last_name"],
+		FirstName: attrs["first_name"], LastName: attrs["last_name"], Lang: lang(r),
 	})
 	if limited && (err == nil || errors.Is(err, account.ErrEmailTaken)) {
 		_, start, end := u.registerWindow()
@@ -401,11 +403,19 @@ func (u *Users) patchMe(w http.ResponseWriter, r *http.Request, c *caller) error
 			Title:  text{"Valor no válido", "Invalid value"},
 			Detail: text{"Enviaste current_password sin una contraseña ni un email nuevos: agrega \"password\" o \"email\", o quita \"current_password\".", "current_password was sent without a new password or email: add \"password\" or \"email\", or remove \"current_password\"."}})
 	}
-	nu, err := u.svc.UpdateProfile(r.Context(), user.ID, upd)
+	nu, pending, err := u.svc.UpdateProfileMail(r.Context(), user.ID, upd)
 	if err != nil {
 		return accountError(err)
 	}
-	writeUser(w, http.StatusOK, nu, c)
+	if pending == "" {
+		writeUser(w, http.StatusOK, nu, c)
+		return nil
+	}
+	// The address changes when the link mailed to it is followed.
+	writeJSON(w, MediaType, http.StatusOK, Document{Data: userResource(nu, c), Links: map[string]any{"self": userPath(nu)},
+		Meta: map[string]any{"email_change_pending": pending, "detail": text{
+			"Te enviamos un enlace a " + pending + ". Tu correo cambiará cuando lo abras.",
+			"We sent a link to " + pending + ". Your email changes when you open it."}.in(lang(r))}})
 	return nil
 }
 

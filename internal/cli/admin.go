@@ -268,6 +268,7 @@ type UsersCmd struct {
 	SetAdmin    UsersSetAdminCmd    `cmd:"" name:"set-admin" hidden:"" help:"= users admin USUARIO / USER"`
 	UnsetAdmin  UsersUnsetAdminCmd  `cmd:"" name:"unset-admin" hidden:"" help:"= users admin --remove USUARIO / USER"`
 	SetPassword UsersSetPasswordCmd `cmd:"" name:"set-password" help:"Nueva contraseña, leída de la entrada estándar; cierra todas las sesiones del usuario / New password, read from standard input; ends every session of the user."`
+	SendReset   UsersSendResetCmd   `cmd:"" name:"send-reset" help:"Envía por correo un enlace para elegir una contraseña nueva (lo entrega el servidor en marcha) / Mails a password-reset link (the running server delivers it)."`
 	ResetMFA    UsersResetMFACmd    `cmd:"" name:"reset-mfa" help:"Quita la verificación en dos pasos a quien perdió su teléfono y sus códigos de recuperación / Removes the second factor of a user who lost both phone and recovery codes."`
 }
 
@@ -338,7 +339,8 @@ func setAdmin(g *config.Global, env *Env, idOrEmail string, on bool) error {
 // UsersSetPasswordCmd sets a user's password for support, with the same
 // policy as a change by the user; every browser session of the account ends.
 type UsersSetPasswordCmd struct {
-	User string `arg:"" help:"ID o email del usuario / user ID or email."`
+	User   string `arg:"" help:"ID o email del usuario / user ID or email."`
+	Issuer string `help:"URL pública del servidor (remitente del aviso por correo) / the server's public URL (sender of the mailed notice)." default:"http://localhost:8080" env:"MULTINEXO_ISSUER"`
 }
 
 func (c *UsersSetPasswordCmd) Run(g *config.Global, env *Env) error {
@@ -346,8 +348,24 @@ func (c *UsersSetPasswordCmd) Run(g *config.Global, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if err := config.ValidateIssuer(c.Issuer); err != nil {
+		return usage(err)
+	}
 	return onUser(g, env, c.User, func(db *sqlstore.DB, u *store.User) error {
-		err := account.NewService(db, account.Config{}).SetPassword(env.Ctx, u.ID, password)
+		b, err := config.ParseDB(g.DB)
+		if err != nil {
+			return usage(err)
+		}
+		svc, err := mailingService(g, b, db, c.Issuer)
+		if err != nil {
+			// Without the server's secret (PostgreSQL without
+			// MULTINEXO_SECRET here) no notice can be sealed: set the
+			// password anyway, and say so.
+			fmt.Fprintf(env.Stderr, "multinexo: aviso: no se enviará el aviso por correo / warning: no notice will be mailed: %v\n", err)
+			svc = account.NewService(db, account.Config{})
+		}
+		// The person is mailed a notice of the new password.
+		err = svc.SetPassword(env.Ctx, u.ID, password)
 		var ve *account.ValidationError
 		if errors.As(err, &ve) {
 			return usage(fmt.Errorf("%s: %s", ve.Field, ve.Detail))

@@ -40,6 +40,7 @@ type CLI struct {
 	Migrate            MigrateCmd            `cmd:"" help:"Solo aplica las migraciones / Runs migrations only."`
 	Clients            ClientsCmd            `cmd:"" help:"Aplicaciones OAuth / OAuth applications."`
 	Users              UsersCmd              `cmd:"" help:"Usuarios / Users."`
+	Mail               MailCmd               `cmd:"" help:"Correo saliente / Outgoing mail."`
 	Keys               KeysCmd               `cmd:"" help:"Claves de firma / Signing keys."`
 	Resources          ResourcesCmd          `cmd:"" help:"Recursos protegidos (APIs, servidores MCP) / Protected resources (APIs, MCP servers)."`
 	RegistrationTokens RegistrationTokensCmd `cmd:"" name:"registration-tokens" help:"Tokens de acceso inicial para el registro dinámico / initial access tokens for dynamic registration."`

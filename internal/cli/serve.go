@@ -20,7 +20,8 @@ import (
 var knownEnv = []string{
 	"MULTINEXO_DB", "MULTINEXO_SECRET", "MULTINEXO_LOG_LEVEL", "MULTINEXO_ADDR", "MULTINEXO_ISSUER",
 	"MULTINEXO_ACCESS_TTL", "MULTINEXO_REFRESH_GRACE", "MULTINEXO_ACCESS_ALG", "MULTINEXO_ID_ALG",
-	"MULTINEXO_SHUTDOWN_WAIT", "MULTINEXO_DEBUG_ADDR",
+	"MULTINEXO_SHUTDOWN_WAIT", "MULTINEXO_DEBUG_ADDR", "MULTINEXO_SMTP_URL", "MULTINEXO_MAIL_FROM",
+	"MULTINEXO_REQUIRE_VERIFIED_EMAIL",
 }
 
 // ServeCmd runs the server.
@@ -93,10 +94,15 @@ func (c *ServeCmd) Run(g *config.Global, env *Env) error {
 	}
 	log.Info("multinexo listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "issuer_from", issuerFrom, "database", srv.Backend.Kind, "db", config.Redact(g.DB))
 	srv.FirstRunHint(ctx)
+	if cfg.SMTPURL == "" {
+		log.Warn("no --smtp-url: every message (with its link) is written to this log instead of mailed; fine for development, set a relay in production")
+	}
 
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
 	defer stopJanitor()
 	go srv.RunJanitor(janitorCtx, time.Minute)
+	// Every instance delivers the outbox; claims keep them apart.
+	go srv.Mail.Run(janitorCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

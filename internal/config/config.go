@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -22,17 +23,20 @@ type Global struct {
 
 // Serve holds the flags of `multinexo serve`.
 type Serve struct {
-	Addr         string        `help:"Dirección HTTP (por defecto 127.0.0.1:8080) / listen address (default 127.0.0.1:8080)." env:"MULTINEXO_ADDR"`
-	Issuer       string        `help:"Emisor: la URL pública, sin barra final; por defecto http:// + --addr (http://localhost:8080 sin --addr) / issuer: the public URL, no trailing slash; default http:// + --addr (http://localhost:8080 without --addr)." env:"MULTINEXO_ISSUER"`
-	AccessTTL    time.Duration `help:"Vida del access token / access-token lifetime." default:"900s" env:"MULTINEXO_ACCESS_TTL"`
-	RefreshGrace time.Duration `help:"Ventana de gracia para reintentar un refresh ya rotado (0 = desactivada) / refresh-token reuse grace window." default:"0s" env:"MULTINEXO_REFRESH_GRACE"`
-	AccessAlg    string        `help:"Algoritmo de firma de los access tokens / access-token signing algorithm." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
-	IDAlg        string        `help:"Algoritmo de firma de los ID tokens / ID-token signing algorithm." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
-	ShutdownWait time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar / longest wait for in-flight requests at shutdown." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
-	DebugAddr    string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
-	CIMD         string        `name:"cimd" help:"Documentos de metadatos de cliente: un client_id que es una URL https se descarga de ella (on) o no (off) / client ID metadata documents: a client_id that is an https URL is fetched from it (on) or not (off)." default:"on" enum:"on,off" env:"MULTINEXO_CIMD"`
-	Registration string        `help:"Registro dinámico de clientes (RFC 7591) en /auth/v1/register: off, open (cualquiera, con límite por dirección) o token (con un token de multinexo registration-tokens create) / dynamic client registration: off, open (anyone, rate limited per address) or token (with a token from multinexo registration-tokens create)." default:"off" enum:"off,open,token" env:"MULTINEXO_REGISTRATION"`
-	CIMDLoopback bool          `name:"cimd-allow-loopback" help:"Solo desarrollo y pruebas: acepta también client_id http(s)://127.0.0.1 y [::1] / development and tests only: also accept http(s)://127.0.0.1 and [::1] client_ids." env:"MULTINEXO_CIMD_ALLOW_LOOPBACK"`
+	Addr                 string        `help:"Dirección HTTP (por defecto 127.0.0.1:8080) / listen address (default 127.0.0.1:8080)." env:"MULTINEXO_ADDR"`
+	Issuer               string        `help:"Emisor: la URL pública, sin barra final; por defecto http:// + --addr (http://localhost:8080 sin --addr) / issuer: the public URL, no trailing slash; default http:// + --addr (http://localhost:8080 without --addr)." env:"MULTINEXO_ISSUER"`
+	AccessTTL            time.Duration `help:"Vida del access token / access-token lifetime." default:"900s" env:"MULTINEXO_ACCESS_TTL"`
+	RefreshGrace         time.Duration `help:"Ventana de gracia para reintentar un refresh ya rotado (0 = desactivada) / refresh-token reuse grace window." default:"0s" env:"MULTINEXO_REFRESH_GRACE"`
+	AccessAlg            string        `help:"Algoritmo de firma de los access tokens / access-token signing algorithm." default:"ES256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ACCESS_ALG"`
+	IDAlg                string        `help:"Algoritmo de firma de los ID tokens / ID-token signing algorithm." default:"RS256" enum:"ES256,RS256,EdDSA" env:"MULTINEXO_ID_ALG"`
+	ShutdownWait         time.Duration `help:"Espera máxima para terminar peticiones en curso al apagar / longest wait for in-flight requests at shutdown." default:"20s" env:"MULTINEXO_SHUTDOWN_WAIT"`
+	SMTPURL              string        `name:"smtp-url" help:"Relé SMTP: smtp://[usuario:clave@]host:puerto (STARTTLS si lo ofrece) o smtps://… (TLS desde el inicio); vacío = los mensajes van al log / SMTP relay: smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (implicit TLS); empty: messages are written to the log." env:"MULTINEXO_SMTP_URL"`
+	MailFrom             string        `help:"Remitente de los mensajes; por defecto Multinexo <no-reply@HOST del emisor> / sender of the messages; default Multinexo <no-reply@the issuer's host>." env:"MULTINEXO_MAIL_FROM"`
+	RequireVerifiedEmail bool          `help:"Solo inician sesión las cuentas con el correo verificado / only accounts with a verified email may sign in." env:"MULTINEXO_REQUIRE_VERIFIED_EMAIL"`
+	DebugAddr            string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
+	CIMD                 string        `name:"cimd" help:"Documentos de metadatos de cliente: un client_id que es una URL https se descarga de ella (on) o no (off) / client ID metadata documents: a client_id that is an https URL is fetched from it (on) or not (off)." default:"on" enum:"on,off" env:"MULTINEXO_CIMD"`
+	Registration         string        `help:"Registro dinámico de clientes (RFC 7591) en /auth/v1/register: off, open (cualquiera, con límite por dirección) o token (con un token de multinexo registration-tokens create) / dynamic client registration: off, open (anyone, rate limited per address) or token (with a token from multinexo registration-tokens create)." default:"off" enum:"off,open,token" env:"MULTINEXO_REGISTRATION"`
+	CIMDLoopback         bool          `name:"cimd-allow-loopback" help:"Solo desarrollo y pruebas: acepta también client_id http(s)://127.0.0.1 y [::1] / development and tests only: also accept http(s)://127.0.0.1 and [::1] client_ids." env:"MULTINEXO_CIMD_ALLOW_LOOPBACK"`
 }
 
 // Backend is a parsed --db value.
@@ -104,6 +108,17 @@ func (s *Serve) Validate() error {
 	}
 	if s.RefreshGrace < 0 || s.RefreshGrace > 5*time.Minute {
 		return errors.New("--refresh-grace: entre 0 y 5m / between 0 and 5m")
+	}
+	if s.SMTPURL != "" {
+		u, err := url.Parse(s.SMTPURL)
+		if err != nil || u.Hostname() == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+			return errors.New("--smtp-url: usa smtp://[usuario:clave@]host:puerto o smtps://host:puerto / use smtp://[user:pass@]host:port or smtps://host:port")
+		}
+	}
+	if s.MailFrom != "" {
+		if _, err := mail.ParseAddress(s.MailFrom); err != nil {
+			return errors.New("--mail-from: una dirección, por ejemplo \"Multinexo <no-reply@example.com>\" / an address, e.g. \"Multinexo <no-reply@example.com>\"")
+		}
 	}
 	if s.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(s.DebugAddr)

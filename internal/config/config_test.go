@@ -71,3 +71,30 @@ func TestUnknownEnv(t *testing.T) {
 		t.Fatalf("UnknownEnv = %v", got)
 	}
 }
+
+func TestServeValidateMail(t *testing.T) {
+	base := Serve{Issuer: "https://auth.example.com", AccessTTL: 900 * time.Second}
+	for _, good := range []Serve{
+		{SMTPURL: "smtp://relay.example.com:587"},
+		{SMTPURL: "smtps://u:p%40ss@relay.example.com:465", MailFrom: "Multinexo <no-reply@example.com>"},
+		{MailFrom: "no-reply@example.com"},
+	} {
+		s := base
+		s.SMTPURL, s.MailFrom = good.SMTPURL, good.MailFrom
+		if err := s.Validate(); err != nil {
+			t.Errorf("%+v: %v", good, err)
+		}
+	}
+	for _, bad := range []Serve{
+		{SMTPURL: "http://relay.example.com"},
+		{SMTPURL: "relay.example.com:587"},
+		{SMTPURL: "smtp://"},
+		{MailFrom: "not an address"},
+	} {
+		s := base
+		s.SMTPURL, s.MailFrom = bad.SMTPURL, bad.MailFrom
+		if s.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

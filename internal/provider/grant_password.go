@@ -98,6 +98,12 @@ func passwordError(err error) *oauth.Error {
 		return oauth.InvalidGrant("credenciales inválidas").WithCause(err)
 	case errors.Is(err, account.ErrSecondFactorRequired):
 		return oauth.InvalidGrant("se requiere el segundo factor: repita la solicitud con el código de la aplicación de autenticación (o un código de recuperación) en el parámetro otp").WithCause(err)
+	case errors.Is(err, account.ErrEmailNotVerified):
+		// serve --require-verified-email: the password was right (so this
+		// tells the client nothing it did not know), the address is not
+		// proven yet.
+		return oauth.InvalidGrant("email address not verified: open the link we mailed to it; " +
+			"to get a new link, sign in on the login page of this server, which sends one").WithCause(err)
 	case errors.Is(err, account.ErrInvalidCode):
 		return oauth.InvalidGrant("código del segundo factor incorrecto o ya usado").WithCause(err)
 	case errors.As(err, &th):

@@ -16,6 +16,7 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	mail     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -28,8 +29,11 @@ func newMetrics() *metrics {
 			Name: "multinexo_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
+		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "multinexo_mail_attempts_total", Help: "Delivery attempts of outbox messages by this instance, by result: sent, retry, failed.",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.requests, m.duration, m.mail, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -87,6 +91,9 @@ func (m *metrics) watchStore(writeFailing func() bool) {
 		return 0
 	}))
 }
+
+// mailAttempt counts one delivery attempt.
+func (m *metrics) mailAttempt(result string) { m.mail.WithLabelValues(result).Inc() }
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

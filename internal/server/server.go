@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/multinexo/auth/internal/cimd"
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/mail"
 	"github.com/multinexo/auth/internal/provider"
 	"github.com/multinexo/auth/internal/registration"
 	"github.com/multinexo/auth/internal/store"
@@ -36,6 +38,9 @@ type Config struct {
 	Serve  config.Serve
 	Log    *slog.Logger
 	Now    func() time.Time // nil: time.Now
+	// MailTLS, when set, is the TLS configuration used with the SMTP
+	// relay (tests trust their relay's certificate with it).
+	MailTLS *tls.Config
 	// Resolver resolves the hosts of client ID metadata documents; nil:
 	// the system's (tests point names where they like).
 	Resolver cimd.IPResolver
@@ -59,6 +64,9 @@ type Server struct {
 	Accounts *account.Service
 	Provider *provider.Provider
 	Backend  config.Backend
+	// Mail delivers the outbox; serve runs it (Run), tests step it
+	// (RunOnce).
+	Mail *mail.Deliverer
 
 	cfg     Config
 	db      *sqlstore.DB // readiness (Ready) beyond the store contract
@@ -154,7 +162,13 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err := keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	accounts := account.NewService(db, account.Config{Now: cfg.Now, Log: cfg.Log, Secret: secret})
+	m := newMetrics()
+	composer, deliverer, err := buildMail(cfg, db, secret, m.mailAttempt)
+	if err != nil {
+		return nil, err
+	}
+	accounts := account.NewService(db, account.Config{Now: cfg.Now, Log: cfg.Log, Secret: secret,
+		Mail: composer, Notify: deliverer.Notify, RequireVerifiedEmail: cfg.Serve.RequireVerifiedEmail})
 	// Stored email keys follow the current look-alike rule (account.EmailKey);
 	// a collision among existing accounts is reported, never fatal.
 	collisions, err := accounts.RekeyEmails(ctx)
@@ -199,6 +213,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		Keys:     keys,
 		Tokens:   prov,
 		Accounts: accounts,
+		Recovery: accounts,
 		Now:      cfg.Now,
 		Log:      cfg.Log,
 	}
@@ -219,13 +234,12 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		return nil, err
 	}
 
-	s := &Server{Store: db, db: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, cfg: cfg}
+	s := &Server{Store: db, db: db, Keys: keys, Accounts: accounts, Provider: prov, Backend: b, Mail: deliverer, cfg: cfg}
 	// Every route is mounted under its class (httpx.Class), which installs
 	// that kind of route's defences.
 	rs := httpx.NewRoutes(httpx.RoutesConfig{Issuer: cfg.Serve.Issuer})
 	rs.Ops("GET /healthz", http.HandlerFunc(s.healthz))
 	rs.Ops("GET /readyz", http.HandlerFunc(s.readyz))
-	m := newMetrics()
 	m.watchStore(db.WriteFailing)
 	rs.Ops("GET /metrics", m.handler())
 	prov.Mount(rs)
@@ -240,6 +254,28 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	s.routes = rs
 	s.handler = httpx.Logging(cfg.Log, m.wrap(rs))
 	return s, nil
+}
+
+// buildMail makes the composer of mailed links and the deliverer of the
+// outbox: through --smtp-url, or to the log without it.
+func buildMail(cfg Config, db *sqlstore.DB, secret string, observe func(string)) (*mail.Composer, *mail.Deliverer, error) {
+	composer, err := mail.NewComposer(secret, cfg.Serve.Issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sender mail.Sender = mail.LogSender{Log: cfg.Log}
+	if cfg.Serve.SMTPURL != "" {
+		if sender, err = mail.NewSMTPSender(mail.SMTPConfig{URL: cfg.Serve.SMTPURL, TLS: cfg.MailTLS, HELO: composer.Host()}); err != nil {
+			return nil, nil, err
+		}
+	}
+	from := cfg.Serve.MailFrom
+	if from == "" {
+		from = mail.DefaultFrom(composer.Host())
+	}
+	d := mail.NewDeliverer(mail.DelivererConfig{Outbox: db, Composer: composer, Sender: sender, From: from, Now: cfg.Now, Log: cfg.Log,
+		Observe: observe})
+	return composer, d, nil
 }
 
 // MaxTokenTTL bounds every access and ID token's lifetime (the server

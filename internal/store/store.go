@@ -78,6 +78,10 @@ type User struct {
 	TOTPSecret    []byte
 	TOTPEnabledAt time.Time
 	TOTPLastStep  int64
+
+	// Lang is the language the account was created in ("es", "en"; ""
+	// for Spanish): the language of the messages mailed to it.
+	Lang string
 }
 
 // HasTOTP reports whether logging in as u needs a TOTP code (or a
@@ -489,11 +493,14 @@ type Store interface {
 	EpochStore
 	DeviceStore
 	MFAStore
+	MailStore
+	AccountTokenStore
 	ResourceStore
 	RegistrationStore
 
-	// Janitor: delete expired codes, sessions, counters and revoked-grant
-	// tokens older than before, at most limit rows each call.
+	// Janitor: delete expired codes, sessions, counters, revoked-grant
+	// tokens, mailed links (a day after they end) and sent or failed
+	// messages (after 30 days), at most limit rows each call.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
@@ -638,6 +645,7 @@ var (
 	ClientFields = []string{"name", "id", "created_at"}
 	GrantFields  = []string{"name", "client_id", "created_at", "last_used_at"}
 	EventFields  = []string{"type", "user_id", "client_id", "time"}
+	MailFields   = []string{"state", "kind", "recipient", "created_at"}
 	FilterOps    = []string{"eq", "ne", "contains", "nc", "like"}
 )
 

@@ -161,7 +161,7 @@ func newEnv(t *testing.T, mount func(e *env)) *env {
 	e.srv = httptest.NewUnstartedServer(e.mux)
 	e.issuer = "http://" + e.srv.Listener.Addr().String()
 	w, err := web.New(web.Config{
-		Issuer: e.issuer, Store: e.st, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Now: e.clock.Now,
+		Issuer: e.issuer, Store: e.st, Keys: e.keys, Tokens: e.tokens(e.issuer), Accounts: e.accts, Recovery: e.accts, Now: e.clock.Now,
 		Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

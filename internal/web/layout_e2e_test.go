@@ -104,6 +104,25 @@ func TestBrowserLayout(t *testing.T) {
 	// A failed login: an event with an IP and a long type.
 	x.browser().post(web.PathLogin, map[string][]string{"email": {testEmail}, "password": {"mala"}})
 
+	// The outbox: one message sent, one waiting for a relay that is down.
+	now := time.Now().UTC()
+	if err := x.st.DB.EnqueueMail(t.Context(),
+		&store.OutboxMessage{ID: "m1", Kind: "verify", Recipient: "jefa@example.com", Subject: "Confirma tu correo", CreatedAt: now.Add(-time.Hour)},
+		&store.OutboxMessage{ID: "m2", Kind: "reset", Recipient: testEmail, Subject: "Elige una contraseña nueva", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := x.st.DB.ClaimMail(t.Context(), now, time.Minute, 2)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if err := x.st.DB.MarkMailSent(t.Context(), "m1", claimed[0].Claim, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.st.DB.MarkMailRetry(t.Context(), "m2", claimed[1].Claim, now.Add(4*time.Minute),
+		"dial failed: dial tcp 192.0.2.25:587: connect: connection refused"); err != nil {
+		t.Fatal(err)
+	}
+
 	anon := newBrowser(t)
 	b := newBrowser(t)
 	browserLogin(t, b, x.issuer, "jefa@example.com", web.PathAccount, `form[action="/account/profile"]`)
@@ -134,6 +153,10 @@ func TestBrowserLayout(t *testing.T) {
 		{"admin-applications", web.PathAdmin + "/applications", `main`, b},
 		{"admin-events", web.PathAdmin + "/events", `tr.event`, b},
 		{"admin-resources", web.PathAdmin + "/resources", `tr.resource`, b},
+		{"admin-mail", web.PathAdmin + "/mail", `tr.mail`, b},
+		{"forgot-password", web.PathForgotPassword, `#forgot-submit`, anon},
+		{"reset-password-badlink", web.PathResetPassword + "?token=x", `#next`, anon},
+		{"verify-email-badlink", web.PathVerifyEmail + "?token=x", `#next`, anon},
 		{"logout", web.PathLogout, `main`, b},
 	}
 	for _, width := range []int64{375, 1280} {

@@ -100,9 +100,13 @@ func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	email := p.loginHint
+	if email == "" {
+		email = strings.TrimSpace(r.URL.Query().Get("email"))
+	}
 	w.render(rw, r, http.StatusOK, "login", &View{
 		Lang: p.lang, Title: "login.title", User: user, Continue: cont,
-		Email: p.loginHint, ClientName: p.clientName, For: p.purposeText(), FormAction: p.formAction,
+		Email: email, ClientName: p.clientName, For: p.purposeText(), FormAction: p.formAction,
 	})
 	return nil
 }
@@ -140,6 +144,8 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, account.ErrSecondFactorRequired):
 		// No session yet: the second step (mfa.go) creates it.
 		return w.startSecondStep(rw, r, user, cont)
+	case errors.Is(err, account.ErrEmailNotVerified):
+		return again(http.StatusForbidden, w.unverifiedLogin(r, user))
 	default:
 		return err
 	}
@@ -198,6 +204,7 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 	}
 	user, err := w.cfg.Accounts.Register(ctx, account.RegisterInput{
 		Email: f.Get("email"), Password: f.Get("password"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
+		Lang: p.lang,
 	})
 	if limited && (err == nil || errors.Is(err, account.ErrEmailTaken)) {
 		if _, herr := w.cfg.Store.Hit(ctx, registerKey(ip), start, end); herr != nil {
@@ -213,6 +220,9 @@ func (w *Web) registerSubmit(rw http.ResponseWriter, r *http.Request) error {
 			v.Error = translate(v.Lang, "register.taken")
 		}
 		w.render(rw, r, status, "register", v)
+		return nil
+	}
+	if w.registeredUnverified(rw, r, user, p.lang) {
 		return nil
 	}
 	if _, err := w.startSession(rw, r, user); err != nil {

@@ -26,7 +26,7 @@ func TestSpanishOneRegister(t *testing.T) {
 	formal := regexp.MustCompile(`\b(Envíe|Quítelo|Quítela|Escriba|escriba|Escríbala|Escríbalo|Revise|revise|Inicie|inicie|Espere|espere|Vuelva|vuelva|Obtenga|Solicite|usted|Vea|Inténtelo|inténtelo|avise|comunique|Cambie|indique|agregue|codifique|Elija|elija|genere|reintente|Pida|pida)\b`)
 	words := []string{"llave secreta", "Llave secreta", "punto final", "Punto final", "Uno por línea"}
 	fset := token.NewFileSet()
-	for _, dir := range []string{".", "console", "../api", "../account", "../clients", "../cli", "../config", "../server", "../provider", "../oauth"} {
+	for _, dir := range []string{".", "console", "../api", "../account", "../mail", "../clients", "../cli", "../config", "../server", "../provider", "../oauth"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

@@ -86,6 +86,8 @@ type Config struct {
 	Keys     Keys
 	Tokens   Tokens
 	Accounts Accounts
+	// Recovery serves the pages of mailed links (recover.go); nil: none.
+	Recovery Recovery
 	Now      func() time.Time // nil: time.Now
 	Log      *slog.Logger
 	// CodeTTL is the lifetime of authorization codes (default 60 s).
@@ -142,7 +144,7 @@ const (
 )
 
 var pageNames = []string{"login", "register", "consent", "logout", "loggedout", "error",
-	"activate", "activate_confirm", "activate_done", "login_verify"}
+	"activate", "activate_confirm", "activate_done", "login_verify", "forgot", "reset", "linkconfirm", "done"}
 
 // New checks cfg and builds the pages.
 func New(cfg Config) (*Web, error) {
@@ -226,6 +228,7 @@ func (w *Web) Mount(rs *httpx.Routes) {
 	page("POST "+PathConsent, w.consentSubmit)
 	page("GET "+PathLogout, w.logoutPage)
 	page("POST "+PathLogout, w.logoutSubmit)
+	w.mountRecovery(page)
 	w.mountDevice(page)
 	w.mountMFA(page)
 

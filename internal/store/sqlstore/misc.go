@@ -163,6 +163,7 @@ const defaultJanitorLimit = 1000
 // DeleteExpired deletes, at most limit rows from each table per call:
 // authorization codes, device authorizations and RFC 7591 initial access
 // tokens with ExpiresAt ≤ now,
+// mailed links a day after theirs, sent and failed messages after 30 days,
 // sessions and rate counters whose
 // non-zero ExpiresAt ≤ now, and the refresh tokens of grants that are revoked
 // or whose non-zero ExpiresAt ≤ now (such tokens can never be used again;
@@ -194,9 +195,36 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 		}
 		total += int(n)
 	}
+	for _, q := range []struct {
+		sql    string
+		before time.Time
+	}{
+		// Delivered and failed messages are listed for 30 days, then go.
+		{`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+			WHERE state IN ('sent', 'failed') AND created_at <= $1 LIMIT $2)`, now.Add(-OutboxKeep)},
+		// Mailed links stay a day past their end, so a late click is
+		// told "expired" (ask for a new one) rather than "not valid".
+		{`DELETE FROM account_tokens WHERE hash IN (SELECT hash FROM account_tokens WHERE expires_at <= $1 LIMIT $2)`,
+			now.Add(-LinkKeep)},
+	} {
+		res, err := db.w.ExecContext(ctx, q.sql, micros(q.before), limit)
+		if err != nil {
+			return total, err
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			total += int(n)
+		}
+	}
 	n, err := db.deleteExpiredDevices(ctx, now, limit)
 	return total + n, err
 }
+
+// OutboxKeep is how long sent and failed messages stay listed; LinkKeep
+// how long a mailed link is kept past its end.
+const (
+	OutboxKeep = 30 * 24 * time.Hour
+	LinkKeep   = 24 * time.Hour
+)
 
 // RevocationEpoch returns the revocation epoch: a counter that the database
 // itself (triggers, migration 00002) bumps in the same transaction as every

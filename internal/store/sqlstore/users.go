@@ -12,14 +12,14 @@ import (
 
 const userCols = `u.id, u.email, u.email_key, u.first_name, u.last_name, u.password_hash,
 	u.avatar_url, u.admin, u.disabled, u.activated, u.email_verified, u.created_at, u.updated_at,
-	u.totp_secret, u.totp_enabled_at, u.totp_last_step`
+	u.totp_secret, u.totp_enabled_at, u.totp_last_step, u.lang`
 
 func scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
 	var created, updated, totpEnabled int64
 	if err := r.Scan(&u.ID, &u.Email, &u.EmailKey, &u.FirstName, &u.LastName, &u.PasswordHash,
 		&u.AvatarURL, &u.Admin, &u.Disabled, &u.Activated, &u.EmailVerified, &created, &updated,
-		&u.TOTPSecret, &totpEnabled, &u.TOTPLastStep); err != nil {
+		&u.TOTPSecret, &totpEnabled, &u.TOTPLastStep, &u.Lang); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -31,12 +31,17 @@ func scanUser(r rowScanner) (*store.User, error) {
 // only through the MFAStore methods). A taken EmailKey (or ID) is store.ErrConflict; the
 // unique index decides, so two concurrent registrations cannot both win.
 func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO users (id, email, email_key, first_name, last_name,
-		password_hash, avatar_url, admin, disabled, activated, email_verified, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		u.ID, u.Email, u.EmailKey, u.FirstName, u.LastName, u.PasswordHash, u.AvatarURL,
-		u.Admin, u.Disabled, u.Activated, u.EmailVerified, micros(u.CreatedAt), micros(u.UpdatedAt))
+	_, err := db.w.ExecContext(ctx, insertUser, userArgs(u)...)
 	return db.mapErr(err)
+}
+
+const insertUser = `INSERT INTO users (id, email, email_key, first_name, last_name,
+		password_hash, avatar_url, admin, disabled, activated, email_verified, created_at, updated_at, lang)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+func userArgs(u *store.User) []any {
+	return []any{u.ID, u.Email, u.EmailKey, u.FirstName, u.LastName, u.PasswordHash, u.AvatarURL,
+		u.Admin, u.Disabled, u.Activated, u.EmailVerified, micros(u.CreatedAt), micros(u.UpdatedAt), u.Lang}
 }
 
 // GetUser returns the user with id, or store.ErrNotFound.
@@ -58,6 +63,18 @@ func (db *DB) GetUserByEmailKey(ctx context.Context, emailKey string) (*store.Us
 // (grants revoked, sessions and pending codes deleted) in the same
 // transaction, so an account can never be disabled while its tokens live on.
 func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time) (*store.User, error) {
+	return db.updateUser(ctx, id, upd, now, nil)
+}
+
+// UpdateUserNotify is UpdateUser that queues the messages notify builds
+// for the account as changed, in the same transaction.
+func (db *DB) UpdateUserNotify(ctx context.Context, id string, upd store.UserUpdate, now time.Time,
+	notify func(u *store.User) []*store.OutboxMessage) (*store.User, error) {
+	return db.updateUser(ctx, id, upd, now, notify)
+}
+
+func (db *DB) updateUser(ctx context.Context, id string, upd store.UserUpdate, now time.Time,
+	notify func(u *store.User) []*store.OutboxMessage) (*store.User, error) {
 	if upd.Disabled != nil || upd.Email != nil {
 		// Both move the revocation epoch (triggers); count the change so
 		// this process's caches see it at once.
@@ -108,6 +125,11 @@ func (db *DB) UpdateUser(ctx context.Context, id string, upd store.UserUpdate, n
 		u, err = scanUser(tx.QueryRowContext(ctx, q, a...))
 		if err != nil {
 			return db.mapErr(notFound(err))
+		}
+		if notify != nil {
+			if err := db.enqueue(ctx, tx, notify(u)); err != nil {
+				return err
+			}
 		}
 		if upd.Disabled != nil && *upd.Disabled {
 			return revokeUser(ctx, tx, id, now)

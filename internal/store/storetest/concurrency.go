@@ -68,6 +68,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	tests = append(tests, deviceConcurrencyTests...)
 	tests = append(tests, mfaConcurrencyTests...)
+	tests = append(tests, mailConcurrencyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(newFixture(t, newStore))

@@ -195,6 +195,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	tests = append(tests, deviceTests...)
 	tests = append(tests, mfaTests...)
+	tests = append(tests, mailTests...)
 	tests = append(tests, goneTests...)
 	tests = append(tests, resourceTests...)
 	for _, tc := range tests {

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/multinexo/auth/internal/account"
+	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/web"
 )
@@ -31,6 +33,10 @@ func (w *Console) accountPage(rw http.ResponseWriter, r *http.Request) error {
 		v.Notice = web.T(v.Lang, "mfa.disabled")
 	case "mfaon":
 		v.Notice = web.T(v.Lang, "mfa.enabled")
+	case "emailpending":
+		v.Notice = web.T(v.Lang, "account.emailpending")
+	case "verification":
+		v.Notice = web.T(v.Lang, "account.verificationsent")
 	}
 	w.Render(rw, r, http.StatusOK, "account", v)
 	return nil
@@ -51,7 +57,7 @@ func (w *Console) profileSubmit(rw http.ResponseWriter, r *http.Request) error {
 		// Needed only for a new address (account.UpdateProfile).
 		upd.CurrentPassword = &cur
 	}
-	_, err = w.cfg.Accounts.UpdateProfile(r.Context(), user.ID, upd)
+	_, pending, err := w.cfg.Accounts.UpdateProfileMail(r.Context(), user.ID, upd)
 	if err != nil {
 		v := w.accountView(r, user)
 		v.FirstName, v.LastName, v.Email = first, last, email
@@ -60,6 +66,10 @@ func (w *Console) profileSubmit(rw http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		w.Render(rw, r, status, "account", v)
+		return nil
+	}
+	if pending != "" {
+		w.Redirect(rw, r, web.PathAccount+"?saved=emailpending")
 		return nil
 	}
 	w.Redirect(rw, r, web.PathAccount+"?saved=profile")
@@ -90,5 +100,35 @@ func (w *Console) passwordSubmit(rw http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.Redirect(rw, r, web.PathAccount+"?saved=password")
+	return nil
+}
+
+// verificationSubmit mails the person a new verification link.
+func (w *Console) verificationSubmit(rw http.ResponseWriter, r *http.Request) error {
+	_, user, err := w.SignedIn(rw, r)
+	if err != nil || user == nil {
+		return err
+	}
+	err = w.cfg.Accounts.SendVerification(r.Context(), user.ID, httpx.ClientIP(r))
+	var te *account.ThrottledError
+	key, status := "", http.StatusTooManyRequests
+	switch {
+	case err == nil:
+		w.Redirect(rw, r, web.PathAccount+"?saved=verification")
+		return nil
+	case errors.Is(err, account.ErrAlreadyVerified):
+		w.Redirect(rw, r, web.PathAccount)
+		return nil
+	case errors.As(err, &te):
+		web.SetRetryAfter(rw, te.RetryAfter)
+		key = "forgot.throttled"
+	case errors.Is(err, account.ErrMailUnavailable):
+		key, status = "account.nomail", http.StatusServiceUnavailable
+	default:
+		return err
+	}
+	v := w.accountView(r, user)
+	v.Error = web.T(v.Lang, key)
+	w.Render(rw, r, status, "account", v)
 	return nil
 }

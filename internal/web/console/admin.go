@@ -32,6 +32,8 @@ func (w *Console) mountAdmin(page func(string, web.HandlerFunc)) {
 	page("POST "+web.PathAdmin+"/applications/{id}/first-party", w.adminClientChange(store.ClientUpdate{FirstParty: &yes}, "client.first_party", "first-party"))
 	page("POST "+web.PathAdmin+"/applications/{id}/third-party", w.adminClientChange(store.ClientUpdate{FirstParty: &no}, "client.third_party", "third-party"))
 	page("GET "+web.PathAdmin+"/events", w.adminEvents)
+	page("GET "+web.PathAdmin+"/mail", w.adminMail)
+	page("POST "+web.PathAdmin+"/users/{id}/send-reset", w.adminUserSendReset)
 }
 
 // admin returns the signed-in admin, or nil after answering (login
@@ -144,6 +146,8 @@ func (w *Console) adminUser(rw http.ResponseWriter, r *http.Request) error {
 		v.Notice = web.T(v.Lang, "admin.user.disabled")
 	case "enabled":
 		v.Notice = web.T(v.Lang, "admin.user.enabled")
+	case "reset":
+		v.Notice = web.T(v.Lang, "admin.user.resetsent")
 	}
 	v.Data = adminUserData{Target: u, Self: u.ID == admin.ID, Connections: conns, Events: events}
 	w.Render(rw, r, http.StatusOK, "admin_user", v)
@@ -400,6 +404,9 @@ var eventTypes = []string{
 	"client.created", "client.updated", "client.secret_rotated", "client.deleted", "client.disabled", "client.enabled",
 	"user.disabled", "user.enabled",
 	"login.second_factor", "mfa.enabled", "mfa.disabled", "mfa.recovery_used", "mfa.recovery_regenerated", "mfa.change_failed",
+	"login.refused", "email.verification_sent", "email.verified", "email.verification_failed", "email.verification_throttled",
+	"password_reset.requested", "password_reset.throttled", "password_reset.failed", "password.reset",
+	"email.change_requested", "email.changed", "email.change_failed",
 }
 
 // eventRow is an event with the names behind its ids.

@@ -43,7 +43,7 @@ import (
 var templateFS embed.FS
 
 var pageNames = []string{"account", "applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events", "admin_resources", "mfa", "mfa_codes"}
+	"admin_users", "admin_user", "admin_clients", "admin_events", "mfa", "mfa_codes", "admin_mail", "admin_resources"}
 
 // Store is what the consoles read and change.
 type Store interface {
@@ -53,12 +53,20 @@ type Store interface {
 	RevokeGrants(ctx context.Context, userID, clientID string, now time.Time) (int, error)
 	store.ConsentStore
 	store.EventStore
+	ListMail(ctx context.Context, opt store.ListOptions) ([]*store.OutboxMessage, int, error)
 	store.ResourceStore
 }
 
 // Accounts changes accounts; *account.Service implements it.
 type Accounts interface {
 	UpdateProfile(ctx context.Context, userID string, upd account.ProfileUpdate) (*store.User, error)
+	// UpdateProfileMail: a new address is confirmed by a mailed link
+	// first (pending is that address).
+	UpdateProfileMail(ctx context.Context, userID string, upd account.ProfileUpdate) (u *store.User, pending string, err error)
+	// SendVerification mails a new verification link (/account).
+	SendVerification(ctx context.Context, userID, ip string) error
+	// SendReset mails a password-reset link (/admin, for support).
+	SendReset(ctx context.Context, email string) error
 	MFAAvailable() bool
 	BeginTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
 	PendingTOTP(ctx context.Context, userID string) (*account.TOTPEnrolment, error)
@@ -103,6 +111,7 @@ func (w *Console) Mount(rs *httpx.Routes) {
 	page("GET "+web.PathAccount, w.accountPage)
 	page("POST "+web.PathAccount+"/profile", w.profileSubmit)
 	page("POST "+web.PathAccount+"/password", w.passwordSubmit)
+	page("POST "+web.PathAccount+"/verification", w.verificationSubmit)
 	page("GET "+web.PathMFA, w.mfaPage)
 	page("POST "+web.PathMFA+"/setup", w.mfaSetup)
 	page("POST "+web.PathMFA+"/confirm", w.mfaConfirm)
