@@ -49,6 +49,49 @@ type Config struct {
 	CIMDRootCAs *x509.CertPool
 }
 
+// buildProvider is the protocol endpoints, and dynamic client registration
+// when serve --registration turns it on (nil when off), which discovery
+// then advertises.
+func buildProvider(cfg Config, db *sqlstore.DB, keys *token.KeyManager, accounts *account.Service) (*provider.Provider, *registration.Registrar, error) {
+	pcfg := provider.Config{
+		Issuer:            cfg.Serve.Issuer,
+		Store:             db,
+		Keys:              keys,
+		Accounts:          accounts,
+		Now:               cfg.Now,
+		AccessTTL:         cfg.Serve.AccessTTL,
+		RefreshGrace:      cfg.Serve.RefreshGrace,
+		Log:               cfg.Log,
+		MetadataDocuments: cfg.Serve.CIMD != "off",
+	}
+	var reg *registration.Registrar
+	if cfg.Serve.Registration != "" && cfg.Serve.Registration != registration.ModeOff {
+		var err error
+		reg, err = registration.New(registration.Config{Issuer: cfg.Serve.Issuer, Mode: cfg.Serve.Registration,
+			Store: db, Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()})
+		if err != nil {
+			return nil, nil, err
+		}
+		pcfg.RegistrationEndpoint = cfg.Serve.Issuer + registration.PathRegister
+	}
+	prov, err := provider.New(pcfg)
+	return prov, reg, err
+}
+
+// metadataClients resolves client ID metadata documents unless serve
+// --cimd off (nil then).
+func metadataClients(cfg Config, db *sqlstore.DB) web.MetadataClients {
+	if cfg.Serve.CIMD == "off" {
+		return nil
+	}
+	return &cimd.Resolver{
+		F: cimd.NewFetcher(cimd.FetchConfig{AllowLoopback: cfg.Serve.CIMDLoopback, Resolver: cfg.Resolver, Now: cfg.Now,
+			RootCAs: cfg.CIMDRootCAs}),
+		St:  db,
+		Now: now(cfg.Now),
+	}
+}
+
 func now(f func() time.Time) func() time.Time {
 	if f == nil {
 		return time.Now
@@ -178,28 +221,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if len(collisions) > 0 {
 		cfg.Log.Warn("accounts with look-alike email addresses need an operator: see the email.collision events", "count", len(collisions))
 	}
-	pcfg := provider.Config{
-		Issuer:       cfg.Serve.Issuer,
-		Store:        db,
-		Keys:         keys,
-		Accounts:     accounts,
-		Now:          cfg.Now,
-		AccessTTL:    cfg.Serve.AccessTTL,
-		RefreshGrace: cfg.Serve.RefreshGrace,
-		Log:          cfg.Log,
-
-		MetadataDocuments: cfg.Serve.CIMD != "off",
-	}
-	var reg *registration.Registrar
-	if cfg.Serve.Registration != "" && cfg.Serve.Registration != registration.ModeOff {
-		pcfg.RegistrationEndpoint = cfg.Serve.Issuer + registration.PathRegister
-		reg, err = registration.New(registration.Config{Issuer: cfg.Serve.Issuer, Mode: cfg.Serve.Registration,
-			Store: db, Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()})
-		if err != nil {
-			return nil, err
-		}
-	}
-	prov, err := provider.New(pcfg)
+	prov, reg, err := buildProvider(cfg, db, keys, accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -216,14 +238,8 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		Recovery: accounts,
 		Now:      cfg.Now,
 		Log:      cfg.Log,
-	}
-	if cfg.Serve.CIMD != "off" {
-		wcfg.MetadataClients = &cimd.Resolver{
-			F: cimd.NewFetcher(cimd.FetchConfig{AllowLoopback: cfg.Serve.CIMDLoopback, Resolver: cfg.Resolver, Now: cfg.Now,
-				RootCAs: cfg.CIMDRootCAs}),
-			St:  db,
-			Now: now(cfg.Now),
-		}
+
+		MetadataClients: metadataClients(cfg, db),
 	}
 	pages, err := web.New(wcfg)
 	if err != nil {
