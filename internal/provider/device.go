@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/multinexo/auth/internal/httpx"
@@ -73,7 +74,10 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if oerr := p.registeredResources(r.Context(), resources); oerr != nil {
+	// As at the authorization endpoint, the device may ask for the scopes
+	// its resources define: the person sees the resources on /activate.
+	resScopes, oerr := p.registeredResources(r.Context(), resources)
+	if oerr != nil {
 		p.fail(w, r, oerr, cr.basic)
 		return
 	}
@@ -81,7 +85,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar el flujo de dispositivo"), cr.basic)
 		return
 	}
-	scopes, oerr := oauth.ClientScope(requested, cr.client.Scopes, cr.client.IsFirstParty())
+	scopes, oerr := oauth.ClientScope(requested, append(slices.Clone(cr.client.Scopes), resScopes...), cr.client.IsFirstParty())
 	if oerr != nil {
 		p.fail(w, r, oerr, cr.basic)
 		return

@@ -33,17 +33,25 @@ func identity(u *store.User, g *store.Grant, scope string, value func(*store.Use
 }
 
 // registeredResources checks that every resource indicator sent names a
-// registered resource (RFC 8707 §2: invalid_target for one "unknown").
-func (p *Provider) registeredResources(ctx context.Context, uris []string) *oauth.Error {
+// registered resource (RFC 8707 §2: invalid_target for one "unknown") and
+// returns the scopes they define.
+func (p *Provider) registeredResources(ctx context.Context, uris []string) ([]string, *oauth.Error) {
+	var scopes []string
 	for _, u := range uris {
-		if _, err := p.cfg.Store.GetResource(ctx, u); err != nil {
+		r, err := p.cfg.Store.GetResource(ctx, u)
+		if err != nil {
 			if isNotFound(err) {
-				return oauth.InvalidTarget("resource no registrado en este servidor: " + oauth.DescriptionSafe(u))
+				return nil, oauth.InvalidTarget("resource no registrado en este servidor: " + oauth.DescriptionSafe(u))
 			}
-			return oauth.ServerError(err)
+			return nil, oauth.ServerError(err)
+		}
+		for _, s := range r.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
 		}
 	}
-	return nil
+	return scopes, nil
 }
 
 // issued are the tokens minted for one response, before anything is stored.

@@ -217,6 +217,11 @@ func TestResourcePasswordAndDevice(t *testing.T) {
 	tv, _ := e.deviceClients(t)
 	bad := e.form(PathDevice, url.Values{"client_id": {tv.id}, "resource": {"https://nope.example/"}})
 	wantOAuthError(t, bad, http.StatusBadRequest, "invalid_target")
+	// A resource's scope: only with that resource.
+	wantOAuthError(t, e.form(PathDevice, url.Values{"client_id": {tv.id}, "scope": {"notes:read"}}), http.StatusBadRequest, "invalid_scope")
+	if r := e.form(PathDevice, url.Values{"client_id": {tv.id}, "scope": {"notes:read"}, "resource": {resA}}); r.status != 200 {
+		t.Fatalf("a resource's scope with the resource: %d %s", r.status, r.raw)
+	}
 	d := e.form(PathDevice, url.Values{"client_id": {tv.id}, "resource": {resA, resB}})
 	if d.status != 200 {
 		t.Fatalf("device: %d %s", d.status, d.raw)

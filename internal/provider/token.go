@@ -76,7 +76,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if oerr := p.registeredResources(r.Context(), resources); oerr != nil {
+	if _, oerr := p.registeredResources(r.Context(), resources); oerr != nil {
 		p.fail(w, r, oerr, cr.basic)
 		return
 	}
