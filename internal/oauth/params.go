@@ -111,6 +111,14 @@ func ParseJSON(body []byte) (Params, *Error) {
 		if err != nil {
 			return bad(err)
 		}
+		if d, isArray := tok.(json.Delim); isArray && d == '[' && key == ParamResource {
+			// RFC 8707's repeatable resource, as a JSON array of strings.
+			vals, e := stringArray(dec, key)
+			if e != nil {
+				return nil, e
+			}
+			tok = strings.Join(vals, multiSep)
+		}
 		val, ok := tok.(string)
 		if !ok {
 			return nil, InvalidRequest("el valor de " + strings.Map(safeRune, key) + " debe ser una cadena JSON")
@@ -184,3 +192,26 @@ func StripTrailingCommas(b []byte) ([]byte, error) {
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// stringArray reads the rest of a JSON array of strings (the '[' was read),
+// dropping empty ones.
+func stringArray(dec *json.Decoder, key string) ([]string, *Error) {
+	var out []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, InvalidRequest("cuerpo JSON mal formado").WithCause(err)
+		}
+		v, ok := tok.(string)
+		if !ok {
+			return nil, InvalidRequest("los valores de " + strings.Map(safeRune, key) + " deben ser cadenas JSON")
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing bracket
+		return nil, InvalidRequest("cuerpo JSON mal formado").WithCause(err)
+	}
+	return out, nil
+}

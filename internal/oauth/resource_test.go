@@ -83,6 +83,15 @@ func TestParamsResource(t *testing.T) {
 	if e != nil || !slices.Equal(j.Resources(), []string{"https://a.example/"}) {
 		t.Errorf("JSON resource = %q, %v", j.Resources(), e)
 	}
+	j, e = ParseJSON([]byte(`{"grant_type":"client_credentials","resource":["https://a.example/","","https://b.example/"],}`))
+	if e != nil || !slices.Equal(j.Resources(), []string{"https://a.example/", "https://b.example/"}) {
+		t.Errorf("JSON resource array = %q, %v", j.Resources(), e)
+	}
+	for _, body := range []string{`{"resource":[1]}`, `{"resource":["a",["b"]]}`, `{"scope":["a"]}`, `{"resource":["a"`} {
+		if _, e := ParseJSON([]byte(body)); e == nil || e.Code != CodeInvalidRequest {
+			t.Errorf("ParseJSON(%s) = %v, want invalid_request", body, e)
+		}
+	}
 }
 
 // TestAuthorizeResources: the authorization request takes repeated
