@@ -22,6 +22,42 @@ var resourceTests = []struct {
 	{"ClientOrigin", testClientOrigin},
 	{"RegistrationTokens", testRegistrationTokens},
 	{"ClientRegistrationHash", testRegistrationHash},
+	{"MetadataClientsPruned", testMetadataClientsPruned},
+}
+
+// testMetadataClientsPruned: the janitor deletes metadata-document client
+// rows nobody authorized, a day after their last refresh, and nothing else.
+func testMetadataClientsPruned(f *fixture) {
+	f.user("u1", "a@example.com")
+	mk := func(id, origin string) {
+		c := &store.Client{ID: id, Name: id, Type: store.ClientPublic, RedirectURIs: []string{"http://127.0.0.1/cb"},
+			Grants: []string{store.GrantAuthorizationCode}, Origin: origin, CreatedAt: t0, UpdatedAt: t0}
+		wantErr(f.t, "CreateClient "+id, f.s.CreateClient(f.ctx, c), nil)
+	}
+	mk("https://unused.example/c.json", store.OriginMetadata)
+	mk("https://granted.example/c.json", store.OriginMetadata)
+	mk("https://consented.example/c.json", store.OriginMetadata)
+	mk("dyn", store.OriginDynamic)
+	f.grant("g1", "u1", "https://granted.example/c.json", "")
+	wantErr(f.t, "SaveConsent", f.s.SaveConsent(f.ctx, &store.Consent{UserID: "u1", ClientID: "https://consented.example/c.json",
+		Scopes: []string{"openid"}, CreatedAt: t0}), nil)
+	// Not yet a day: kept.
+	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(23*time.Hour), 100); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.s.GetClient(f.ctx, "https://unused.example/c.json"); err != nil {
+		f.t.Fatalf("pruned too early: %v", err)
+	}
+	if _, err := f.s.DeleteExpired(f.ctx, t0.Add(25*time.Hour), 100); err != nil {
+		f.t.Fatal(err)
+	}
+	_, err := f.s.GetClient(f.ctx, "https://unused.example/c.json")
+	wantErr(f.t, "unused metadata client", err, store.ErrNotFound)
+	for _, id := range []string{"https://granted.example/c.json", "https://consented.example/c.json", "dyn"} {
+		if _, err := f.s.GetClient(f.ctx, id); err != nil {
+			f.t.Errorf("%s was pruned: %v", id, err)
+		}
+	}
 }
 
 // testRegistrationTokens: initial access tokens are single use and expire.
