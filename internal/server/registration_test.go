@@ -120,6 +120,17 @@ func testRegistrationOpen(t *testing.T, backend string) {
 	if r := regCall(t, "GET", other.str("registration_client_uri"), rat, nil); r.status != 401 {
 		t.Errorf("another client's registration with this token: %d", r.status)
 	}
+	// A browser application may manage its registration: the preflight
+	// allows PUT and DELETE.
+	pre, _ := http.NewRequest(http.MethodOptions, uri, nil)
+	pre.Header.Set("Origin", "https://app.example")
+	pre.Header.Set("Access-Control-Request-Method", "DELETE")
+	if res, err := http.DefaultClient.Do(pre); err != nil || !strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "DELETE") ||
+		!strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Errorf("preflight: %v %v", res.Header, err)
+	} else {
+		res.Body.Close()
+	}
 	if r := regCall(t, "DELETE", uri, rat, nil); r.status != 204 {
 		t.Errorf("delete: %d", r.status)
 	}
