@@ -383,7 +383,7 @@ func (a *AuthClients) create(w http.ResponseWriter, r *http.Request, who *caller
 	if err != nil {
 		return err
 	}
-	ci := clients.CreateInput{Type: typ, OwnerID: user.ID, SelfService: true, IDTokenAlgs: a.cfg.IDTokenAlgs}
+	ci := clients.CreateInput{Type: typ, OwnerID: user.ID, SelfService: true, IDTokenAlgs: a.cfg.IDTokenAlgs, Origin: store.OriginDeveloper}
 	if in.offlineRequired != nil {
 		ci.OfflineAccessRequired = *in.offlineRequired
 	}

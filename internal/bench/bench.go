@@ -38,19 +38,22 @@ import (
 // Scenario names.
 const (
 	ScenarioClientCredentials = "client-credentials"
-	ScenarioPassword          = "password"
-	ScenarioRefresh           = "refresh"
-	ScenarioIntrospect        = "introspect"
-	ScenarioUserinfo          = "userinfo"
-	ScenarioUsersMe           = "users-me"
-	ScenarioAuthorizationCode = "authorization-code"
-	ScenarioPasswordFlood     = "password-flood"
+	// ScenarioClientCredentialsResource: the same with an RFC 8707
+	// resource (Config.Resource), so aud is that resource.
+	ScenarioClientCredentialsResource = "client-credentials-resource"
+	ScenarioPassword                  = "password"
+	ScenarioRefresh                   = "refresh"
+	ScenarioIntrospect                = "introspect"
+	ScenarioUserinfo                  = "userinfo"
+	ScenarioUsersMe                   = "users-me"
+	ScenarioAuthorizationCode         = "authorization-code"
+	ScenarioPasswordFlood             = "password-flood"
 )
 
 // Scenarios lists every scenario in the order they run by default.
 // password-flood is left out of the default run (it is an overload test).
 var Scenarios = []string{
-	ScenarioClientCredentials, ScenarioRefresh, ScenarioIntrospect, ScenarioUserinfo,
+	ScenarioClientCredentials, ScenarioClientCredentialsResource, ScenarioRefresh, ScenarioIntrospect, ScenarioUserinfo,
 	ScenarioUsersMe, ScenarioPassword, ScenarioAuthorizationCode,
 }
 
@@ -78,6 +81,9 @@ type Config struct {
 	// authorization_code with RedirectURI for that scenario).
 	ClientID, ClientSecret string
 	RedirectURI            string
+	// Resource is a registered protected resource for
+	// client-credentials-resource.
+	Resource string
 	// Username/Password: an existing user for the user scenarios. Empty:
 	// one is registered through POST /v1/users, or with CreateUser when the
 	// registration is refused (rate limit).

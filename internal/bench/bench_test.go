@@ -41,8 +41,13 @@ func start(t *testing.T) (target, id, secret string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Store.CreateResource(t.Context(), &store.Resource{URI: benchResource, Name: "bench"}); err != nil {
+		t.Fatal(err)
+	}
 	return issuer, c.ID, secret
 }
+
+const benchResource = "https://api.example/bench"
 
 // TestRun runs every API scenario briefly against a real server: each one
 // makes requests without errors, the results are reported, and the run ends
@@ -50,12 +55,13 @@ func start(t *testing.T) (target, id, secret string) {
 func TestRun(t *testing.T) {
 	target, id, secret := start(t)
 	var progress bytes.Buffer
-	scenarios := []string{bench.ScenarioClientCredentials, bench.ScenarioRefresh, bench.ScenarioIntrospect,
+	scenarios := []string{bench.ScenarioClientCredentials, bench.ScenarioClientCredentialsResource, bench.ScenarioRefresh, bench.ScenarioIntrospect,
 		bench.ScenarioUserinfo, bench.ScenarioUsersMe}
 	t0 := time.Now()
 	res, err := bench.Run(t.Context(), bench.Config{
 		Target: target, Scenarios: scenarios, Duration: 300 * time.Millisecond, Concurrency: 4,
 		ClientID: id, ClientSecret: secret, Progress: &progress, ProgressEvery: 100 * time.Millisecond,
+		Resource: benchResource,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,13 @@ func (e *env) scenario(ctx context.Context, name string) ([]group, error) {
 		req := request("POST", e.target, pathToken, []string{e.basic(), "Content-Type: application/x-www-form-urlencoded"},
 			[]byte("grant_type=client_credentials"))
 		return []group{{name: name, workers: n, paced: true, newStep: fixed(req, 200)}}, nil
+	case ScenarioClientCredentialsResource:
+		if e.cfg.Resource == "" {
+			return nil, errors.New("bench: client-credentials-resource needs a registered resource (--resource)")
+		}
+		req := request("POST", e.target, pathToken, []string{e.basic(), "Content-Type: application/x-www-form-urlencoded"},
+			[]byte(url.Values{"grant_type": {"client_credentials"}, "resource": {e.cfg.Resource}}.Encode()))
+		return []group{{name: name, workers: n, paced: true, newStep: fixedCheck(req, 200, []byte(`"access_token"`))}}, nil
 	case ScenarioPassword:
 		if err := e.ensureUser(ctx); err != nil {
 			return nil, err

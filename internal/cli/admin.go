@@ -112,6 +112,7 @@ type clientJSON struct {
 	OfflineRequired        bool      `json:"offline_access_required"`
 	Disabled               bool      `json:"disabled,omitempty"`
 	IDTokenAlg             string    `json:"id_token_signed_response_alg,omitempty"`
+	Origin                 string    `json:"origin"`
 	CreatedAt              time.Time `json:"created_at"`
 }
 
@@ -120,8 +121,20 @@ func toClientJSON(c *store.Client, secret string) clientJSON {
 		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Type: c.Type,
 		Grants: nonNil(c.Grants), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		Scopes: nonNil(c.Scopes), Owner: c.OwnerID, Legacy: c.Legacy, FirstParty: c.IsFirstParty(), OfflineRequired: c.OfflineAccessRequired, Disabled: c.Disabled, IDTokenAlg: c.IDTokenAlg,
-		CreatedAt: c.CreatedAt,
+		Origin: origin(c), CreatedAt: c.CreatedAt,
 	}
+}
+
+// origin names how a client came to be; for clients made before that was
+// recorded: developer when a user owns it, else operator.
+func origin(c *store.Client) string {
+	switch {
+	case c.Origin != "":
+		return c.Origin
+	case c.OwnerID != "":
+		return store.OriginDeveloper
+	}
+	return "operator"
 }
 
 func nonNil(s []string) []string {
@@ -145,10 +158,17 @@ func (c *ClientsCreateCmd) Run(g *config.Global, env *Env) error {
 		}
 		owner = u.ID
 	}
+	var known []string // nil: the built-in scopes, every one but account by default
+	if len(c.Scope) > 0 {
+		// Named scopes may also be those the protected resources define.
+		if known, err = knownScopes(env, db); err != nil {
+			return err
+		}
+	}
 	cl, secret, err := clients.Create(env.Ctx, db, clients.CreateInput{
 		Name: c.Name, Type: c.Type, Grants: c.Grant, RedirectURIs: c.RedirectURI,
 		PostLogoutRedirectURIs: c.PostLogoutURI, Scopes: c.Scope, OwnerID: owner, Legacy: c.Legacy, FirstParty: c.FirstParty, OfflineAccessRequired: c.OfflineAccessRequired,
-		IDTokenAlg: c.IDTokenAlg,
+		IDTokenAlg: c.IDTokenAlg, KnownScopes: known, Origin: store.OriginCLI,
 	}, time.Now())
 	var ie *clients.InputError
 	if errors.As(err, &ie) {

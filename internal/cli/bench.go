@@ -21,10 +21,14 @@ import (
 // URI, which matches on any port (RFC 8252), never fetched by the bench.
 const benchRedirectURI = "http://127.0.0.1/bench-callback"
 
+// benchResource is the protected resource the bench registers for
+// client-credentials-resource when it creates its own client.
+const benchResource = "https://bench.multinexo.invalid/api"
+
 // BenchCmd load-tests a running server.
 type BenchCmd struct {
 	Target           string        `default:"http://127.0.0.1:8080" help:"URL del servidor / server URL (loopback by default)."`
-	Scenario         []string      `help:"Escenario, repetible / scenario, repeatable: client-credentials, password, refresh, introspect, userinfo, users-me, authorization-code, password-flood (default: all but password-flood)."`
+	Scenario         []string      `help:"Escenario, repetible / scenario, repeatable: client-credentials, client-credentials-resource, password, refresh, introspect, userinfo, users-me, authorization-code, password-flood (default: all but password-flood)."`
 	Duration         time.Duration `default:"10s" help:"Duración de cada escenario / per scenario."`
 	Warmup           time.Duration `default:"1s" help:"Carga previa no medida / unmeasured warm-up per scenario."`
 	Concurrency      int           `default:"64" help:"Conexiones concurrentes (bucle cerrado) / concurrent connections (closed loop)."`
@@ -35,6 +39,7 @@ type BenchCmd struct {
 	ClientID         string        `name:"client-id" help:"Cliente confidencial existente (con client_credentials, password, refresh_token y, para authorization-code, --redirect-uri). Sin él se crea uno en --db y se borra al final / an existing confidential client; without it one is created in --db and deleted at the end."`
 	ClientSecret     string        `name:"client-secret" env:"MULTINEXO_BENCH_CLIENT_SECRET" help:"El secreto de cliente de --client-id / the client secret of --client-id."`
 	RedirectURI      string        `name:"redirect-uri" help:"URI de redirección registrada del cliente (authorization-code) / the client's registered redirect URI."`
+	Resource         string        `name:"resource" help:"Recurso protegido registrado para client-credentials-resource; sin él, con --db, se registra uno y se borra al final / a registered protected resource for client-credentials-resource; without it, with --db, one is registered and deleted at the end."`
 	Username         string        `help:"Usuario existente; sin él se registra uno (POST /v1/users) / an existing user; without it one is registered."`
 	Password         string        `env:"MULTINEXO_BENCH_PASSWORD" help:"Su contraseña / its password."`
 	Scope            string        `default:"openid profile email" help:"Alcance de los tokens de usuario / scope of the user tokens (with openid each token response carries an ID token)."`
@@ -61,7 +66,7 @@ func (c *BenchCmd) Run(g *config.Global, env *Env) error {
 	cfg := bench.Config{
 		Target: c.Target, Scenarios: c.Scenario, Duration: c.Duration, Warmup: c.Warmup,
 		Concurrency: c.Concurrency, Rate: c.Rate, MaxRequests: c.MaxRequests, FloodConcurrency: c.FloodConcurrency,
-		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURI: c.RedirectURI,
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURI: c.RedirectURI, Resource: c.Resource,
 		Username: c.Username, Password: c.Password, Scope: c.Scope, ServerPID: c.ServerPID,
 		Progress: env.Stderr, ProgressTTY: isTerminal(env.Stderr),
 	}
@@ -97,6 +102,13 @@ func (c *BenchCmd) Run(g *config.Global, env *Env) error {
 			}
 		}()
 		cfg.ClientID, cfg.ClientSecret, cfg.RedirectURI = cl.ID, secret, benchRedirectURI
+		if cfg.Resource == "" {
+			if err := db.CreateResource(ctx, &store.Resource{URI: benchResource, Name: "multinexo bench", CreatedAt: time.Now()}); err != nil && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+			defer func() { _ = db.DeleteResource(context.WithoutCancel(ctx), benchResource) }()
+			cfg.Resource = benchResource
+		}
 		svc := account.NewService(db, account.Config{})
 		cfg.CreateUser = func(ctx context.Context, email, password string) error {
 			_, err := svc.Register(ctx, account.RegisterInput{Email: email, Password: password, FirstName: "Bench", LastName: "Multinexo"})

@@ -36,14 +36,16 @@ type Env struct {
 type CLI struct {
 	config.Global
 
-	Serve   ServeCmd   `cmd:"" help:"Ejecuta el servidor (migra primero) / Runs the server (migrates first)."`
-	Migrate MigrateCmd `cmd:"" help:"Solo aplica las migraciones / Runs migrations only."`
-	Clients ClientsCmd `cmd:"" help:"Aplicaciones OAuth / OAuth applications."`
-	Users   UsersCmd   `cmd:"" help:"Usuarios / Users."`
-	Mail    MailCmd    `cmd:"" help:"Correo saliente / Outgoing mail."`
-	Keys    KeysCmd    `cmd:"" help:"Claves de firma / Signing keys."`
-	Bench   BenchCmd   `cmd:"" help:"Prueba de carga contra un servidor en marcha / Load-tests a running server."`
-	Version VersionCmd `cmd:"" help:"Muestra la versión / Prints the version."`
+	Serve              ServeCmd              `cmd:"" help:"Ejecuta el servidor (migra primero) / Runs the server (migrates first)."`
+	Migrate            MigrateCmd            `cmd:"" help:"Solo aplica las migraciones / Runs migrations only."`
+	Clients            ClientsCmd            `cmd:"" help:"Aplicaciones OAuth / OAuth applications."`
+	Users              UsersCmd              `cmd:"" help:"Usuarios / Users."`
+	Mail               MailCmd               `cmd:"" help:"Correo saliente / Outgoing mail."`
+	Keys               KeysCmd               `cmd:"" help:"Claves de firma / Signing keys."`
+	Resources          ResourcesCmd          `cmd:"" help:"Recursos protegidos (APIs, servidores MCP) / Protected resources (APIs, MCP servers)."`
+	RegistrationTokens RegistrationTokensCmd `cmd:"" name:"registration-tokens" help:"Tokens de acceso inicial para el registro dinámico / initial access tokens for dynamic registration."`
+	Bench              BenchCmd              `cmd:"" help:"Prueba de carga contra un servidor en marcha / Load-tests a running server."`
+	Version            VersionCmd            `cmd:"" help:"Muestra la versión / Prints the version."`
 }
 
 // exitError carries an exit status through kong.

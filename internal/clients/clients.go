@@ -84,6 +84,11 @@ type CreateInput struct {
 	// Aplicaciones"): OwnerID is required, only DeveloperGrants may be given
 	// and Legacy (implicit) may not.
 	SelfService bool
+	// Origin records how the client came to be (store.Origin*).
+	Origin string
+	// RegistrationHash is stored with the client (RFC 7592 registration
+	// access token, dynamic registration only).
+	RegistrationHash []byte
 }
 
 // Store is what this package needs of the store.
@@ -226,6 +231,8 @@ func build(in CreateInput, now time.Time) (*store.Client, error) {
 		FirstParty:             in.FirstParty,
 		OfflineAccessRequired:  in.OfflineAccessRequired,
 		IDTokenAlg:             idAlg,
+		Origin:                 in.Origin,
+		RegistrationHash:       in.RegistrationHash,
 		CreatedAt:              now,
 		UpdatedAt:              now,
 	}, nil

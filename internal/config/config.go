@@ -35,6 +35,9 @@ type Serve struct {
 	RequireVerifiedEmail bool          `help:"Solo inician sesión las cuentas con el correo verificado / only accounts with a verified email may sign in." env:"MULTINEXO_REQUIRE_VERIFIED_EMAIL"`
 	DebugAddr            string        `help:"Dirección de loopback para los perfiles de Go (net/http/pprof); vacía = desactivado / loopback address serving Go profiles (pprof); empty: off." env:"MULTINEXO_DEBUG_ADDR"`
 	Passkeys             string        `help:"Llaves de acceso (WebAuthn): auto (activas si el emisor puede ser la parte que confía; si no, desactivadas con un aviso que dice por qué), on (no arranca si el emisor no puede serlo, y dice por qué) u off / passkeys: auto (on when the issuer can be the WebAuthn relying party, else off with a warning saying why), on (refuse to start when it cannot, saying why) or off." default:"auto" enum:"auto,on,off" env:"MULTINEXO_PASSKEYS"`
+	CIMD                 string        `name:"cimd" help:"Documentos de metadatos de cliente: un client_id que es una URL https se descarga de ella (on) o no (off) / client ID metadata documents: a client_id that is an https URL is fetched from it (on) or not (off)." default:"on" enum:"on,off" env:"MULTINEXO_CIMD"`
+	Registration         string        `help:"Registro dinámico de clientes (RFC 7591) en /auth/v1/register: off, open (cualquiera, con límite por dirección) o token (con un token de multinexo registration-tokens create) / dynamic client registration: off, open (anyone, rate limited per address) or token (with a token from multinexo registration-tokens create)." default:"off" enum:"off,open,token" env:"MULTINEXO_REGISTRATION"`
+	CIMDLoopback         bool          `name:"cimd-allow-loopback" help:"Solo desarrollo y pruebas: acepta también client_id http(s)://127.0.0.1 y [::1] / development and tests only: also accept http(s)://127.0.0.1 and [::1] client_ids." env:"MULTINEXO_CIMD_ALLOW_LOOPBACK"`
 }
 
 // Backend is a parsed --db value.

@@ -215,7 +215,8 @@ func noStore(next http.Handler) http.Handler {
 
 // cors lets browsers of any origin call a route, never with credentials.
 func cors(c Class, next http.Handler) http.Handler {
-	methods, expose := "GET, POST, OPTIONS", "WWW-Authenticate, Retry-After, X-Request-Id"
+	// Protocol routes include RFC 7592's PUT and DELETE on a registration.
+	methods, expose := "GET, POST, PUT, DELETE, OPTIONS", "WWW-Authenticate, Retry-After, X-Request-Id"
 	if c == API {
 		methods, expose = "GET, POST, PATCH, DELETE, OPTIONS", expose+", Location"
 	}

@@ -31,6 +31,10 @@ type AuthorizeClient struct {
 	Public     bool     // no secret: PKCE is required
 	FirstParty bool     // may be granted ScopeAccount (ClientScope)
 	Scopes     []string // its registered scopes
+	// ResourceScopes are the scopes the requested resources define (the
+	// caller looked them up): this request may ask for them too, as the
+	// person consents to them on the resource's behalf.
+	ResourceScopes []string
 }
 
 // AuthorizeRequest is an authorization request (RFC 6749 §4.1.1, §4.2.1;
@@ -42,6 +46,9 @@ type AuthorizeRequest struct {
 	Fragment     bool   // answer in the fragment (the implicit grant)
 	ResponseType string // "code" or "token"
 	Scopes       []string
+	// Resources are the RFC 8707 resource indicators asked for, checked
+	// for form only (ParseResources); the caller checks they are registered.
+	Resources []string
 	// Challenge and Method: PKCE (RFC 7636), empty when none was sent or
 	// the response type is not code.
 	Challenge, Method string
@@ -102,7 +109,7 @@ func ParseAuthorizeRequest(vals url.Values, c AuthorizeClient) (*AuthorizeReques
 	rt, _ := Single(vals, "response_type")
 	q.Fragment = rt == "token" && c.Legacy
 	for k, vs := range vals {
-		if len(NonEmpty(vs)) > 1 {
+		if k != ParamResource && len(NonEmpty(vs)) > 1 {
 			// RFC 6749 §3.1: "Request and response parameters MUST NOT be
 			// included more than once."
 			return q, InvalidRequest("el parametro " + safeParamName(k) + " esta repetido")
@@ -118,14 +125,18 @@ func ParseAuthorizeRequest(vals url.Values, c AuthorizeClient) (*AuthorizeReques
 	if vals.Get("request_uri") != "" {
 		return q, authorizeError(CodeRequestURINotSupported, "el parametro request_uri no esta soportado")
 	}
-	if e := q.responseType(rt, vals.Get("response_mode"), c); e != nil {
+	e := q.responseType(rt, vals.Get("response_mode"), c)
+	if e != nil {
+		return q, e
+	}
+	if q.Resources, e = ParseResources(vals[ParamResource]); e != nil {
 		return q, e
 	}
 	requested, e := ParseScope(vals.Get("scope"))
 	if e != nil {
 		return q, e
 	}
-	if q.Scopes, e = ClientScope(requested, c.Scopes, c.FirstParty); e != nil {
+	if q.Scopes, e = ClientScope(requested, union(c.Scopes, c.ResourceScopes), c.FirstParty); e != nil {
 		return q, e
 	}
 	if e := q.pkce(vals, c); e != nil {
@@ -245,4 +256,15 @@ func safeParamName(s string) string {
 		s = s[:40]
 	}
 	return s
+}
+
+// union is a followed by the items of b it lacks, as a fresh slice.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

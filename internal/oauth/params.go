@@ -21,6 +21,21 @@ func (p Params) Get(name string) string { return p[name] }
 // Has reports whether name was sent with a non-empty value.
 func (p Params) Has(name string) bool { _, ok := p[name]; return ok }
 
+// multiSep joins the values of the one repeatable parameter (resource) in
+// Params. The edge check (httpx.CheckInput) refuses a NUL in any request,
+// so no single value contains it.
+const multiSep = "\x00"
+
+// Resources returns the resource values (RFC 8707), each non-empty, in the
+// order sent; nil when none was.
+func (p Params) Resources() []string {
+	v, ok := p[ParamResource]
+	if !ok {
+		return nil
+	}
+	return strings.Split(v, multiSep)
+}
+
 // ParseForm parses an application/x-www-form-urlencoded body (RFC 6749
 // Appendix B). A repeated parameter is invalid_request (§3.1).
 func ParseForm(body string) (Params, *Error) {
@@ -32,6 +47,13 @@ func ParseForm(body string) (Params, *Error) {
 	}
 	p := make(Params, len(vals))
 	for k, vs := range vals {
+		if k == ParamResource {
+			// RFC 8707 §2: the one parameter that may be repeated.
+			if ne := NonEmpty(vs); len(ne) > 0 {
+				p[k] = strings.Join(ne, multiSep)
+			}
+			continue
+		}
 		n := 0
 		for _, v := range vs {
 			if v != "" {
@@ -88,6 +110,14 @@ func ParseJSON(body []byte) (Params, *Error) {
 		tok, err = dec.Token()
 		if err != nil {
 			return bad(err)
+		}
+		if d, isArray := tok.(json.Delim); isArray && d == '[' && key == ParamResource {
+			// RFC 8707's repeatable resource, as a JSON array of strings.
+			vals, e := stringArray(dec, key)
+			if e != nil {
+				return nil, e
+			}
+			tok = strings.Join(vals, multiSep)
 		}
 		val, ok := tok.(string)
 		if !ok {
@@ -162,3 +192,26 @@ func StripTrailingCommas(b []byte) ([]byte, error) {
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// stringArray reads the rest of a JSON array of strings (the '[' was read),
+// dropping empty ones.
+func stringArray(dec *json.Decoder, key string) ([]string, *Error) {
+	var out []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, InvalidRequest("cuerpo JSON mal formado").WithCause(err)
+		}
+		v, ok := tok.(string)
+		if !ok {
+			return nil, InvalidRequest("los valores de " + strings.Map(safeRune, key) + " deben ser cadenas JSON")
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing bracket
+		return nil, InvalidRequest("cuerpo JSON mal formado").WithCause(err)
+	}
+	return out, nil
+}

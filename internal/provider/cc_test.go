@@ -50,7 +50,7 @@ func TestCCGrantPerClient(t *testing.T) {
 	first := make(chan result, 2)
 	ctx1, hangUp := context.WithCancel(t.Context())
 	go func() {
-		g, err := e.p.ccGrant(ctx1, e.cc.id, []string{"voucher"}, now, ttl)
+		g, err := e.p.ccGrant(ctx1, e.cc.id, []string{"voucher"}, nil, now, ttl)
 		first <- result{g, err}
 	}()
 	select {
@@ -59,13 +59,13 @@ func TestCCGrantPerClient(t *testing.T) {
 		t.Fatal("the first grant was never written")
 	}
 	go func() {
-		g, err := e.p.ccGrant(t.Context(), e.cc.id, []string{"voucher"}, now, ttl)
+		g, err := e.p.ccGrant(t.Context(), e.cc.id, []string{"voucher"}, nil, now, ttl)
 		first <- result{g, err}
 	}()
 
 	done := make(chan result, 1)
 	go func() {
-		g, err := e.p.ccGrant(t.Context(), other.id, nil, now, ttl)
+		g, err := e.p.ccGrant(t.Context(), other.id, nil, nil, now, ttl)
 		done <- result{g, err}
 	}()
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/multinexo/auth/internal/httpx"
@@ -61,25 +62,35 @@ func (p *Provider) mountDevice(rs *httpx.Routes) {
 // given the device grant, and the scope policy is the token endpoint's.
 // Errors are RFC 6749 §5.2's (RFC 8628 §3.2).
 func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
-	var requested []string
+	var requested, resources []string
 	cr, ok := p.authenticate(w, &r, func(params oauth.Params) *oauth.Error {
 		var oerr *oauth.Error
-		requested, oerr = oauth.ParseScope(params.Get("scope"))
+		if requested, oerr = oauth.ParseScope(params.Get("scope")); oerr != nil {
+			return oerr
+		}
+		resources, oerr = oauth.ParseResources(params.Resources())
 		return oerr
 	})
 	if !ok {
+		return
+	}
+	// As at the authorization endpoint, the device may ask for the scopes
+	// its resources define: the person sees the resources on /activate.
+	resScopes, oerr := p.registeredResources(r.Context(), resources)
+	if oerr != nil {
+		p.fail(w, r, oerr, cr.basic)
 		return
 	}
 	if !grantAllowed(cr.client, store.GrantDeviceCode) {
 		p.fail(w, r, oauth.UnauthorizedClient("este cliente no puede usar el flujo de dispositivo"), cr.basic)
 		return
 	}
-	scopes, oerr := oauth.ClientScope(requested, cr.client.Scopes, cr.client.IsFirstParty())
+	scopes, oerr := oauth.ClientScope(requested, append(slices.Clone(cr.client.Scopes), resScopes...), cr.client.IsFirstParty())
 	if oerr != nil {
 		p.fail(w, r, oerr, cr.basic)
 		return
 	}
-	resp, err := p.newDeviceCode(r.Context(), cr.client, scopes, p.now())
+	resp, err := p.newDeviceCode(r.Context(), cr.client, scopes, resources, p.now())
 	if err != nil {
 		p.fail(w, r, oauth.ServerError(err), cr.basic)
 		return
@@ -91,7 +102,7 @@ func (p *Provider) handleDevice(w http.ResponseWriter, r *http.Request) {
 // newDeviceCode stores a new device authorization and returns the response
 // that hands out its codes. A user code already in use (a 1 in 2^34 draw per
 // live code) is drawn again.
-func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scopes []string, now time.Time) (*deviceResponse, error) {
+func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scopes, resources []string, now time.Time) (*deviceResponse, error) {
 	var err error
 	for range 4 {
 		dc := token.NewOpaque(token.PrefixDevice)
@@ -101,6 +112,7 @@ func (p *Provider) newDeviceCode(ctx context.Context, client *store.Client, scop
 			UserCodeHash: store.HashToken(uc),
 			ClientID:     client.ID,
 			Scopes:       scopes,
+			Resources:    resources,
 			Status:       store.DevicePending,
 			CreatedAt:    now,
 			ExpiresAt:    now.Add(DeviceCodeTTL),

@@ -42,6 +42,7 @@ type metadata struct {
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
 	EndSessionEndpoint                         string   `json:"end_session_endpoint"`
 	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -58,6 +59,7 @@ type metadata struct {
 	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
 	UILocalesSupported                         []string `json:"ui_locales_supported"`
+	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // handleDiscovery serves both discovery documents. Every URL is built from
@@ -93,6 +95,8 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		ClaimsParameterSupported:                   true,
 		AuthorizationResponseIssParameterSupported: true,
 		UILocalesSupported:                         []string{"es", "en"},
+		ClientIDMetadataDocumentSupported:          p.cfg.MetadataDocuments,
+		RegistrationEndpoint:                       p.cfg.RegistrationEndpoint,
 	}
 	// The device flow is advertised once its grant is served, so that every
 	// advertised value is true.

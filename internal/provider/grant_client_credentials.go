@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +19,9 @@ const ccGrantLifetime = 24 * time.Hour
 // maxCCGrants bounds the reusable grants remembered by one instance.
 const maxCCGrants = 10_000
 
-// ccKey names a reusable client_credentials grant: a client and the scope
-// set it was granted.
-type ccKey struct{ client, scope string }
+// ccKey names a reusable client_credentials grant: a client, the scope set
+// and the resource indicators it was granted.
+type ccKey struct{ client, scope, resources string }
 
 // ccGrants remembers this instance's reusable client_credentials grants.
 // mu guards the maps only: it is never held across a store call, so one
@@ -61,7 +62,7 @@ const ccIssueTimeout = 10 * time.Second
 func (p *Provider) grantClientCredentials(ctx context.Context, req *tokenRequest) (*tokenResponse, *oauth.Error) {
 	now := req.now
 	ttl := p.accessTTL(req.client)
-	g, err := p.ccGrant(ctx, req.client.ID, req.scopes, now, ttl)
+	g, err := p.ccGrant(ctx, req.client.ID, req.scopes, req.resources, now, ttl)
 	if err != nil {
 		return nil, oauth.ServerError(err)
 	}
@@ -75,8 +76,8 @@ func (p *Provider) grantClientCredentials(ctx context.Context, req *tokenRequest
 // ccGrant returns a live client_credentials grant of clientID for scopes
 // that outlives a token of lifetime ttl issued at now, creating one if
 // needed.
-func (p *Provider) ccGrant(ctx context.Context, clientID string, scopes []string, now time.Time, ttl time.Duration) (*store.Grant, error) {
-	key := ccKey{clientID, oauth.FormatScope(scopes)}
+func (p *Provider) ccGrant(ctx context.Context, clientID string, scopes, resources []string, now time.Time, ttl time.Duration) (*store.Grant, error) {
+	key := ccKey{clientID, oauth.FormatScope(scopes), strings.Join(resources, " ")}
 	usable := func(g *store.Grant) (bool, error) {
 		if g == nil || now.Before(g.CreatedAt) || now.Add(ttl).After(g.ExpiresAt) {
 			return false, nil
@@ -117,7 +118,7 @@ func (p *Provider) ccGrant(ctx context.Context, clientID string, scopes []string
 		c := &ccCall{done: make(chan struct{})}
 		p.cc.inflight[key] = c
 		p.cc.mu.Unlock()
-		c.g, c.err = p.issueCCGrant(ctx, clientID, scopes, now, ttl)
+		c.g, c.err = p.issueCCGrant(ctx, clientID, scopes, resources, now, ttl)
 		p.cc.mu.Lock()
 		delete(p.cc.inflight, key)
 		if c.err == nil {
@@ -135,7 +136,7 @@ func (p *Provider) ccGrant(ctx context.Context, clientID string, scopes []string
 
 // issueCCGrant writes a new client_credentials grant of clientID for scopes,
 // valid at now for a token of lifetime ttl.
-func (p *Provider) issueCCGrant(ctx context.Context, clientID string, scopes []string, now time.Time, ttl time.Duration) (*store.Grant, error) {
+func (p *Provider) issueCCGrant(ctx context.Context, clientID string, scopes, resources []string, now time.Time, ttl time.Duration) (*store.Grant, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ccIssueTimeout)
 	defer cancel()
 	g := &store.Grant{
@@ -143,6 +144,7 @@ func (p *Provider) issueCCGrant(ctx context.Context, clientID string, scopes []s
 		ClientID:   clientID,
 		GrantType:  store.GrantClientCredentials,
 		Scopes:     scopes,
+		Resources:  resources,
 		CreatedAt:  now,
 		LastUsedAt: now,
 		ExpiresAt:  now.Add(max(ccGrantLifetime, 2*ttl)),

@@ -77,11 +77,19 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, req *tokenRequest
 	if e := oauth.VerifyPKCE(ac.CodeChallenge, ac.CodeChallengeMethod, verifier); e != nil {
 		return revoke(e)
 	}
+	// RFC 8707 §2.2: the resource sent here may narrow what the code was
+	// authorized for, never widen it.
+	aud, oerr := oauth.NarrowResources(req.resources, g.Resources)
+	if oerr != nil {
+		return revoke(oerr)
+	}
 	u, oerr := p.userUsable(ctx, g.UserID)
 	if oerr != nil {
 		return revoke(oerr)
 	}
-	t, err := p.mint(ctx, req.client, g, u, ac.Nonce, now)
+	minted := *g
+	minted.Resources = aud
+	t, err := p.mint(ctx, req.client, &minted, u, ac.Nonce, now)
 	if err != nil {
 		return revoke(oauth.ServerError(err))
 	}

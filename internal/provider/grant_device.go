@@ -86,11 +86,17 @@ func (p *Provider) grantDeviceCode(ctx context.Context, req *tokenRequest) (*tok
 		}
 		return nil, e
 	}
+	aud, oerr := oauth.NarrowResources(req.resources, g.Resources)
+	if oerr != nil {
+		return revoke(oerr)
+	}
 	u, oerr := p.userUsable(ctx, g.UserID)
 	if oerr != nil {
 		return revoke(oerr)
 	}
-	t, err := p.mint(ctx, req.client, g, u, "", now)
+	minted := *g
+	minted.Resources = aud
+	t, err := p.mint(ctx, req.client, &minted, u, "", now)
 	if err != nil {
 		return revoke(oauth.ServerError(err))
 	}

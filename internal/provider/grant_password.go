@@ -47,6 +47,7 @@ func (p *Provider) grantPassword(ctx context.Context, req *tokenRequest) (*token
 		ClientID:   req.client.ID,
 		GrantType:  store.GrantPassword,
 		Scopes:     req.scopes,
+		Resources:  req.resources,
 		AuthTime:   now,
 		AMR:        passwordAMR(u),
 		CreatedAt:  now,

@@ -61,10 +61,17 @@ func (p *Provider) grantRefreshToken(ctx context.Context, req *tokenRequest) (*t
 		scopes = req.requested
 	}
 
+	// RFC 8707 §2.2: narrowed to what this request names, never widened.
+	aud, oerr := oauth.NarrowResources(req.resources, g.Resources)
+	if oerr != nil {
+		return nil, oerr
+	}
+
 	// Mint first, store second: if the rotation fails these are dropped
 	// unsent, and if minting fails the old token still works.
 	issuedGrant := *g
 	issuedGrant.Scopes = scopes
+	issuedGrant.Resources = aud
 	t, err := p.mint(ctx, req.client, &issuedGrant, u, "", req.now)
 	if err != nil {
 		return nil, oauth.ServerError(err)

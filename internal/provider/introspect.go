@@ -74,7 +74,9 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) introspectAccess(ctx context.Context, raw string) (*introspection, error) {
-	c, err := p.cfg.Keys.VerifyAccess(ctx, raw, p.issuer, p.audience)
+	// Any access token this server issued, whatever its audience (its own
+	// API or a registered resource): the caller is typically that resource.
+	c, err := p.cfg.Keys.VerifyAccess(ctx, raw, p.issuer, nil)
 	if errors.Is(err, token.ErrInvalidToken) {
 		return nil, nil
 	}
@@ -150,6 +152,7 @@ func (p *Provider) introspectRefresh(ctx context.Context, raw string, client *st
 		Iat:       unix(rt.CreatedAt),
 		Exp:       unix(g.ExpiresAt),
 		Sub:       g.UserID,
+		Aud:       jwt.Audience(g.Resources),
 		Iss:       p.issuer,
 	}
 	if g.UserID == "" {

@@ -11,6 +11,49 @@ import (
 	"github.com/multinexo/auth/internal/token"
 )
 
+// tokenAudience is the aud of an access token of g: the resource
+// indicators granted (RFC 8707 §2: the token is "intended to be used at"
+// them), or, for a grant without any, this server's own API.
+func (p *Provider) tokenAudience(g *store.Grant) []string {
+	if len(g.Resources) > 0 {
+		return g.Resources
+	}
+	return p.audience
+}
+
+// identity is an identity claim of an access token for a registered
+// resource (RFC 9068 §2.2.1): the resource server (an MCP server showing
+// who calls) gets the person's name with profile and email with email. A
+// token for this server's own API carries none (its API reads the user).
+func identity(u *store.User, g *store.Grant, scope string, value func(*store.User) string) string {
+	if u == nil || len(g.Resources) == 0 || !slices.Contains(g.Scopes, scope) {
+		return ""
+	}
+	return value(u)
+}
+
+// registeredResources checks that every resource indicator sent names a
+// registered resource (RFC 8707 §2: invalid_target for one "unknown") and
+// returns the scopes they define.
+func (p *Provider) registeredResources(ctx context.Context, uris []string) ([]string, *oauth.Error) {
+	var scopes []string
+	for _, u := range uris {
+		r, err := p.cfg.Store.GetResource(ctx, u)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, oauth.InvalidTarget("resource no registrado en este servidor: " + oauth.DescriptionSafe(u))
+			}
+			return nil, oauth.ServerError(err)
+		}
+		for _, s := range r.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	return scopes, nil
+}
+
 // issued are the tokens minted for one response, before anything is stored.
 type issued struct {
 	access    string
@@ -40,10 +83,12 @@ func (p *Provider) mint(ctx context.Context, c *store.Client, g *store.Grant, u 
 		GrantID:   g.ID,
 		GrantType: g.GrantType,
 		JTI:       token.NewID(),
-		Audience:  p.audience,
+		Audience:  p.tokenAudience(g),
 		IssuedAt:  now,
 		ExpiresAt: exp,
 		AuthTime:  g.AuthTime,
+		Name:      identity(u, g, oauth.ScopeProfile, fullName),
+		Email:     identity(u, g, oauth.ScopeEmail, func(u *store.User) string { return u.Email }),
 	})
 	if err != nil {
 		return nil, err

@@ -27,6 +27,7 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (*store.Client, error)
 	GetUser(ctx context.Context, id string) (*store.User, error)
 	RecordEvent(ctx context.Context, e *store.Event) error
+	GetResource(ctx context.Context, uri string) (*store.Resource, error)
 	Hit(ctx context.Context, key string, windowStart time.Time, expires time.Time) (int, error)
 }
 
@@ -84,6 +85,12 @@ type Config struct {
 	// it implements Counters.
 	ClientFailureLimit  int
 	ClientFailureWindow time.Duration
+	// MetadataDocuments says client ID metadata documents are on (the
+	// pages resolve them; discovery advertises it).
+	MetadataDocuments bool
+	// RegistrationEndpoint, when not empty, is advertised as the RFC 7591
+	// registration_endpoint (dynamic registration is on).
+	RegistrationEndpoint string
 }
 
 // Provider serves the protocol endpoints. Build it with New.

@@ -20,6 +20,9 @@ type tokenRequest struct {
 	// what the scope policy allows: requested, or the client's default set.
 	requested []string
 	scopes    []string
+	// resources are the RFC 8707 resource indicators sent, each registered
+	// (nil: none sent).
+	resources []string
 	ip        string
 	now       time.Time
 }
@@ -52,6 +55,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		gt        string
 		handler   grantHandler
 		requested []string
+		resources []string
 	)
 	cr, ok := p.authenticate(w, &r, func(params oauth.Params) *oauth.Error {
 		gt = params.Get("grant_type")
@@ -63,10 +67,17 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 			return oauth.UnsupportedGrantType("grant_type no admitido")
 		}
 		var oerr *oauth.Error
-		requested, oerr = oauth.ParseScope(params.Get("scope"))
+		if requested, oerr = oauth.ParseScope(params.Get("scope")); oerr != nil {
+			return oerr
+		}
+		resources, oerr = oauth.ParseResources(params.Resources())
 		return oerr
 	})
 	if !ok {
+		return
+	}
+	if _, oerr := p.registeredResources(r.Context(), resources); oerr != nil {
+		p.fail(w, r, oerr, cr.basic)
 		return
 	}
 	if !grantAllowed(cr.client, gt) {
@@ -84,6 +95,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		client:    cr.client,
 		requested: requested,
 		scopes:    scopes,
+		resources: resources,
 		ip:        cr.ip,
 		now:       p.now(),
 	})

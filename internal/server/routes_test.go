@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/multinexo/auth/internal/httpx"
+	"github.com/multinexo/auth/internal/server"
 )
 
 // TestEveryRouteAnswersWithItsClassDefences sends one request to every
@@ -17,7 +18,8 @@ import (
 // is (a page, a redirect, a refusal), carries the defences of the route's
 // class. A route whose class forgot a defence fails here.
 func TestEveryRouteAnswersWithItsClassDefences(t *testing.T) {
-	srv := newServer(t, "sqlite", "https://auth.example")
+	// Every optional route on too (dynamic registration).
+	srv := newServer(t, "sqlite", "https://auth.example", func(c *server.Config) { c.Serve.Registration = "open" })
 	h := srv.Handler()
 	wildcard := regexp.MustCompile(`\{[^}]*\}`)
 	routes := srv.Routes()

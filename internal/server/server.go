@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,11 +17,13 @@ import (
 
 	"github.com/multinexo/auth/internal/account"
 	"github.com/multinexo/auth/internal/api"
+	"github.com/multinexo/auth/internal/cimd"
 	"github.com/multinexo/auth/internal/config"
 	"github.com/multinexo/auth/internal/httpx"
 	"github.com/multinexo/auth/internal/mail"
 	"github.com/multinexo/auth/internal/passkey"
 	"github.com/multinexo/auth/internal/provider"
+	"github.com/multinexo/auth/internal/registration"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/store/postgres"
 	"github.com/multinexo/auth/internal/store/sqlite"
@@ -39,6 +42,62 @@ type Config struct {
 	// MailTLS, when set, is the TLS configuration used with the SMTP
 	// relay (tests trust their relay's certificate with it).
 	MailTLS *tls.Config
+	// Resolver resolves the hosts of client ID metadata documents; nil:
+	// the system's (tests point names where they like).
+	Resolver cimd.IPResolver
+	// CIMDRootCAs, if set, are the only roots trusted when fetching
+	// metadata documents (tests).
+	CIMDRootCAs *x509.CertPool
+}
+
+// buildProvider is the protocol endpoints, and dynamic client registration
+// when serve --registration turns it on (nil when off), which discovery
+// then advertises.
+func buildProvider(cfg Config, db *sqlstore.DB, keys *token.KeyManager, accounts *account.Service) (*provider.Provider, *registration.Registrar, error) {
+	pcfg := provider.Config{
+		Issuer:            cfg.Serve.Issuer,
+		Store:             db,
+		Keys:              keys,
+		Accounts:          accounts,
+		Now:               cfg.Now,
+		AccessTTL:         cfg.Serve.AccessTTL,
+		RefreshGrace:      cfg.Serve.RefreshGrace,
+		Log:               cfg.Log,
+		MetadataDocuments: cfg.Serve.CIMD != "off",
+	}
+	var reg *registration.Registrar
+	if cfg.Serve.Registration != "" && cfg.Serve.Registration != registration.ModeOff {
+		var err error
+		reg, err = registration.New(registration.Config{Issuer: cfg.Serve.Issuer, Mode: cfg.Serve.Registration,
+			Store: db, Now: cfg.Now, Log: cfg.Log, IDTokenAlgs: keys.IDAlgorithms()})
+		if err != nil {
+			return nil, nil, err
+		}
+		pcfg.RegistrationEndpoint = cfg.Serve.Issuer + registration.PathRegister
+	}
+	prov, err := provider.New(pcfg)
+	return prov, reg, err
+}
+
+// metadataClients resolves client ID metadata documents unless serve
+// --cimd off (nil then).
+func metadataClients(cfg Config, db *sqlstore.DB) web.MetadataClients {
+	if cfg.Serve.CIMD == "off" {
+		return nil
+	}
+	return &cimd.Resolver{
+		F: cimd.NewFetcher(cimd.FetchConfig{AllowLoopback: cfg.Serve.CIMDLoopback, Resolver: cfg.Resolver, Now: cfg.Now,
+			RootCAs: cfg.CIMDRootCAs}),
+		St:  db,
+		Now: now(cfg.Now),
+	}
+}
+
+func now(f func() time.Time) func() time.Time {
+	if f == nil {
+		return time.Now
+	}
+	return f
 }
 
 // Server is a built server. Store, Keys and Accounts are exposed for the
@@ -163,16 +222,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if len(collisions) > 0 {
 		cfg.Log.Warn("accounts with look-alike email addresses need an operator: see the email.collision events", "count", len(collisions))
 	}
-	prov, err := provider.New(provider.Config{
-		Issuer:       cfg.Serve.Issuer,
-		Store:        db,
-		Keys:         keys,
-		Accounts:     accounts,
-		Now:          cfg.Now,
-		AccessTTL:    cfg.Serve.AccessTTL,
-		RefreshGrace: cfg.Serve.RefreshGrace,
-		Log:          cfg.Log,
-	})
+	prov, reg, err := buildProvider(cfg, db, keys, accounts)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +234,7 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	if err != nil {
 		return nil, err
 	}
-	pages, err := web.New(web.Config{
+	wcfg := web.Config{
 		Issuer:   cfg.Serve.Issuer,
 		Passkeys: passkeys,
 		Store:    db,
@@ -194,7 +244,10 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 		Recovery: accounts,
 		Now:      cfg.Now,
 		Log:      cfg.Log,
-	})
+
+		MetadataClients: metadataClients(cfg, db),
+	}
+	pages, err := web.New(wcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +270,9 @@ func build(ctx context.Context, cfg Config, db *sqlstore.DB, b config.Backend) (
 	tokens.Mount(rs)
 	pages.Mount(rs)
 	consoles.Mount(rs)
+	if reg != nil {
+		reg.Mount(rs)
+	}
 	s.routes = rs
 	s.handler = httpx.Logging(cfg.Log, m.wrap(rs))
 	return s, nil

@@ -143,9 +143,27 @@ type Client struct {
 	// IDTokenAlg signs this client's ID tokens (OIDC Dynamic Client
 	// Registration id_token_signed_response_alg); "": the server default.
 	IDTokenAlg string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Origin is how the client came to be: one of the Origin constants;
+	// "" for clients made before it was recorded.
+	Origin string
+	// RegistrationHash is HashToken of the RFC 7592 registration access
+	// token of a dynamically registered client; nil for the others.
+	RegistrationHash []byte
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
+
+// Client origins (Client.Origin).
+const (
+	OriginCLI       = "cli"       // multinexo clients create
+	OriginAdmin     = "admin"     // the admin panel
+	OriginDeveloper = "developer" // a developer's "Mis Aplicaciones" or the JSON:API
+	OriginDynamic   = "dynamic"   // RFC 7591 dynamic registration
+	// OriginMetadata: a client ID metadata document fetched from the URL
+	// that is its client_id (draft-ietf-oauth-client-id-metadata-document);
+	// the row is a cache of that document, refreshed when it expires.
+	OriginMetadata = "metadata"
+)
 
 // IsFirstParty reports whether c may be granted what only the operator's own
 // applications may have (the scope "account"): it was marked first-party,
@@ -167,6 +185,7 @@ type ClientUpdate struct {
 	IDTokenAlg             *string
 	FirstParty             *bool
 	OfflineAccessRequired  *bool
+	RegistrationHash       []byte // non-nil: replace the registration access token's hash
 }
 
 // Grant is one authorization of a client: by a user (password, authorization
@@ -191,6 +210,10 @@ type Grant struct {
 	// AMR is how the person authenticated for this grant (RFC 8176),
 	// asserted as amr in its ID tokens; nil for none known.
 	AMR []string
+	// Resources are the RFC 8707 resource indicators granted (registered
+	// Resource URIs); nil: the server's own API. Each access token's aud is
+	// these, or the subset its token request named.
+	Resources []string
 }
 
 // Live reports whether the grant may still be used at now.
@@ -239,6 +262,7 @@ type AuthCode struct {
 	ExpiresAt           time.Time
 	Claims              string   // normalised OIDC claims request; "" for none; copied to the grant
 	AMR                 []string // the session's authentication methods; copied to the grant
+	Resources           []string // RFC 8707 resource indicators authorized; copied to the grant
 	// Set when redeemed: the grant the redemption created, so a replay can
 	// revoke it (RFC 6749 §4.1.2).
 	UsedAt  time.Time
@@ -269,6 +293,7 @@ type DeviceCode struct {
 	ExpiresAt    time.Time
 	Interval     time.Duration // minimum polling interval
 	LastPolledAt time.Time
+	Resources    []string // RFC 8707 resource indicators asked for; copied to the grant
 	// Set when the approved authorization was redeemed by the device.
 	UsedAt  time.Time
 	GrantID string
@@ -362,11 +387,47 @@ type Session struct {
 
 // Consent records that a user allowed a client a set of scopes.
 type Consent struct {
-	UserID    string
-	ClientID  string
-	Scopes    []string
+	UserID   string
+	ClientID string
+	Scopes   []string
+	// Resources are the resource indicators (RFC 8707) the user allowed the
+	// client tokens for; SaveConsent adds to them as to Scopes.
+	Resources []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Resource is a protected resource (an API) a client may ask tokens for
+// with the RFC 8707 resource parameter. URI is the resource indicator (an
+// absolute URI without fragment), the access tokens' aud; Name is what the
+// consent page shows; Scopes are the scopes it defines.
+type Resource struct {
+	URI       string
+	Name      string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// ResourceStore keeps the protected resources.
+type ResourceStore interface {
+	// CreateResource stores r; ErrConflict when its URI is taken.
+	CreateResource(ctx context.Context, r *Resource) error
+	// GetResource returns the resource with that URI, or ErrNotFound.
+	GetResource(ctx context.Context, uri string) (*Resource, error)
+	// ListResources lists every resource by URI.
+	ListResources(ctx context.Context) ([]*Resource, error)
+	// DeleteResource deletes it (grants naming it keep their tokens until
+	// they expire; no new token names it); ErrNotFound when absent.
+	DeleteResource(ctx context.Context, uri string) error
+}
+
+// RegistrationStore keeps RFC 7591 initial access tokens, by hash.
+type RegistrationStore interface {
+	CreateRegistrationToken(ctx context.Context, hash []byte, created, expires time.Time) error
+	// UseRegistrationToken spends the token (single use, one conditional
+	// UPDATE): ErrNotFound when unknown, ErrExpired past its expiry,
+	// ErrAlreadyUsed when spent before.
+	UseRegistrationToken(ctx context.Context, hash []byte, now time.Time) error
 }
 
 // SigningKey is a JOSE signing key. Private is the private JWK encrypted with
@@ -445,6 +506,8 @@ type Store interface {
 	PasskeyStore
 	MailStore
 	AccountTokenStore
+	ResourceStore
+	RegistrationStore
 
 	// Janitor: delete expired codes, sessions, counters, revoked-grant
 	// tokens, mailed links (a day after they end) and sent or failed

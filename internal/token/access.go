@@ -42,6 +42,10 @@ type AccessClaims struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	AuthTime  time.Time // zero: omitted
+	// Name and Email are identity claims (RFC 9068 §2.2.1) for resource
+	// servers that show who called; "" omits them.
+	Name  string
+	Email string
 }
 
 // accessWire is the JSON payload of an access token.
@@ -58,6 +62,8 @@ type accessWire struct {
 	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
 	GrantID   string           `json:"gid,omitempty"`
 	GrantType string           `json:"grant_type,omitempty"`
+	Name      string           `json:"name,omitempty"`
+	Email     string           `json:"email,omitempty"`
 }
 
 // MintAccess signs an access token with the current access key: header
@@ -116,8 +122,10 @@ func (m *KeyManager) MintAccess(ctx context.Context, c AccessClaims) (string, er
 		AuthTime:  jwt.NewNumericDate(c.AuthTime), // nil (omitted) when zero
 		GrantID:   c.GrantID,
 		GrantType: c.GrantType,
+		Name:      c.Name,
+		Email:     c.Email,
 	}
-	if k.fast != nil {
+	if k.fast != nil && w.Name == "" && w.Email == "" {
 		if payload, ok := appendAccessClaims(make([]byte, 0, 512), w); ok {
 			return k.fast.sign(payload)
 		}

@@ -17,6 +17,10 @@ const (
 	PrefixClientSecret = "mnx_cs_"
 	PrefixSession      = "mnx_ss_"
 	PrefixDevice       = "mnx_dc_"
+	// RFC 7591/7592: the initial access token an operator hands out, and
+	// a dynamically registered client's registration access token.
+	PrefixInitialAccess = "mnx_iat_"
+	PrefixRegistration  = "mnx_rat_"
 )
 
 // opaqueBytes is the entropy of every opaque secret: 256 bits, so a plain

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multinexo/auth/internal/cimd"
 	"github.com/multinexo/auth/internal/oauth"
 	"github.com/multinexo/auth/internal/store"
 	"github.com/multinexo/auth/internal/token"
@@ -22,8 +24,9 @@ const (
 )
 
 // MaxClientID bounds the client_id looked up (the other parameters' limits
-// are oauth.ParseAuthorizeRequest's).
-const MaxClientID = 200
+// are oauth.ParseAuthorizeRequest's): a client ID metadata document's URL
+// at most (cimd.MaxURLLength).
+const MaxClientID = 1024
 
 // authzRequest is a validated authorization request. It lives for one HTTP
 // request only: the login and consent pages carry the original parameters
@@ -36,6 +39,7 @@ type authzRequest struct {
 	redirectURI     string // where the answer goes (validated)
 	sentRedirectURI string // redirect_uri as sent, "" when omitted; bound to the code (RFC 6749 §4.1.3)
 	hintSubject     string // sub of a valid id_token_hint
+	resources       []*store.Resource
 }
 
 // fail sends e back to the client's validated redirect URI.
@@ -73,13 +77,20 @@ func (w *Web) parseAuthz(ctx context.Context, vals url.Values) (*authzRequest, e
 	}
 	// From here on the client and its redirect URI are trusted: errors go back.
 	c := q.client
+	res, resScopes, unknown, err := w.authzResources(ctx, vals)
 	req, e := oauth.ParseAuthorizeRequest(vals, oauth.AuthorizeClient{
 		CodeFlow: slices.Contains(c.Grants, store.GrantAuthorizationCode), Legacy: c.Legacy,
 		Public: c.Type == store.ClientPublic, FirstParty: c.IsFirstParty(), Scopes: c.Scopes,
+		ResourceScopes: resScopes,
 	})
-	q.AuthorizeRequest = req
-	if e != nil {
+	q.AuthorizeRequest, q.resources = req, res
+	switch {
+	case err != nil:
+		return nil, q.fail(oauth.ServerError(err))
+	case e != nil:
 		return nil, q.fail(e)
+	case unknown:
+		return nil, q.fail(oauth.InvalidTarget("resource no registrado en este servidor"))
 	}
 	if h := req.IDTokenHint; h != "" {
 		// OIDC Core §3.1.2.1: an expired hint is fine; VerifyID checks the
@@ -111,8 +122,11 @@ func (w *Web) authzClient(ctx context.Context, vals url.Values) (*authzRequest, 
 	if len(clientID) > MaxClientID {
 		return nil, PageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 	}
-	client, err := w.cfg.Store.GetClient(ctx, clientID)
+	client, err := w.lookupClient(ctx, clientID)
 	if err != nil {
+		if errors.Is(err, cimd.ErrRefused) {
+			return nil, (&PageError{Status: http.StatusBadRequest, Msg: "error.cimd", Cause: err}).presented(clientID, sent)
+		}
 		if isNotFound(err) {
 			return nil, PageErr(http.StatusBadRequest, "error.unknownclient").presented(clientID, sent)
 		}
@@ -217,7 +231,7 @@ func (w *Web) consented(ctx context.Context, userID string, q *authzRequest) (bo
 			return false, nil
 		}
 	}
-	return true, nil
+	return resourcesConsented(c, q.Resources), nil
 }
 
 // consentScopes are the scopes the person consents to: those requested and
@@ -240,6 +254,8 @@ func (w *Web) renderConsent(rw http.ResponseWriter, r *http.Request, q *authzReq
 		User:         user,
 		ClientName:   q.client.Name,
 		RedirectHost: displayHost(q.redirectURI),
+		Resources:    resourceViews(q.resources),
+		ClientHost:   metadataHost(q.client),
 		Authz:        q.raw.Encode(),
 		Binding:      binding(sess),
 		Continue:     PathLogin + "?" + url.Values{"continue": {authorizeURL(withoutLoginPrompt(q.raw, true))}}.Encode(),
@@ -300,6 +316,7 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(w.cfg.CodeTTL),
 		Claims:              q.Claims.Encode(),
+		Resources:           q.Resources,
 	}
 	if err := w.cfg.Store.CreateAuthCode(ctx, ac); err != nil {
 		return q.fail(oauth.ServerError(err))
@@ -317,12 +334,13 @@ func (w *Web) answer(rw http.ResponseWriter, r *http.Request, q *authzRequest, s
 // the fragment, with a grant row so it can be revoked like any other.
 func (w *Web) answerImplicit(rw http.ResponseWriter, r *http.Request, q *authzRequest, sess *store.Session, user *store.User, now time.Time) error {
 	g := &store.Grant{
-		UserID:   user.ID,
-		ClientID: q.client.ID,
-		Scopes:   q.Scopes,
-		Claims:   q.Claims.Encode(), // userinfo claims
-		AuthTime: sess.AuthTime,
-		AMR:      sess.AMR,
+		UserID:    user.ID,
+		ClientID:  q.client.ID,
+		Scopes:    q.Scopes,
+		Claims:    q.Claims.Encode(), // userinfo claims
+		AuthTime:  sess.AuthTime,
+		AMR:       sess.AMR,
+		Resources: q.Resources,
 	}
 	at, ttl, err := w.cfg.Tokens.IssueImplicit(r.Context(), q.client, g, now)
 	if err != nil {

@@ -195,6 +195,9 @@ func (w *Web) activateSubmit(rw http.ResponseWriter, r *http.Request) error {
 	for _, s := range d.Scopes {
 		cv.Scopes = append(cv.Scopes, scopeView{Name: s, Text: w.scopeText(cv.Lang, s)})
 	}
+	if cv.Resources, err = w.namedResources(r.Context(), d.Resources); err != nil {
+		return err
+	}
 	w.render(rw, r, http.StatusOK, "activate_confirm", cv)
 	return nil
 }

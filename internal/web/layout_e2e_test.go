@@ -97,6 +97,10 @@ func TestBrowserLayout(t *testing.T) {
 	}
 	x.as("jefa@example.com").tokens(webApp, "web-secret", webRedirect, "openid profile offline_access")
 	x.as(testEmail).tokens(webApp, "web-secret", webRedirect, "openid")
+	// A protected resource with a long URI, for /admin/resources.
+	if err := x.st.CreateResource(t.Context(), &store.Resource{URI: "https://api.example.com/mcp/v1/tenants/centro-de-estudios-superiores", Name: "Servidor MCP de notas", Scopes: []string{"notes:read", "notes:write"}}); err != nil {
+		t.Fatal(err)
+	}
 	// A failed login: an event with an IP and a long type.
 	x.browser().post(web.PathLogin, map[string][]string{"email": {testEmail}, "password": {"mala"}})
 
@@ -148,6 +152,7 @@ func TestBrowserLayout(t *testing.T) {
 		{"admin-disable", web.PathAdmin + "/users/" + x.user.ID + "/disable", `#confirm`, b},
 		{"admin-applications", web.PathAdmin + "/applications", `main`, b},
 		{"admin-events", web.PathAdmin + "/events", `tr.event`, b},
+		{"admin-resources", web.PathAdmin + "/resources", `tr.resource`, b},
 		{"admin-mail", web.PathAdmin + "/mail", `tr.mail`, b},
 		{"forgot-password", web.PathForgotPassword, `#forgot-submit`, anon},
 		{"reset-password-badlink", web.PathResetPassword + "?token=x", `#next`, anon},

@@ -314,7 +314,8 @@ func (w *Web) consentSubmit(rw http.ResponseWriter, r *http.Request) error {
 	case "allow":
 		now := w.now().UTC()
 		if err := w.cfg.Store.SaveConsent(r.Context(), &store.Consent{
-			UserID: user.ID, ClientID: q.client.ID, Scopes: q.consentScopes(), CreatedAt: now, UpdatedAt: now,
+			UserID: user.ID, ClientID: q.client.ID, Scopes: q.consentScopes(), Resources: q.Resources,
+			CreatedAt: now, UpdatedAt: now,
 		}); err != nil {
 			return q.fail(oauth.ServerError(err))
 		}

@@ -38,6 +38,7 @@ type Store interface {
 	TouchSession(ctx context.Context, id string, now, expires time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error)
+	GetResource(ctx context.Context, uri string) (*store.Resource, error)
 	SaveConsent(ctx context.Context, c *store.Consent) error
 	CreateAuthCode(ctx context.Context, c *store.AuthCode) error
 	RecordEvent(ctx context.Context, e *store.Event) error
@@ -106,6 +107,14 @@ type Config struct {
 	// built-in ones (openid, profile, email, voucher, offline_access) have
 	// texts already.
 	Scopes map[string]ScopeText
+	// MetadataClients, when set, resolves client_ids that are URLs of
+	// client ID metadata documents (*cimd.Resolver); nil: off.
+	MetadataClients MetadataClients
+}
+
+// MetadataClients resolves a client_id URL to its client row.
+type MetadataClients interface {
+	Client(ctx context.Context, clientID string) (*store.Client, error)
 }
 
 // Web serves the login, registration, consent, account and logout pages and
@@ -191,7 +200,7 @@ func New(cfg Config) (*Web, error) {
 	for k, v := range cfg.Scopes {
 		w.scopes[k] = v
 	}
-	w.funcs = template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "has": slices.Contains[[]string],
+	w.funcs = template.FuncMap{"t": translate, "date": formatDate, "join": strings.Join, "pathseg": url.PathEscape, "has": slices.Contains[[]string],
 		"navlink": func(lang, href, key string) navLink { return navLink{Lang: lang, Href: href, Key: key} },
 		"passkeybox": func(lang, mode, base, cont string) passkeyBox {
 			return passkeyBox{Lang: lang, Mode: mode, Base: base, Continue: cont}
@@ -463,6 +472,8 @@ type View struct {
 	For          string // localized: what a login is for when no application asks
 	RedirectHost string
 	Scopes       []scopeView
+	Resources    []scopeView // the RFC 8707 resources asked for (Text: name, Name: URI)
+	ClientHost   string      // a metadata-document client's host: not registered with the operator
 	Authz        string
 	Binding      string
 

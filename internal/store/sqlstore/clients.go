@@ -11,14 +11,14 @@ import (
 )
 
 const clientCols = `c.id, c.name, c.type, c.secret_hash, c.redirect_uris, c.post_logout_redirect_uris,
-	c.grant_types, c.scopes, c.owner_id, c.legacy, c.first_party, c.offline_access_required, c.disabled, c.access_token_ttl, c.id_token_alg, c.created_at, c.updated_at`
+	c.grant_types, c.scopes, c.owner_id, c.legacy, c.first_party, c.offline_access_required, c.disabled, c.access_token_ttl, c.id_token_alg, c.created_at, c.updated_at, c.origin, c.registration_hash`
 
 func scanClient(r rowScanner) (*store.Client, error) {
 	var c store.Client
 	var redirects, postLogout, grants, scopes string
 	var ttl, created, updated int64
 	if err := r.Scan(&c.ID, &c.Name, &c.Type, &c.SecretHash, &redirects, &postLogout,
-		&grants, &scopes, &c.OwnerID, &c.Legacy, &c.FirstParty, &c.OfflineAccessRequired, &c.Disabled, &ttl, &c.IDTokenAlg, &created, &updated); err != nil {
+		&grants, &scopes, &c.OwnerID, &c.Legacy, &c.FirstParty, &c.OfflineAccessRequired, &c.Disabled, &ttl, &c.IDTokenAlg, &created, &updated, &c.Origin, &c.RegistrationHash); err != nil {
 		return nil, err
 	}
 	var err error
@@ -30,6 +30,9 @@ func scanClient(r rowScanner) (*store.Client, error) {
 	}
 	if len(c.SecretHash) == 0 {
 		c.SecretHash = nil
+	}
+	if len(c.RegistrationHash) == 0 {
+		c.RegistrationHash = nil
 	}
 	c.Grants, c.Scopes = splitList(grants), splitList(scopes)
 	c.AccessTokenTTL = time.Duration(ttl)
@@ -55,11 +58,11 @@ func (db *DB) CreateClient(ctx context.Context, c *store.Client) error {
 	}
 	_, err = db.w.ExecContext(ctx, `INSERT INTO clients (id, name, type, secret_hash, redirect_uris,
 		post_logout_redirect_uris, grant_types, scopes, owner_id, legacy, first_party, offline_access_required,
-		disabled, access_token_ttl, id_token_alg, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		disabled, access_token_ttl, id_token_alg, created_at, updated_at, origin, registration_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		c.ID, c.Name, c.Type, blob(c.SecretHash), redirects, postLogout, joinList(c.Grants),
 		joinList(c.Scopes), c.OwnerID, c.Legacy, c.FirstParty, c.OfflineAccessRequired, c.Disabled, int64(c.AccessTokenTTL),
-		c.IDTokenAlg, micros(c.CreatedAt), micros(c.UpdatedAt))
+		c.IDTokenAlg, micros(c.CreatedAt), micros(c.UpdatedAt), c.Origin, blob(c.RegistrationHash))
 	return db.mapErr(err)
 }
 
@@ -120,6 +123,9 @@ func (db *DB) UpdateClient(ctx context.Context, id string, upd store.ClientUpdat
 	}
 	if upd.OfflineAccessRequired != nil {
 		add("offline_access_required", *upd.OfflineAccessRequired)
+	}
+	if upd.RegistrationHash != nil {
+		add("registration_hash", blob(upd.RegistrationHash))
 	}
 	add("updated_at", micros(now))
 	q := `UPDATE clients SET ` + strings.Join(set, ", ") + ` WHERE id = ` + a.add(id) + ` RETURNING ` + strings.ReplaceAll(clientCols, "c.", "")

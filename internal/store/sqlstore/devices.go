@@ -14,19 +14,20 @@ import (
 var _ store.DeviceStore = (*DB)(nil)
 
 const deviceCols = `device_hash, user_code_hash, client_id, scopes, status, user_id, auth_time,
-	created_at, expires_at, poll_interval, last_polled_at, used_at, grant_id, amr`
+	created_at, expires_at, poll_interval, last_polled_at, used_at, grant_id, amr, resources`
 
 func scanDevice(r rowScanner) (*store.DeviceCode, error) {
 	var d store.DeviceCode
 	var scopes string
 	var userID sql.NullString
 	var authTime, created, expires, interval, polled, used int64
-	var amr string
+	var amr, resources string
 	if err := r.Scan(&d.DeviceHash, &d.UserCodeHash, &d.ClientID, &scopes, &d.Status, &userID, &authTime,
-		&created, &expires, &interval, &polled, &used, &d.GrantID, &amr); err != nil {
+		&created, &expires, &interval, &polled, &used, &d.GrantID, &amr, &resources); err != nil {
 		return nil, err
 	}
 	d.AMR = splitList(amr)
+	d.Resources = splitList(resources)
 	d.Scopes = splitList(scopes)
 	d.UserID = userID.String
 	d.AuthTime, d.CreatedAt, d.ExpiresAt = fromMicros(authTime), fromMicros(created), fromMicros(expires)
@@ -45,6 +46,9 @@ func (db *DB) CreateDeviceCode(ctx context.Context, d *store.DeviceCode) error {
 	if err := checkWords("scope", d.Scopes); err != nil {
 		return err
 	}
+	if err := checkWords("resource", d.Resources); err != nil {
+		return err
+	}
 	status := d.Status
 	if status == "" {
 		status = store.DevicePending
@@ -53,7 +57,7 @@ func (db *DB) CreateDeviceCode(ctx context.Context, d *store.DeviceCode) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.DeviceHash, d.UserCodeHash, d.ClientID, joinList(d.Scopes), status, nullString(d.UserID),
 		micros(d.AuthTime), micros(d.CreatedAt), micros(d.ExpiresAt), int64(d.Interval),
-		micros(d.LastPolledAt), micros(d.UsedAt), d.GrantID, joinList(d.AMR))
+		micros(d.LastPolledAt), micros(d.UsedAt), d.GrantID, joinList(d.AMR), joinList(d.Resources))
 	if err == nil {
 		d.Status = status
 	}
@@ -156,7 +160,7 @@ func (db *DB) PollDeviceCode(ctx context.Context, deviceHash []byte, now time.Ti
 		}
 
 		if ng, nrt, err = db.issueFromCode(ctx, tx, g, rt, store.Grant{
-			ClientID: d.ClientID, UserID: d.UserID, Scopes: d.Scopes, AuthTime: d.AuthTime, AMR: d.AMR,
+			ClientID: d.ClientID, UserID: d.UserID, Scopes: d.Scopes, AuthTime: d.AuthTime, AMR: d.AMR, Resources: d.Resources,
 		}); err != nil {
 			return err
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 const grantCols = `g.id, g.user_id, g.client_id, g.grant_type, g.scopes, g.auth_time, g.created_at,
-	g.last_used_at, g.expires_at, g.revoked_at, c.name, g.claims, g.amr`
+	g.last_used_at, g.expires_at, g.revoked_at, c.name, g.claims, g.amr, g.resources`
 
 // grantFrom joins the client for ClientName; a grant cannot outlive its
 // client (ON DELETE CASCADE), so the inner join loses nothing.
@@ -36,12 +36,13 @@ func scanGrant(r rowScanner) (*store.Grant, error) {
 	var scopes string
 	var authTime, created, lastUsed, expires, revoked int64
 	var claims sql.NullString
-	var amr string
+	var amr, resources string
 	if err := r.Scan(&g.ID, &userID, &g.ClientID, &g.GrantType, &scopes, &authTime, &created,
-		&lastUsed, &expires, &revoked, &g.ClientName, &claims, &amr); err != nil {
+		&lastUsed, &expires, &revoked, &g.ClientName, &claims, &amr, &resources); err != nil {
 		return nil, err
 	}
 	g.AMR = splitList(amr)
+	g.Resources = splitList(resources)
 	g.UserID = userID.String
 	g.Claims = claims.String
 	g.Scopes = splitList(scopes)
@@ -57,12 +58,15 @@ func (db *DB) insertGrant(ctx context.Context, tx *sql.Tx, g *store.Grant) error
 	if err := checkWords("amr", g.AMR); err != nil {
 		return err
 	}
+	if err := checkWords("resource", g.Resources); err != nil {
+		return err
+	}
 	_, err := db.txExec(ctx, tx, `INSERT INTO grants (id, user_id, client_id, grant_type, scopes,
-		auth_time, created_at, last_used_at, expires_at, revoked_at, claims, amr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		auth_time, created_at, last_used_at, expires_at, revoked_at, claims, amr, resources)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		g.ID, nullString(g.UserID), g.ClientID, g.GrantType, joinList(g.Scopes), micros(g.AuthTime),
 		micros(g.CreatedAt), micros(g.LastUsedAt), micros(g.ExpiresAt), micros(g.RevokedAt), nullString(g.Claims),
-		joinList(g.AMR))
+		joinList(g.AMR), joinList(g.Resources))
 	return db.mapErr(err)
 }
 
@@ -235,7 +239,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 	var (
 		t                                     store.RefreshToken
 		g                                     store.Grant
-		tScopes, gScopes, gAMR                string
+		tScopes, gScopes, gAMR, gResources    string
 		tCreated, tRotated                    int64
 		gUser, gClaims                        sql.NullString
 		authTime, created, lastUsed, exp, rev int64
@@ -246,7 +250,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 		uCreated, uUpdated                    sql.NullInt64
 	)
 	err := row.Scan(&t.Hash, &t.GrantID, &t.ParentHash, &tScopes, &tCreated, &tRotated,
-		&g.ID, &gUser, &g.ClientID, &g.GrantType, &gScopes, &authTime, &created, &lastUsed, &exp, &rev, &g.ClientName, &gClaims, &gAMR,
+		&g.ID, &gUser, &g.ClientID, &g.GrantType, &gScopes, &authTime, &created, &lastUsed, &exp, &rev, &g.ClientName, &gClaims, &gAMR, &gResources,
 		&uID, &uEmail, &uKey, &uFirst, &uLast, &uHash, &uAvatar, &uAdmin, &uDisabled, &uActivated, &uEmailVerified, &uCreated, &uUpdated)
 	if err != nil {
 		return nil, nil, nil, notFound(err)
@@ -259,7 +263,7 @@ func (db *DB) GetRefreshTokenGrant(ctx context.Context, hash []byte) (*store.Ref
 	g.UserID = gUser.String
 	g.Claims = gClaims.String
 	g.AMR = splitList(gAMR)
-	g.Scopes = splitList(gScopes)
+	g.Scopes, g.Resources = splitList(gScopes), splitList(gResources)
 	g.AuthTime, g.CreatedAt, g.LastUsedAt = fromMicros(authTime), fromMicros(created), fromMicros(lastUsed)
 	g.ExpiresAt, g.RevokedAt = fromMicros(exp), fromMicros(rev)
 	var u *store.User
@@ -485,20 +489,21 @@ func (db *DB) rotateOneStatement(ctx context.Context, r store.Rotation, now int6
 // Authorization codes.
 
 const codeCols = `hash, client_id, user_id, redirect_uri, scopes, nonce, code_challenge,
-	code_challenge_method, auth_time, session_id, created_at, expires_at, used_at, grant_id, claims, amr`
+	code_challenge_method, auth_time, session_id, created_at, expires_at, used_at, grant_id, claims, amr, resources`
 
 func scanCode(r rowScanner) (*store.AuthCode, error) {
 	var c store.AuthCode
 	var scopes string
 	var authTime, created, expires, used int64
 	var claims sql.NullString
-	var amr string
+	var amr, resources string
 	if err := r.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &scopes, &c.Nonce,
 		&c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.GrantID, &claims, &amr); err != nil {
+		&used, &c.GrantID, &claims, &amr, &resources); err != nil {
 		return nil, err
 	}
 	c.AMR = splitList(amr)
+	c.Resources = splitList(resources)
 	c.Claims = claims.String
 	c.Scopes = splitList(scopes)
 	c.AuthTime, c.CreatedAt = fromMicros(authTime), fromMicros(created)
@@ -518,13 +523,16 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	if err := checkWords("amr", c.AMR); err != nil {
 		return err
 	}
+	if err := checkWords("resource", c.Resources); err != nil {
+		return err
+	}
 	_, err := db.wExec(ctx, `INSERT INTO auth_codes (hash, client_id, user_id, redirect_uri,
 		scopes, nonce, code_challenge, code_challenge_method, auth_time, session_id, created_at,
-		expires_at, used_at, grant_id, claims, amr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		expires_at, used_at, grant_id, claims, amr, resources)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, joinList(c.Scopes), c.Nonce, c.CodeChallenge,
 		c.CodeChallengeMethod, micros(c.AuthTime), c.SessionID, micros(c.CreatedAt),
-		micros(c.ExpiresAt), micros(c.UsedAt), c.GrantID, nullString(c.Claims), joinList(c.AMR))
+		micros(c.ExpiresAt), micros(c.UsedAt), c.GrantID, nullString(c.Claims), joinList(c.AMR), joinList(c.Resources))
 	return db.mapErr(err)
 }
 
@@ -590,6 +598,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 		if ng, nrt, err = db.issueFromCode(ctx, tx, g, rt, store.Grant{
 			ClientID: c.ClientID, UserID: c.UserID, Scopes: c.Scopes, AuthTime: c.AuthTime, Claims: c.Claims,
 			AMR: c.AMR,
+			Resources: c.Resources,
 		}); err != nil {
 			return err
 		}
@@ -639,6 +648,9 @@ func (db *DB) issueFromCode(ctx context.Context, tx *sql.Tx, g *store.Grant, rt 
 	}
 	if ng.AMR == nil {
 		ng.AMR = from.AMR
+	}
+	if ng.Resources == nil {
+		ng.Resources = from.Resources
 	}
 	if err := db.insertGrant(ctx, tx, &ng); err != nil {
 		return ng, nrt, err

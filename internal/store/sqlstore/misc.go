@@ -161,9 +161,12 @@ func (db *DB) SetMetaIfAbsent(ctx context.Context, key, value string) (string, e
 const defaultJanitorLimit = 1000
 
 // DeleteExpired deletes, at most limit rows from each table per call:
-// authorization codes and device authorizations with ExpiresAt ≤ now,
+// authorization codes, device authorizations and RFC 7591 initial access
+// tokens with ExpiresAt ≤ now,
 // mailed links a day after theirs, sent and failed messages after 30 days,
-// WebAuthn ceremonies with ExpiresAt ≤ now, sessions and rate counters whose
+// WebAuthn ceremonies with ExpiresAt ≤ now,
+// metadata-document clients nobody authorized a day after their last refresh,
+// sessions and rate counters whose
 // non-zero ExpiresAt ≤ now, and the refresh tokens of grants that are revoked
 // or whose non-zero ExpiresAt ≤ now (such tokens can never be used again;
 // grants themselves are kept). It returns the number of rows deleted; call
@@ -182,6 +185,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 			WHERE g.revoked_at <> 0 OR (g.expires_at <> 0 AND g.expires_at <= $1) LIMIT $2)`,
 		`DELETE FROM webauthn_ceremonies WHERE id_hash IN (SELECT id_hash FROM webauthn_ceremonies
 			WHERE expires_at <= $1 LIMIT $2)`,
+		`DELETE FROM registration_tokens WHERE hash IN (SELECT hash FROM registration_tokens WHERE expires_at <= $1 LIMIT $2)`,
 	}
 	total := 0
 	for _, q := range stmts {
@@ -206,6 +210,13 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 		// told "expired" (ask for a new one) rather than "not valid".
 		{`DELETE FROM account_tokens WHERE hash IN (SELECT hash FROM account_tokens WHERE expires_at <= $1 LIMIT $2)`,
 			now.Add(-LinkKeep)},
+		// Clients made from metadata documents that nobody authorized
+		// (no grant, code or consent) go a day after they were last
+		// refreshed: anyone can make such rows by publishing documents.
+		{`DELETE FROM clients WHERE id IN (SELECT c.id FROM clients c WHERE c.origin = 'metadata' AND c.updated_at <= $1
+			AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id)
+			AND NOT EXISTS (SELECT 1 FROM auth_codes a WHERE a.client_id = c.id)
+			AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.client_id = c.id) LIMIT $2)`, now.Add(-MetadataClientKeep)},
 	} {
 		res, err := db.w.ExecContext(ctx, q.sql, micros(q.before), limit)
 		if err != nil {
@@ -224,6 +235,9 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int,
 const (
 	OutboxKeep = 30 * 24 * time.Hour
 	LinkKeep   = 24 * time.Hour
+	// MetadataClientKeep: how long an unused metadata-document client row
+	// stays after its last refresh.
+	MetadataClientKeep = 24 * time.Hour
 )
 
 // RevocationEpoch returns the revocation epoch: a counter that the database

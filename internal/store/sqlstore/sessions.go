@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/multinexo/auth/internal/store"
@@ -73,24 +74,27 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) (int, error
 // GetConsent returns the user's consent for the client, or store.ErrNotFound.
 func (db *DB) GetConsent(ctx context.Context, userID, clientID string) (*store.Consent, error) {
 	c := store.Consent{UserID: userID, ClientID: clientID}
-	var scopes string
+	var scopes, resources string
 	var created, updated int64
-	err := db.readRow(ctx, `SELECT scopes, created_at, updated_at FROM consents
-		WHERE user_id = $1 AND client_id = $2`, userID, clientID).Scan(&scopes, &created, &updated)
+	err := db.readRow(ctx, `SELECT scopes, resources, created_at, updated_at FROM consents
+		WHERE user_id = $1 AND client_id = $2`, userID, clientID).Scan(&scopes, &resources, &created, &updated)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	c.Scopes = splitList(scopes)
+	c.Scopes, c.Resources = splitList(scopes), splitList(resources)
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &c, nil
 }
 
-// SaveConsent adds c.Scopes to the user's consent for the client (creating
-// it with CreatedAt = c.CreatedAt if absent). Scopes already granted stay:
-// the stored set is the union. UpdatedAt becomes c.UpdatedAt, or c.CreatedAt
+// SaveConsent adds c.Scopes and c.Resources to the user's consent for the
+// client (creating it with CreatedAt = c.CreatedAt if absent). Scopes and
+// resources already granted stay: each stored set is the union. UpdatedAt becomes c.UpdatedAt, or c.CreatedAt
 // when that is zero. store.ErrNotFound when the user or client does not exist.
 func (db *DB) SaveConsent(ctx context.Context, c *store.Consent) error {
 	if err := checkWords("scope", c.Scopes); err != nil {
+		return err
+	}
+	if err := checkWords("resource", c.Resources); err != nil {
 		return err
 	}
 	updated := c.UpdatedAt
@@ -100,18 +104,18 @@ func (db *DB) SaveConsent(ctx context.Context, c *store.Consent) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		// Insert first: of two concurrent first consents one inserts and the
 		// other waits for it, then merges below.
-		res, err := tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, client_id) DO NOTHING`,
-			c.UserID, c.ClientID, joinList(c.Scopes), micros(c.CreatedAt), micros(updated))
+		res, err := tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, scopes, resources, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, client_id) DO NOTHING`,
+			c.UserID, c.ClientID, joinList(c.Scopes), joinList(c.Resources), micros(c.CreatedAt), micros(updated))
 		if err != nil {
 			return db.mapErr(err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			return err
 		}
-		var stored string
-		err = tx.QueryRowContext(ctx, `SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2`+db.d.ForUpdate,
-			c.UserID, c.ClientID).Scan(&stored)
+		var stored, storedRes string
+		err = tx.QueryRowContext(ctx, `SELECT scopes, resources FROM consents WHERE user_id = $1 AND client_id = $2`+db.d.ForUpdate,
+			c.UserID, c.ClientID).Scan(&stored, &storedRes)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				// Deleted between our insert attempt and the read: a retry
@@ -120,19 +124,10 @@ func (db *DB) SaveConsent(ctx context.Context, c *store.Consent) error {
 			}
 			return err
 		}
-		merged := splitList(stored)
-		have := make(map[string]bool, len(merged))
-		for _, s := range merged {
-			have[s] = true
-		}
-		for _, s := range c.Scopes {
-			if !have[s] {
-				have[s] = true
-				merged = append(merged, s)
-			}
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE consents SET scopes = $3, updated_at = $4 WHERE user_id = $1 AND client_id = $2`,
-			c.UserID, c.ClientID, joinList(merged), micros(updated))
+		_, err = tx.ExecContext(ctx, `UPDATE consents SET scopes = $3, resources = $4, updated_at = $5
+			WHERE user_id = $1 AND client_id = $2`,
+			c.UserID, c.ClientID, joinList(union(splitList(stored), c.Scopes)),
+			joinList(union(splitList(storedRes), c.Resources)), micros(updated))
 		return err
 	})
 }
@@ -142,4 +137,14 @@ func (db *DB) SaveConsent(ctx context.Context, c *store.Consent) error {
 func (db *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
 	_, err := db.w.ExecContext(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 	return err
+}
+
+// union is a followed by the items of b it lacks, in order.
+func union(a, b []string) []string {
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			a = append(a, s)
+		}
+	}
+	return a
 }

@@ -198,6 +198,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, passkeyTests...)
 	tests = append(tests, mailTests...)
 	tests = append(tests, goneTests...)
+	tests = append(tests, resourceTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(newFixture(t, newStore))

@@ -354,6 +354,7 @@ func (w *Console) adminClientCreate(rw http.ResponseWriter, r *http.Request) err
 		KnownScopes:            w.knownScopes(),
 		IDTokenAlg:             form.IDAlg,
 		FirstParty:             form.FirstParty,
+		Origin:                 store.OriginAdmin,
 	}, w.Now().UTC())
 	if err != nil {
 		if !inputError(v, err) {

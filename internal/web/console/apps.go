@@ -90,6 +90,7 @@ func (w *Console) applicationCreate(rw http.ResponseWriter, r *http.Request) err
 		KnownScopes:  w.knownScopes(),
 		IDTokenAlg:   form.IDAlg,
 		SelfService:  true,
+		Origin:       store.OriginDeveloper,
 	}, w.Now().UTC())
 	if err != nil {
 		v := &web.View{Lang: w.Lang(r, "")}

@@ -175,7 +175,7 @@ func (w *Console) connectionRevokeConfirm(rw http.ResponseWriter, r *http.Reques
 		Heading: web.T(lang, "conn.revoke") + ": " + name,
 		Text:    strings.Replace(web.T(lang, "conn.revoke.confirm"), "{app}", name, 1),
 		Button:  web.T(lang, "conn.revoke"),
-		Action:  web.PathConnections + "/" + clientID + "/revoke",
+		Action:  web.PathConnections + "/" + url.PathEscape(clientID) + "/revoke", // a metadata-document client_id is a URL
 		Back:    web.PathConnections,
 	})
 	return nil

@@ -44,7 +44,7 @@ import (
 var templateFS embed.FS
 
 var pageNames = []string{"account", "applications", "application", "secret", "confirm", "connections",
-	"admin_users", "admin_user", "admin_clients", "admin_events", "mfa", "mfa_codes", "admin_mail"}
+	"admin_users", "admin_user", "admin_clients", "admin_events", "mfa", "mfa_codes", "admin_mail", "admin_resources"}
 
 // Store is what the consoles read and change.
 type Store interface {
@@ -55,6 +55,7 @@ type Store interface {
 	store.ConsentStore
 	store.EventStore
 	ListMail(ctx context.Context, opt store.ListOptions) ([]*store.OutboxMessage, int, error)
+	store.ResourceStore
 }
 
 // Accounts changes accounts; *account.Service implements it.
@@ -124,6 +125,7 @@ func (w *Console) Mount(rs *httpx.Routes) {
 	w.mountConnections(page)
 	w.mountAdmin(page)
 	w.mountPasskeys(page)
+	w.mountResources(page)
 }
 
 // isNotFound reports a missing record.
