@@ -597,7 +597,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g 
 
 		if ng, nrt, err = db.issueFromCode(ctx, tx, g, rt, store.Grant{
 			ClientID: c.ClientID, UserID: c.UserID, Scopes: c.Scopes, AuthTime: c.AuthTime, Claims: c.Claims,
-			AMR: c.AMR,
+			AMR:       c.AMR,
 			Resources: c.Resources,
 		}); err != nil {
 			return err
