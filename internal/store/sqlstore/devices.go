@@ -54,7 +54,7 @@ func (db *DB) CreateDeviceCode(ctx context.Context, d *store.DeviceCode) error {
 		status = store.DevicePending
 	}
 	_, err := db.w.ExecContext(ctx, `INSERT INTO device_codes (`+deviceCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		d.DeviceHash, d.UserCodeHash, d.ClientID, joinList(d.Scopes), status, nullString(d.UserID),
 		micros(d.AuthTime), micros(d.CreatedAt), micros(d.ExpiresAt), int64(d.Interval),
 		micros(d.LastPolledAt), micros(d.UsedAt), d.GrantID, joinList(d.AMR), joinList(d.Resources))
