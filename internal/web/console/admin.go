@@ -107,6 +107,24 @@ type adminUserData struct {
 }
 
 // targetUser reads the user {id} an admin page is about.
+// adminTarget is the start of every admin page about one user: the
+// signed-in admin (nil, nil, nil when the answer was a redirect to the
+// login) and the user the path names. Unless self is allowed, the admin
+// cannot act on their own account (disabling it would lock them out).
+func (w *Console) adminTarget(rw http.ResponseWriter, r *http.Request, self bool) (admin, u *store.User, err error) {
+	admin, err = w.admin(rw, r)
+	if err != nil || admin == nil {
+		return nil, nil, err
+	}
+	if u, err = w.targetUser(r); err != nil {
+		return nil, nil, err
+	}
+	if !self && u.ID == admin.ID {
+		return nil, nil, web.PageErr(http.StatusBadRequest, "admin.disableself")
+	}
+	return admin, u, nil
+}
+
 func (w *Console) targetUser(r *http.Request) (*store.User, error) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 64 {
@@ -123,12 +141,8 @@ func (w *Console) targetUser(r *http.Request) (*store.User, error) {
 }
 
 func (w *Console) adminUser(rw http.ResponseWriter, r *http.Request) error {
-	admin, err := w.admin(rw, r)
+	admin, u, err := w.adminTarget(rw, r, true)
 	if err != nil || admin == nil {
-		return err
-	}
-	u, err := w.targetUser(r)
-	if err != nil {
 		return err
 	}
 	v := &web.View{Lang: w.Lang(r, ""), Title: "admin.user", User: admin, Wide: true}
@@ -158,16 +172,9 @@ func (w *Console) adminUser(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Console) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Request) error {
-	admin, err := w.admin(rw, r)
+	admin, u, err := w.adminTarget(rw, r, false)
 	if err != nil || admin == nil {
 		return err
-	}
-	u, err := w.targetUser(r)
-	if err != nil {
-		return err
-	}
-	if u.ID == admin.ID {
-		return web.PageErr(http.StatusBadRequest, "admin.disableself")
 	}
 	lang := w.Lang(r, "")
 	w.renderConfirm(rw, r, admin, "admin.disable", confirmData{
@@ -184,16 +191,9 @@ func (w *Console) adminUserDisableConfirm(rw http.ResponseWriter, r *http.Reques
 // and session of it in the same transaction, so its tokens fail at once.
 // An admin cannot disable themself (the panel would lock them out).
 func (w *Console) adminUserDisable(rw http.ResponseWriter, r *http.Request) error {
-	admin, err := w.admin(rw, r)
+	admin, u, err := w.adminTarget(rw, r, false)
 	if err != nil || admin == nil {
 		return err
-	}
-	u, err := w.targetUser(r)
-	if err != nil {
-		return err
-	}
-	if u.ID == admin.ID {
-		return web.PageErr(http.StatusBadRequest, "admin.disableself")
 	}
 	if err := w.cfg.Store.DisableUser(r.Context(), u.ID, w.Now().UTC()); err != nil {
 		if isNotFound(err) {
@@ -209,12 +209,8 @@ func (w *Console) adminUserDisable(rw http.ResponseWriter, r *http.Request) erro
 // adminUserEnable lets a disabled account log in again. What disabling
 // revoked stays revoked.
 func (w *Console) adminUserEnable(rw http.ResponseWriter, r *http.Request) error {
-	admin, err := w.admin(rw, r)
+	admin, u, err := w.adminTarget(rw, r, true)
 	if err != nil || admin == nil {
-		return err
-	}
-	u, err := w.targetUser(r)
-	if err != nil {
 		return err
 	}
 	off := false

@@ -46,12 +46,8 @@ func (w *Console) adminMail(rw http.ResponseWriter, r *http.Request) error {
 // adminUserSendReset mails the user a password-reset link, for support
 // (as `multinexo users send-reset`).
 func (w *Console) adminUserSendReset(rw http.ResponseWriter, r *http.Request) error {
-	admin, err := w.admin(rw, r)
+	admin, u, err := w.adminTarget(rw, r, true)
 	if err != nil || admin == nil {
-		return err
-	}
-	u, err := w.targetUser(r)
-	if err != nil {
 		return err
 	}
 	if err := w.cfg.Accounts.SendReset(r.Context(), u.Email); err != nil {
